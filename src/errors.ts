@@ -1,0 +1,25 @@
+/** The one error type of the service: every client-caused failure maps to an HTTP status in one onError. */
+export type ErrorCode =
+  | "bad_parameter"
+  | "source_not_allowed"
+  | "bad_signature"
+  | "too_large"
+  | "unsupported_media_type"
+  | "undecodable"
+  | "too_many_pixels"
+  | "upstream_error"
+  | "upstream_timeout"
+  | "not_found"
+  | "method_not_allowed"
+  | "internal";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 405 | 413 | 415 | 422 | 500 | 502 | 504,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
