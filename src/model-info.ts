@@ -82,3 +82,9 @@ export function modelInfoFromMetadata(meta: Record<string, string>): ModelInfo {
     extra,
   };
 }
+
+/**
+ * Longer side of the downscaled copy the curves are estimated on (`fast` mode), and so the default
+ * training size: training and serving see the same kind of input.
+ */
+export const DEFAULT_ESTIMATION_SIZE = 128;
