@@ -1,0 +1,21 @@
+/** The in-memory image every pipeline step passes along: 8-bit RGBA, row-major, no padding. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  /** width * height * 4 bytes. */
+  data: Uint8Array;
+}
+
+export function makeImage(width: number, height: number, data?: Uint8Array): RgbaImage {
+  const d = data ?? new Uint8Array(width * height * 4);
+  if (d.length !== width * height * 4) {
+    throw new Error(`image data has ${d.length} bytes, expected ${width}x${height}x4 = ${width * height * 4}`);
+  }
+  return { width, height, data: d };
+}
+
+/** View any decoder's pixel array (Uint8ClampedArray, ArrayBuffer) as a Uint8Array without copying. */
+export function asBytes(a: ArrayBufferView | ArrayBuffer): Uint8Array {
+  if (a instanceof ArrayBuffer) return new Uint8Array(a);
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
