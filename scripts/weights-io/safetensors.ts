@@ -8,7 +8,8 @@ import type { Weights } from "../../src/network.ts";
 /** Largest header we accept; real headers are a few KB, this stops a hostile length from allocating GBs. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-const BYTES_PER_ELEMENT: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+export type FloatDtype = "F32" | "F16" | "BF16" | "F64";
+export const BYTES_PER_ELEMENT: Record<FloatDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
 export interface SafetensorsFile {
   weights: Weights;
@@ -53,7 +54,7 @@ export function readSafetensorsFile(bytes: Uint8Array): SafetensorsFile {
     }
     if (typeof entry !== "object" || entry === null) fail(`tensor "${name}" entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== "string" || !(dtype in BYTES_PER_ELEMENT)) {
+    if (typeof dtype !== "string" || !Object.hasOwn(BYTES_PER_ELEMENT, dtype)) {
       fail(`tensor "${name}" has dtype ${JSON.stringify(dtype)}; supported: ${Object.keys(BYTES_PER_ELEMENT).join(", ")}`);
     }
     const isDim = (d: unknown): d is number => typeof d === "number" && Number.isSafeInteger(d) && d >= 0;
@@ -65,17 +66,18 @@ export function readSafetensorsFile(bytes: Uint8Array): SafetensorsFile {
     if (begin > end || end > dataLen) fail(`tensor "${name}" data_offsets [${begin}, ${end}] fall outside the ${dataLen} data bytes`);
     const dims = shape as number[];
     const count = dims.reduce((a, b) => a * b, 1);
-    const size = BYTES_PER_ELEMENT[dtype as string]!;
+    const size = BYTES_PER_ELEMENT[dtype as FloatDtype];
     if (count * size !== end - begin) {
       fail(`tensor "${name}" shape [${dims.join(", ")}] x ${dtype} needs ${count * size} bytes but data_offsets span ${end - begin}`);
     }
-    weights.set(name, { shape: [...dims], data: decode(bytes, dataStart + begin, count, dtype as string) });
+    weights.set(name, { shape: [...dims], data: decodeFloats(bytes, dataStart + begin, count, dtype as FloatDtype) });
   }
   return { weights, metadata };
 }
 
-function decode(bytes: Uint8Array, start: number, count: number, dtype: string): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + start, count * BYTES_PER_ELEMENT[dtype]!);
+/** `count` little-endian values of `dtype` at `start` as float32 (the caller checks the bounds). */
+export function decodeFloats(bytes: Uint8Array, start: number, count: number, dtype: FloatDtype): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, count * BYTES_PER_ELEMENT[dtype]);
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     switch (dtype) {
