@@ -1,0 +1,114 @@
+/**
+ * The four zero-reference losses of Zero-DCE (Myloss.py and lowlight_train.py of the official code),
+ * on NHWC tensors. Each function returns the unweighted term exactly as the original computes it
+ * (including its reductions); `totalLoss` weights and sums them like the training script.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface LossWeights {
+  /** Illumination smoothness of the curve maps (200 for Zero-DCE, 1600 for Zero-DCE++). */
+  tv: number;
+  /** Spatial consistency (1). */
+  spa: number;
+  /** Colour constancy (5). */
+  col: number;
+  /** Exposure control (10). */
+  exp: number;
+}
+
+export interface LossConfig {
+  weights: LossWeights;
+  /** Well-exposedness level E (0.6). */
+  exposure: number;
+  /** Exposure patch size (16). */
+  patch: number;
+}
+
+export const DEFAULT_EXPOSURE = 0.6;
+export const DEFAULT_PATCH = 16;
+
+export function defaultLossWeights(arch: "dce" | "lite"): LossWeights {
+  return { tv: arch === "lite" ? 1600 : 200, spa: 1, col: 5, exp: 10 };
+}
+
+/** L_spa: 4x4-pooled channel means; squared differences of the 4-neighbour gradients (zero padded), mean. */
+export function spatialLoss(org: tf.Tensor4D, enh: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const pool = (x: tf.Tensor4D) => tf.avgPool(tf.mean(x, 3, true) as tf.Tensor4D, 4, 4, "valid");
+    // conv(org) - conv(enh) with the same linear kernel = conv(org - enh): one set of differences.
+    const d = tf.sub(pool(org), pool(enh)) as tf.Tensor4D;
+    const [b, h, w] = d.shape;
+    const p = tf.pad(d, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]);
+    const at = (dy: number, dx: number) => tf.slice(p, [0, 1 + dy, 1 + dx, 0], [b, h, w, 1]);
+    const e = tf.addN([
+      tf.square(tf.sub(d, at(0, -1))), // left
+      tf.square(tf.sub(d, at(0, 1))), // right
+      tf.square(tf.sub(d, at(-1, 0))), // up
+      tf.square(tf.sub(d, at(1, 0))), // down
+    ]);
+    return tf.mean(e) as tf.Scalar;
+  });
+}
+
+/** L_exp: channel mean pooled over patch x patch regions; mean of (pool - E)^2. */
+export function exposureLoss(enh: tf.Tensor4D, patch: number, level: number): tf.Scalar {
+  return tf.tidy(() => {
+    const m = tf.avgPool(tf.mean(enh, 3, true) as tf.Tensor4D, patch, patch, "valid");
+    return tf.mean(tf.square(tf.sub(m, level))) as tf.Scalar;
+  });
+}
+
+/**
+ * L_col (gray world), as the code has it: D = (difference of channel means)^2, k = sqrt(sum of D^2),
+ * averaged over the batch. A tiny 1e-20 under the root keeps a perfectly grey image (all D = 0) from
+ * giving a NaN gradient (0 * inf) without changing any value by more than 1e-10.
+ */
+export function colorLoss(enh: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const m = tf.mean(enh, [1, 2]) as tf.Tensor2D; // [B, 3]
+    const [mr, mg, mb] = tf.split(m, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const drg = tf.square(tf.sub(mr, mg));
+    const drb = tf.square(tf.sub(mr, mb));
+    const dgb = tf.square(tf.sub(mb, mg));
+    const k = tf.sqrt(tf.add(tf.addN([tf.square(drg), tf.square(drb), tf.square(dgb)]), 1e-20));
+    return tf.mean(k) as tf.Scalar;
+  });
+}
+
+/** L_TV of the curve maps: 2 * (h_tv / count_h + w_tv / count_w) / batch, counts without channels. */
+export function tvLoss(a: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, h, w, c] = a.shape;
+    const hTv = tf.sum(tf.square(tf.sub(tf.slice(a, [0, 1, 0, 0], [b, h - 1, w, c]), tf.slice(a, [0, 0, 0, 0], [b, h - 1, w, c]))));
+    const wTv = tf.sum(tf.square(tf.sub(tf.slice(a, [0, 0, 1, 0], [b, h, w - 1, c]), tf.slice(a, [0, 0, 0, 0], [b, h, w - 1, c]))));
+    const countH = (h - 1) * w;
+    const countW = h * (w - 1);
+    return tf.div(tf.mul(2, tf.add(tf.div(hTv, countH), tf.div(wTv, countW))), b) as tf.Scalar;
+  });
+}
+
+export interface LossTerms<T> {
+  tv: T;
+  spa: T;
+  col: T;
+  exp: T;
+  total: T;
+}
+
+/** Weighted terms and their sum: w_tv*TV(curves) + w_spa*spa(x, y) + w_col*col(y) + w_exp*exp(y). */
+export function totalLoss(x: tf.Tensor4D, enhanced: tf.Tensor4D, curves: tf.Tensor4D, cfg: LossConfig): LossTerms<tf.Scalar> {
+  const [, h, w] = x.shape;
+  if (h < cfg.patch || w < cfg.patch) {
+    throw new Error(`training images of ${w}x${h} are smaller than the exposure patch (${cfg.patch}): use a larger --crop/--size or a smaller --patch`);
+  }
+  const tv = tf.mul(cfg.weights.tv, tvLoss(curves)) as tf.Scalar;
+  const spa = tf.mul(cfg.weights.spa, spatialLoss(x, enhanced)) as tf.Scalar;
+  const col = tf.mul(cfg.weights.col, colorLoss(enhanced)) as tf.Scalar;
+  const exp = tf.mul(cfg.weights.exp, exposureLoss(enhanced, cfg.patch, cfg.exposure)) as tf.Scalar;
+  return { tv, spa, col, exp, total: tf.addN([tv, spa, col, exp]) as tf.Scalar };
+}
