@@ -1,0 +1,204 @@
+/**
+ * The HTTP surface: routes, the request flow of /enhance, and the one error mapping.
+ * The engine (model + codecs) is injected so this file stays independent of how WASM is loaded.
+ */
+import { Hono } from "hono";
+import { checkSourceUrl, type SourceRules } from "./address-rules.ts";
+import { ConfigError, getConfig, type Config, type Env } from "./config.ts";
+import { HttpError } from "./errors.ts";
+import { HOME_PAGE_CSP, homePage } from "./home-page.ts";
+import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./http-cache.ts";
+import { negotiateFormat, type NegotiatedFormat } from "./negotiate.ts";
+import { canonicalKey, parseQuery, type EnhanceParams } from "./params.ts";
+import type { Engine, ImageFormat, PipelineResult } from "./pipeline.ts";
+import { verifySignature } from "./signing.ts";
+import { sniffFormat } from "./sniff.ts";
+import { fetchSource } from "./source-fetch.ts";
+import { readUpload } from "./upload.ts";
+
+export interface AppDeps {
+  /** Memoised per isolate by the provider; called lazily inside requests. */
+  getEngine: () => Promise<Engine>;
+}
+
+type AppEnv = { Bindings: Env };
+
+const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" };
+const CONTENT_TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg" };
+const EXTENSIONS: Record<ImageFormat, string> = { png: "png", jpeg: "jpg" };
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/", (c) => {
+    getConfig(c.env);
+    return c.html(homePage(new URL(c.req.url).origin), 200, {
+      "Content-Security-Policy": HOME_PAGE_CSP,
+      "X-Content-Type-Options": "nosniff",
+      "Cache-Control": "public, max-age=300",
+    });
+  });
+
+  app.get("/health", async (c) => {
+    const cfg = getConfig(c.env);
+    const m = (await deps.getEngine()).model;
+    return c.json(
+      {
+        status: "ok",
+        model: {
+          name: m.name,
+          version: m.version,
+          sha256: m.sha256,
+          arch: m.arch,
+          variant: m.variant,
+          estimationSize: m.estimationSize,
+        },
+        limits: cfg.limits,
+        sources: {
+          allowPrivate: cfg.allowPrivate,
+          allowList: cfg.allowList.length > 0,
+          signedUrls: cfg.signingKey !== null,
+        },
+      },
+      200,
+      { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
+    );
+  });
+
+  app.get("/enhance", async (c) => {
+    const cfg = getConfig(c.env);
+    const reqUrl = new URL(c.req.url);
+    const { params } = await parseAndVerify(reqUrl, "GET", cfg);
+    const rules: SourceRules = { allowPrivate: cfg.allowPrivate, allowList: cfg.allowList, ownHost: reqUrl.hostname };
+    const source = checkSourceUrl(params.url!, rules);
+    const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
+
+    const engine = await deps.getEngine();
+    const canonical = canonicalKey(params, source.href, negotiated);
+    const etag = await etagFor(canonical, engine.model.sha256);
+    const vary = params.format === "auto";
+    if (ifNoneMatchHits(c.req.header("If-None-Match") ?? null, etag)) {
+      return new Response(null, { status: 304, headers: validatorHeaders(etag, IMMUTABLE, vary) });
+    }
+    const key = cacheKey(reqUrl.origin, canonical, engine.model.sha256);
+    const hit = await cacheLookup(key);
+    if (hit !== null) return hit;
+
+    const { bytes } = await fetchSource(source.href, {
+      maxBytes: cfg.limits.maxSourceBytes,
+      timeoutMs: cfg.limits.fetchTimeoutMs,
+      maxRedirects: cfg.limits.maxRedirects,
+      check: (u) => checkSourceUrl(u, rules),
+    });
+    const result = await run(engine, bytes, params, negotiated, cfg);
+    const response = imageResponse(result, etag, IMMUTABLE, vary, engine);
+    c.executionCtx.waitUntil(cacheStore(key, response.clone()));
+    return response;
+  });
+
+  app.post("/enhance", async (c) => {
+    const cfg = getConfig(c.env);
+    const { params } = await parseAndVerify(new URL(c.req.url), "POST", cfg);
+    const bytes = await readUpload(c.req.raw, cfg.limits.maxSourceBytes);
+    const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
+    const engine = await deps.getEngine();
+    const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
+    const etag = await etagFor(canonical, engine.model.sha256);
+    const result = await run(engine, bytes, params, negotiated, cfg);
+    // Uploads are one client's data: never stored by this service or by shared caches.
+    return imageResponse(result, etag, "no-store", params.format === "auto", engine);
+  });
+
+  for (const [path, allow] of [
+    ["/enhance", "GET, HEAD, POST"],
+    ["/health", "GET, HEAD"],
+    ["/", "GET, HEAD"],
+  ] as const) {
+    app.all(path, (c) =>
+      errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed on ${path}; use ${allow}`), {
+        Allow: allow,
+      }),
+    );
+  }
+
+  app.notFound((c) => errorResponse(new HttpError(404, "not_found", `no route ${new URL(c.req.url).pathname}; see / for the API`)));
+  app.onError((err) => errorResponse(err));
+  return app;
+}
+
+async function parseAndVerify(url: URL, method: "GET" | "POST", cfg: Config): Promise<{ params: EnhanceParams }> {
+  const parsed = parseQuery(url.searchParams, method);
+  if (cfg.signingKey !== null) await verifySignature(cfg.signingKey, parsed.signingPayload, parsed.sig);
+  return parsed;
+}
+
+async function run(
+  engine: Engine,
+  bytes: Uint8Array,
+  p: EnhanceParams,
+  negotiated: NegotiatedFormat,
+  cfg: Config,
+): Promise<PipelineResult> {
+  let format: ImageFormat;
+  if (negotiated === "source") {
+    const sniffed = sniffFormat(bytes);
+    if (sniffed === null) {
+      throw new HttpError(415, "unsupported_media_type", "the source is not a supported image: PNG and JPEG are allowed");
+    }
+    format = sniffed;
+  } else {
+    format = negotiated;
+  }
+  return engine.enhance(bytes, {
+    ...(p.width !== undefined ? { width: p.width } : {}),
+    ...(p.height !== undefined ? { height: p.height } : {}),
+    fit: p.fit,
+    format,
+    quality: p.quality,
+    strength: p.strength,
+    mode: p.mode,
+    orient: p.orient,
+    limits: {
+      maxSourcePixels: cfg.limits.maxSourcePixels,
+      maxOutputPixels: cfg.limits.maxOutputPixels,
+      maxFullModePixels: cfg.limits.maxFullModePixels,
+    },
+  });
+}
+
+function validatorHeaders(etag: string, cacheControl: string, vary: boolean): Headers {
+  const h = new Headers({ ETag: etag, "Cache-Control": cacheControl, ...SECURITY_HEADERS });
+  if (vary) h.set("Vary", "Accept");
+  return h;
+}
+
+function imageResponse(r: PipelineResult, etag: string, cacheControl: string, vary: boolean, engine: Engine): Response {
+  const h = validatorHeaders(etag, cacheControl, vary);
+  h.set("Content-Type", CONTENT_TYPES[r.format]);
+  h.set("Content-Length", String(r.bytes.byteLength));
+  h.set("Content-Disposition", `inline; filename="enhanced.${EXTENSIONS[r.format]}"`);
+  h.set("X-Enhance-Strength", String(Math.round(r.strength * 1000) / 1000));
+  h.set("X-Enhance-Size", `${r.width}x${r.height}`);
+  h.set("X-Enhance-Model", headerSafe(`${engine.model.name}@${engine.model.version}`));
+  // The pipeline's bytes are a plain ArrayBuffer view (codecs copy out of their WASM heaps).
+  return new Response(r.bytes as Uint8Array<ArrayBuffer>, { status: 200, headers: h });
+}
+
+function headerSafe(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+}
+
+function errorResponse(err: unknown, extraHeaders: Record<string, string> = {}): Response {
+  let e: HttpError;
+  if (err instanceof HttpError) {
+    e = err;
+  } else if (err instanceof ConfigError) {
+    console.error("configuration error:", err.message);
+    e = new HttpError(500, "internal", `the service is misconfigured: ${err.message}`);
+  } else {
+    console.error("unexpected error:", err);
+    e = new HttpError(500, "internal", "internal error");
+  }
+  const headers = new Headers({ "Cache-Control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
+  return Response.json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
+}

@@ -1,0 +1,109 @@
+/**
+ * Environment (wrangler vars / secrets) -> validated configuration, resolved once per env object.
+ * Every var is optional; defaults are chosen so a 12 MP phone photo can be thumbnailed inside the
+ * 128 MB isolate, and so the proxy is closed (no private addresses) unless told otherwise.
+ */
+import { parseAllowList, type AllowEntry } from "./address-rules.ts";
+import type { PipelineLimits } from "./pipeline.ts";
+
+export interface Env {
+  MAX_SOURCE_BYTES?: string | number;
+  MAX_SOURCE_PIXELS?: string | number;
+  MAX_OUTPUT_PIXELS?: string | number;
+  MAX_FULL_MODE_PIXELS?: string | number;
+  FETCH_TIMEOUT_MS?: string | number;
+  MAX_REDIRECTS?: string | number;
+  ALLOWED_SOURCES?: string;
+  SIGNING_KEY?: string;
+  ALLOW_PRIVATE_SOURCES?: string | boolean;
+}
+
+export interface Config {
+  limits: PipelineLimits & {
+    maxSourceBytes: number;
+    fetchTimeoutMs: number;
+    maxRedirects: number;
+  };
+  allowList: AllowEntry[];
+  allowPrivate: boolean;
+  /** null when signing is off. */
+  signingKey: string | null;
+}
+
+export const DEFAULTS = {
+  /** 16 MiB: larger than any 12 MP JPEG; the bytes live in the isolate's 128 MB next to the decoded pixels. */
+  MAX_SOURCE_BYTES: 16 * 1024 * 1024,
+  /** 4096 x 3072 (12.6 MP): covers 12 MP phone photos; decoded RGBA alone is 4 bytes/pixel (50 MB here). */
+  MAX_SOURCE_PIXELS: 4096 * 3072,
+  /** 2048 x 2048 (4.2 MP): output RGBA, curve maps and the JPEG encoder's heap must fit next to the source. */
+  MAX_OUTPUT_PIXELS: 2048 * 2048,
+  /** 512 x 512: mode=full runs the net at output size, about 3.4 s of CPU and 32 MB per activation here. */
+  MAX_FULL_MODE_PIXELS: 512 * 512,
+  /** One deadline for all redirect hops and the body read. */
+  FETCH_TIMEOUT_MS: 10_000,
+  /** Each hop is a subrequest; real image hosts need one or two. */
+  MAX_REDIRECTS: 3,
+} as const;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Resolves (and memoises per env object) the configuration; throws ConfigError naming the bad var. */
+export function getConfig(env: Env | undefined): Config {
+  const key = env ?? EMPTY;
+  let cfg = cache.get(key);
+  if (cfg === undefined) {
+    cfg = resolveConfig(key);
+    cache.set(key, cfg);
+  }
+  return cfg;
+}
+const EMPTY: Env = {};
+
+export function resolveConfig(env: Env): Config {
+  const int = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return DEFAULTS[name];
+    const text = String(raw).trim().replace(/_/g, "");
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${String(raw)}")`);
+    }
+    return n;
+  };
+  const maxSourcePixels = int("MAX_SOURCE_PIXELS", 1, 100_000_000);
+  const maxOutputPixels = int("MAX_OUTPUT_PIXELS", 1, 100_000_000);
+  const maxFullModePixels = int("MAX_FULL_MODE_PIXELS", 1, 100_000_000);
+  const limits = {
+    maxSourceBytes: int("MAX_SOURCE_BYTES", 1024, 100 * 1024 * 1024),
+    maxSourcePixels,
+    maxOutputPixels,
+    maxFullModePixels,
+    fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),
+    maxRedirects: int("MAX_REDIRECTS", 0, 20),
+  };
+
+  const privRaw = env.ALLOW_PRIVATE_SOURCES;
+  let allowPrivate: boolean;
+  if (privRaw === undefined || privRaw === "" || privRaw === false || privRaw === "false") allowPrivate = false;
+  else if (privRaw === true || privRaw === "true") allowPrivate = true;
+  else throw new ConfigError(`ALLOW_PRIVATE_SOURCES must be "true" or "false" (got "${String(privRaw)}")`);
+
+  let allowList: AllowEntry[];
+  try {
+    allowList = parseAllowList(env.ALLOWED_SOURCES ?? "");
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+
+  const key = env.SIGNING_KEY;
+  if (key !== undefined && typeof key !== "string") throw new ConfigError("SIGNING_KEY must be a string");
+  if (key !== undefined && key !== "" && key.length < 16) {
+    throw new ConfigError("SIGNING_KEY must be at least 16 characters (use e.g. `openssl rand -hex 32`)");
+  }
+
+  return { limits, allowList, allowPrivate, signingKey: key === undefined || key === "" ? null : key };
+}

@@ -1,0 +1,42 @@
+/**
+ * format=auto: PNG or JPEG when the client's Accept prefers one of them by q-value, otherwise the
+ * source's own format ("source"). Browsers' image Accept headers (`image/avif,image/webp,...,image/*`)
+ * rank both equally, so they get the source's format. The result goes into the cache key and ETag, and
+ * the response carries `Vary: Accept`.
+ */
+import type { ImageFormat } from "./pipeline.ts";
+
+export type NegotiatedFormat = ImageFormat | "source";
+
+const TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg" };
+
+export function negotiateFormat(accept: string | null): NegotiatedFormat {
+  if (accept === null || accept.trim() === "") return "source";
+  const ranges = parseAccept(accept);
+  const qFor = (type: string): number => {
+    const [major] = type.split("/");
+    return ranges.get(type) ?? ranges.get(`${major}/*`) ?? ranges.get("*/*") ?? 0;
+  };
+  const png = qFor(TYPES.png);
+  const jpeg = qFor(TYPES.jpeg);
+  if (png > jpeg) return "png";
+  if (jpeg > png) return "jpeg";
+  return "source";
+}
+
+/** media range (lowercase, parameters other than q dropped) -> q; the highest q wins for repeats. */
+function parseAccept(accept: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of accept.split(",")) {
+    const [range, ...params] = part.split(";").map((s) => s.trim().toLowerCase());
+    if (range === undefined || !/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/.test(range)) continue;
+    let q = 1;
+    for (const p of params) {
+      const m = /^q\s*=\s*([01](?:\.\d{0,3})?)$/.exec(p);
+      if (m !== null) q = Math.min(1, Number(m[1]));
+    }
+    if (range === "image/jpg" || range === "image/pjpeg") out.set("image/jpeg", Math.max(out.get("image/jpeg") ?? 0, q));
+    out.set(range, Math.max(out.get(range) ?? 0, q));
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * Query parameters of /enhance: strict parsing (anything unknown, repeated or out of range is a 400
+ * naming the parameter and what is allowed) and the canonical strings used for signing and caching.
+ *
+ * Nothing is clamped or rounded: a value is either accepted exactly or refused. Each distinct
+ * w/h/q/strength is therefore its own computation and cache entry; operators who need to bound that
+ * set SIGNING_KEY so only URLs they generated are served.
+ */
+import { HttpError } from "./errors.ts";
+import type { Fit, ImageFormat } from "./pipeline.ts";
+
+export type RequestedFormat = ImageFormat | "auto";
+
+export interface EnhanceParams {
+  /** Source URL exactly as given (GET only; checked by address-rules). */
+  url?: string;
+  width?: number;
+  height?: number;
+  fit: Fit;
+  format: RequestedFormat;
+  /** JPEG quality 1-100 (ignored for PNG output). */
+  quality: number;
+  strength: number | "auto";
+  mode: "fast" | "full";
+  orient: boolean;
+}
+
+export const PARAM_DEFAULTS = {
+  fit: "scale-down",
+  format: "auto",
+  quality: 85,
+  strength: "auto",
+  mode: "fast",
+  orient: true,
+} as const;
+
+/** Largest accepted w or h; the output pixel budget (MAX_OUTPUT_PIXELS) is checked by the pipeline. */
+export const MAX_DIMENSION = 8192;
+
+export const ALLOWED_PARAMS = ["url", "w", "h", "fit", "format", "q", "strength", "mode", "orient", "sig"] as const;
+
+export interface ParsedQuery {
+  params: EnhanceParams;
+  /** The `sig` parameter, if given. */
+  sig: string | null;
+  /** What a signature covers: every parameter except sig (see signingPayload). */
+  signingPayload: string;
+}
+
+/** Parses /enhance's query. `method` decides whether `url` is required (GET) or refused (POST). */
+export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): ParsedQuery {
+  const seen = new Map<string, string>();
+  for (const [name, value] of query) {
+    if (!(ALLOWED_PARAMS as readonly string[]).includes(name)) {
+      throw bad(`unknown parameter "${truncate(name)}"; allowed: ${ALLOWED_PARAMS.join(", ")}`);
+    }
+    if (seen.has(name)) throw bad(`parameter "${name}" is given more than once; give it once`);
+    seen.set(name, value);
+  }
+  const get = (n: string): string | undefined => seen.get(n);
+
+  const params: EnhanceParams = {
+    fit: oneOf("fit", get("fit"), ["scale-down", "contain", "cover"] as const) ?? PARAM_DEFAULTS.fit,
+    format: oneOf("format", get("format"), ["auto", "png", "jpeg"] as const) ?? PARAM_DEFAULTS.format,
+    quality: integer("q", get("q"), 1, 100) ?? PARAM_DEFAULTS.quality,
+    strength: strength(get("strength")) ?? PARAM_DEFAULTS.strength,
+    mode: oneOf("mode", get("mode"), ["fast", "full"] as const) ?? PARAM_DEFAULTS.mode,
+    orient: (oneOf("orient", get("orient"), ["true", "false"] as const) ?? "true") === "true",
+  };
+  const w = integer("w", get("w"), 1, MAX_DIMENSION);
+  const h = integer("h", get("h"), 1, MAX_DIMENSION);
+  if (w !== undefined) params.width = w;
+  if (h !== undefined) params.height = h;
+
+  const url = get("url");
+  if (method === "GET") {
+    if (url === undefined || url === "") throw bad("url is required: GET /enhance?url=<http(s) URL of the image>");
+    params.url = url;
+  } else if (url !== undefined) {
+    throw bad("url is only for GET; POST sends the image as the request body");
+  }
+
+  const sig = get("sig") ?? null;
+  seen.delete("sig");
+  return { params, sig, signingPayload: signingPayload(seen) };
+}
+
+/**
+ * The string a signature covers: every parameter except `sig`, sorted by name (code-unit order),
+ * each written as encodeURIComponent(name) + "=" + encodeURIComponent(value), joined with "&".
+ * A client that builds its query that way can sign exactly the query it sends.
+ */
+export function signingPayload(params: Map<string, string> | Iterable<[string, string]>): string {
+  return [...params]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join("&");
+}
+
+/**
+ * The canonical description of a request's result, for the cache key and ETag: every parameter with
+ * its default filled in, the source as the parsed URL (or the body's hash for uploads), and the output
+ * format after negotiation ("source" = whatever the source is).
+ */
+export function canonicalKey(p: EnhanceParams, source: string, outputFormat: ImageFormat | "source"): string {
+  const entries: Array<[string, string]> = [
+    ["fit", p.fit],
+    ["format", outputFormat],
+    ["mode", p.mode],
+    ["orient", String(p.orient)],
+    ["q", String(p.quality)],
+    ["source", source],
+    ["strength", String(p.strength)],
+  ];
+  if (p.width !== undefined) entries.push(["w", String(p.width)]);
+  if (p.height !== undefined) entries.push(["h", String(p.height)]);
+  return signingPayload(entries);
+}
+
+function bad(message: string): HttpError {
+  return new HttpError(400, "bad_parameter", message);
+}
+
+function truncate(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw bad(`${name}="${truncate(raw)}" is not allowed; use one of: ${allowed.join(", ")}`);
+}
+
+function integer(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^[1-9]\d*$/.test(raw) || n < min || n > max) {
+    throw bad(`${name}="${truncate(raw)}" is not allowed; use a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function strength(raw: string | undefined): number | "auto" | undefined {
+  if (raw === undefined || raw === "auto") return raw;
+  const n = Number(raw);
+  if (!/^(?:[01](?:\.\d{1,2})?|\.\d{1,2})$/.test(raw) || n > 1) {
+    throw bad(`strength="${truncate(raw)}" is not allowed; use auto or a number from 0 to 1 with at most 2 decimals`);
+  }
+  return n;
+}

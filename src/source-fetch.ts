@@ -1,0 +1,131 @@
+/**
+ * Fetches a proxy source: redirects followed by hand with every hop re-checked, a fresh request that
+ * carries none of the client's headers, a byte cap enforced while streaming, and one deadline for all
+ * hops and the body together.
+ *
+ * Statuses: upstream non-2xx, unreachable or too many redirects -> 502; deadline -> 504; body over the
+ * cap -> 413; a Content-Type that says "not an image" (text/html, application/json...) -> 415. The
+ * upstream's image/* type is not trusted: the pipeline sniffs the bytes.
+ */
+import { HttpError } from "./errors.ts";
+
+export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";
+/** Only PNG and JPEG are decoded; other image types end in a 415 after sniffing. */
+const UPSTREAM_ACCEPT = "image/png,image/jpeg,image/*;q=0.8";
+
+export interface FetchOptions {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+  /** Validates a hop's URL (throws HttpError); applied to the first URL and to every redirect target. */
+  check: (url: string | URL) => URL;
+}
+
+export interface FetchedSource {
+  bytes: Uint8Array<ArrayBuffer>;
+  contentType: string | null;
+  url: URL;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export async function fetchSource(first: string, opts: FetchOptions): Promise<FetchedSource> {
+  const signal = AbortSignal.timeout(opts.timeoutMs);
+  let url = opts.check(first);
+  try {
+    for (let hop = 0; ; hop++) {
+      const res = await fetch(url.href, {
+        method: "GET",
+        redirect: "manual",
+        headers: { "User-Agent": UPSTREAM_USER_AGENT, Accept: UPSTREAM_ACCEPT },
+        signal,
+      });
+      if (REDIRECTS.has(res.status)) {
+        await discard(res);
+        const location = res.headers.get("Location");
+        if (location === null) throw new HttpError(502, "upstream_error", `upstream answered ${res.status} without a Location`);
+        if (hop >= opts.maxRedirects) {
+          throw new HttpError(502, "upstream_error", `upstream redirected more than ${opts.maxRedirects} times (MAX_REDIRECTS)`);
+        }
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new HttpError(502, "upstream_error", "upstream redirected to an invalid URL");
+        }
+        url = opts.check(next);
+        continue;
+      }
+      if (res.status < 200 || res.status > 299) {
+        await discard(res);
+        throw new HttpError(502, "upstream_error", `upstream answered ${res.status}`);
+      }
+      const contentType = res.headers.get("Content-Type");
+      if (contentType !== null && !acceptableType(contentType)) {
+        await discard(res);
+        throw new HttpError(415, "unsupported_media_type", `upstream Content-Type "${contentType.slice(0, 60)}" is not an image`);
+      }
+      const bytes = await readCapped(res.body, res.headers.get("Content-Length"), opts.maxBytes, "source");
+      return { bytes, contentType, url };
+    }
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    if (signal.aborted) {
+      throw new HttpError(504, "upstream_timeout", `upstream did not deliver the image within ${opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
+    }
+    throw new HttpError(502, "upstream_error", "upstream could not be reached");
+  }
+}
+
+function acceptableType(contentType: string): boolean {
+  const t = contentType.split(";")[0]!.trim().toLowerCase();
+  return t === "" || t.startsWith("image/") || t === "application/octet-stream" || t === "binary/octet-stream";
+}
+
+async function discard(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel();
+  } catch {
+    // Nothing to do: the body is not needed.
+  }
+}
+
+/**
+ * Reads a body into memory, refusing (413) as soon as it exceeds `maxBytes`: a declared
+ * Content-Length over the cap is refused before reading, and the count is enforced while streaming,
+ * so a missing or lying Content-Length changes nothing.
+ */
+export async function readCapped(
+  body: ReadableStream<Uint8Array<ArrayBuffer>> | null,
+  contentLength: string | null,
+  maxBytes: number,
+  what: "source" | "request body",
+): Promise<Uint8Array<ArrayBuffer>> {
+  const tooBig = () => new HttpError(413, "too_large", `${what} is larger than ${maxBytes} bytes (MAX_SOURCE_BYTES)`);
+  if (contentLength !== null && /^\d+$/.test(contentLength.trim()) && Number(contentLength) > maxBytes) {
+    await body?.cancel().catch(() => {});
+    throw tooBig();
+  }
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
