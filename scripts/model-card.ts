@@ -36,6 +36,8 @@ export interface ModelCard {
   };
   estimationSize: number;
   provenance: string;
+  /** sha256 of the fp32 parameters in state_dict order: tells a re-export of the same weights. */
+  weightsSha256: string;
   extra: Record<string, string>;
   training?: TrainingSection;
   verification: { reference: string; samples: string };
@@ -63,9 +65,14 @@ export function describeArch(arch: ModelInfo["arch"]): string {
     : "DCE-Net lite (Zero-DCE++): depthwise 3x3 + pointwise 1x1 convolutions, tanh -> 1 RGB curve map applied 8 times";
 }
 
-/** Writes both files; `training` undefined keeps the previous card's training section. */
+/**
+ * Writes both files. `training` undefined keeps the previous card's training section when the card
+ * describes the same weights (a re-export); a card for other weights is replaced entirely.
+ */
 export function writeCard(outDir: string, card: ModelCard): ModelCard {
-  const merged: ModelCard = card.training === undefined ? { ...card, training: readCard(outDir)?.training } : card;
+  const previous = readCard(outDir);
+  const same = previous?.weightsSha256 === card.weightsSha256;
+  const merged: ModelCard = card.training === undefined && same ? { ...card, training: previous?.training } : card;
   if (merged.training === undefined) delete merged.training;
   writeFileSync(join(outDir, CARD_JSON), JSON.stringify(merged, null, 2) + "\n");
   writeFileSync(join(outDir, CARD_README), renderCard(merged));
@@ -90,6 +97,7 @@ export function renderCard(card: ModelCard): string {
     `| Input | ${a.input} |`,
     `| Output | ${a.output} |`,
     `| Provenance | ${card.provenance.replace(/\|/g, "\\|")} |`,
+    `| Weights sha256 (fp32, state_dict order) | \`${card.weightsSha256.slice(0, 16)}...\` |`,
     ...Object.entries(card.extra).map(([k, v]) => `| ${k} | ${v} |`),
     "",
     "## Variants",
@@ -110,7 +118,7 @@ export function renderCard(card: ModelCard): string {
   if (card.training) {
     lines.push("## Training", "", "```json", JSON.stringify(card.training, null, 2), "```", "");
   }
-  lines.push(`Exported ${card.exportedAt}. Generated from \`${CARD_JSON}\` by \`scripts/model-card.ts\`; edit the JSON's source, not this file.`, "");
+  lines.push(`Exported ${card.exportedAt}. Generated with \`${CARD_JSON}\` by \`npm run export\` / \`npm run train\`.`, "");
   return lines.join("\n");
 }
 

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { networkSpec, parameterCount, type Arch, type Weights } from "../../src/network.ts";
+import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights } from "../../src/network.ts";
 import type { ModelInfo, Variant } from "../../src/model-info.ts";
 import { buildModel, serializeModel } from "./build-graph.ts";
 import { compareForwards, onnxForward, sampleInputs, type Forward, type VerifyMetrics } from "./verify.ts";
@@ -60,6 +60,18 @@ export interface ExportResult {
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
+/** sha256 over the float32 parameters (little-endian) in state_dict order of `arch`. */
+export function weightsDigest(weights: Weights, arch: Arch): string {
+  const h = createHash("sha256");
+  for (const p of parameterShapes(networkSpec(arch))) {
+    const t = weights.get(p.name);
+    if (!t) throw new Error(`weights lack "${p.name}"`);
+    h.update(p.name);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest("hex");
+}
+
 export function fullInfo(arch: Arch, info: ExportInfo, variant: Variant): ModelInfo {
   const spec = networkSpec(arch);
   if (info.arch !== undefined && info.arch !== arch) throw new Error(`info.arch "${info.arch}" contradicts arch "${arch}"`);
@@ -104,7 +116,7 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
     throw new Error(`fp32 ONNX differs from ${referenceName} by ${fp32Result.maxCurveDiff} (max |curve diff|, limit 1e-3): the exported graph is wrong`);
   }
   let deployed = opts.deploy ?? DEFAULT_DEPLOY;
-  let why = opts.deploy ? `Chosen with --deploy ${opts.deploy}.` : `Default (${DEFAULT_DEPLOY}: smallest file, no visible change).`;
+  let why = opts.deploy ? `Chosen explicitly (deploy ${opts.deploy}).` : `Default (${DEFAULT_DEPLOY}: smallest file, no visible change).`;
   const chosen = results.find((r) => r.variant === deployed)!;
   if (!opts.deploy && !(chosen.imagePsnr >= MIN_DEPLOY_PSNR_DB)) {
     deployed = "fp16";
@@ -141,6 +153,7 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
     },
     estimationSize: info.estimationSize,
     provenance: info.provenance,
+    weightsSha256: weightsDigest(opts.weights, opts.arch),
     extra: info.extra,
     training: opts.training,
     verification: { reference: referenceName, samples: samplesText },
