@@ -55,7 +55,7 @@ function refLoss(cs: Case, x: Float64Array, w: Float64Array, r: Float64Array): n
   return s;
 }
 
-function shapes(cs: Case) {
+function shapes(cs: Case): { x: number[]; w: number[]; y: number[] } {
   const p = cs.pad === "same" ? (cs.k - 1) / 2 : 0;
   return {
     x: [cs.n, cs.h, cs.w, cs.c],
@@ -67,8 +67,8 @@ function shapes(cs: Case) {
 function tfGrads(cs: Case, x: Float64Array, w: Float64Array, r: Float64Array): { dx: Float32Array; dw: Float32Array } {
   const s = shapes(cs);
   return tf.tidy(() => {
-    const xt = tf.tensor(Float32Array.from(x), s.x) as tf.Tensor4D;
-    const wt = tf.tensor(Float32Array.from(w), s.w) as tf.Tensor4D;
+    const xt = tf.tensor4d(Float32Array.from(x), s.x as [number, number, number, number]);
+    const wt = tf.tensor4d(Float32Array.from(w), s.w as [number, number, number, number]);
     const rt = tf.tensor(Float32Array.from(r), s.y);
     const f = (a: tf.Tensor, b: tf.Tensor) => {
       const y = cs.depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, cs.pad) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, cs.pad);
