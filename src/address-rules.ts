@@ -43,7 +43,8 @@ export function parseAllowList(raw: string): AllowEntry[] {
     } catch {
       throw new Error(`ALLOWED_SOURCES entry "${entry}" is not a hostname; use "host.example.com" or "*.example.com"`);
     }
-    if (host === "" || name.includes("*")) {
+    // Ports (":80") and paths are not host names even where the URL parser would drop or accept them.
+    if (host === "" || name.includes("*") || /[/@?#\\]|:\d*$/.test(name)) {
       throw new Error(`ALLOWED_SOURCES entry "${entry}" is not a hostname; use "host.example.com" or "*.example.com"`);
     }
     out.push(wildcard ? { kind: "suffix", suffix: host } : { kind: "exact", host });

@@ -29,7 +29,7 @@ function parseAccept(accept: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const part of accept.split(",")) {
     const [range, ...params] = part.split(";").map((s) => s.trim().toLowerCase());
-    if (range === undefined || !/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/.test(range)) continue;
+    if (range === undefined || !/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(range)) continue;
     let q = 1;
     for (const p of params) {
       const m = /^q\s*=\s*([01](?:\.\d{0,3})?)$/.exec(p);

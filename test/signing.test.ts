@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { sign, verifySignature } from "../src/signing.ts";
+import { parseQuery } from "../src/params.ts";
+import { HttpError } from "../src/errors.ts";
+import { resolveConfig, DEFAULTS, ConfigError } from "../src/config.ts";
+
+const KEY = "test-signing-key-0123456789abcdef";
+
+async function verdict(payload: string, sig: string | null): Promise<number> {
+  try {
+    await verifySignature(KEY, payload, sig);
+    return 200;
+  } catch (e) {
+    assert.ok(e instanceof HttpError);
+    assert.equal(e.code, "bad_signature");
+    return e.status;
+  }
+}
+
+test("signature = base64url(HMAC-SHA256(key, payload)) without padding, as node:crypto computes it", async () => {
+  const payload = "url=https%3A%2F%2Fexample.com%2Fa.jpg&w=300";
+  const expected = createHmac("sha256", KEY).update(payload).digest("base64url");
+  assert.equal(await sign(KEY, payload), expected);
+  assert.equal(expected.length, 43);
+  assert.equal(await verdict(payload, expected), 200);
+});
+
+test("missing, wrong, truncated, padded, malformed and other-parameter signatures are 403", async () => {
+  const { signingPayload } = parseQuery(new URLSearchParams("url=https%3A%2F%2Fexample.com%2Fa.jpg&w=300"), "GET");
+  const good = await sign(KEY, signingPayload);
+  const changed = parseQuery(new URLSearchParams("url=https%3A%2F%2Fexample.com%2Fa.jpg&w=301"), "GET").signingPayload;
+  const flipped = (good[0] === "A" ? "B" : "A") + good.slice(1);
+  assert.equal(await verdict(signingPayload, good), 200);
+  assert.equal(await verdict(signingPayload, null), 403);
+  assert.equal(await verdict(signingPayload, ""), 403);
+  assert.equal(await verdict(signingPayload, flipped), 403);
+  assert.equal(await verdict(signingPayload, good.slice(0, 42)), 403);
+  assert.equal(await verdict(signingPayload, good.slice(0, 20)), 403);
+  assert.equal(await verdict(signingPayload, good + "="), 403);
+  assert.equal(await verdict(signingPayload, good + "AAAA"), 403);
+  assert.equal(await verdict(signingPayload, "!".repeat(43)), 403);
+  assert.equal(await verdict(changed, good), 403);
+  assert.equal(await verdict(signingPayload, createHmac("sha256", "another-key-0123456789").update(signingPayload).digest("base64url")), 403);
+});
+
+test("config: defaults, overrides and clear errors", () => {
+  const d = resolveConfig({});
+  assert.equal(d.limits.maxSourceBytes, DEFAULTS.MAX_SOURCE_BYTES);
+  assert.equal(d.limits.fetchTimeoutMs, DEFAULTS.FETCH_TIMEOUT_MS);
+  assert.equal(d.allowPrivate, false);
+  assert.equal(d.signingKey, null);
+  assert.deepEqual(d.allowList, []);
+  const c = resolveConfig({
+    MAX_SOURCE_BYTES: "1_000_000",
+    MAX_REDIRECTS: 0,
+    ALLOW_PRIVATE_SOURCES: "true",
+    ALLOWED_SOURCES: "*.example.com",
+    SIGNING_KEY: KEY,
+  });
+  assert.equal(c.limits.maxSourceBytes, 1_000_000);
+  assert.equal(c.limits.maxRedirects, 0);
+  assert.equal(c.allowPrivate, true);
+  assert.equal(c.signingKey, KEY);
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ MAX_SOURCE_BYTES: "lots" }, /MAX_SOURCE_BYTES must be an integer from 1024/],
+    [{ MAX_SOURCE_PIXELS: "-5" }, /MAX_SOURCE_PIXELS/],
+    [{ FETCH_TIMEOUT_MS: "1.5" }, /FETCH_TIMEOUT_MS/],
+    [{ MAX_REDIRECTS: "99" }, /MAX_REDIRECTS must be an integer from 0 to 20/],
+    [{ ALLOW_PRIVATE_SOURCES: "yes" }, /ALLOW_PRIVATE_SOURCES must be "true" or "false"/],
+    [{ ALLOWED_SOURCES: "https://x.com/" }, /ALLOWED_SOURCES entry/],
+    [{ SIGNING_KEY: "short" }, /SIGNING_KEY must be at least 16/],
+  ];
+  for (const [env, msg] of bad) assert.throws(() => resolveConfig(env), (e: unknown) => e instanceof ConfigError && msg.test(e.message));
+});
