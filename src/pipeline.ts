@@ -6,7 +6,16 @@
  *   output size -> encode.
  * Throws HttpError (415 unsupported, 422 undecodable / over pixel budget) for bad images.
  */
-import type { ModelInfo } from "./model-info.ts";
+import { modelInfoFromMetadata, type ModelInfo } from "./model-info.ts";
+import { HttpError } from "./errors.ts";
+import { readHeader } from "./sniff.ts";
+import { decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
+import { applyOrientation, orientedSize } from "./orient.ts";
+import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage } from "./resize.ts";
+import { applyCurves, autoStrength, meanLuma } from "./curves.ts";
+import { readOnnxMetadata } from "./onnx-metadata.ts";
+import { loadModel, type ModelRunner } from "./runtime.ts";
+import type { RgbaImage } from "./image.ts";
 
 export type ImageFormat = "png" | "jpeg";
 export type Fit = "scale-down" | "contain" | "cover";
@@ -36,7 +45,8 @@ export interface PipelineOptions {
 }
 
 export interface PipelineResult {
-  bytes: Uint8Array;
+  /** Backed by a plain ArrayBuffer, so it can go straight into a Response. */
+  bytes: Uint8Array<ArrayBuffer>;
   format: ImageFormat;
   width: number;
   height: number;
@@ -47,4 +57,97 @@ export interface PipelineResult {
 export interface Engine {
   model: ModelInfo & { sha256: string };
   enhance(input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult>;
+}
+
+/** What an engine is built from; the Worker imports these, the Node CLIs compile/read them. */
+export interface EngineDeps {
+  codecs: CodecModules;
+  /** onnxruntime-web's ort-wasm-simd-threaded.wasm, precompiled. */
+  ortWasm: WebAssembly.Module;
+  /** The .onnx file; its metadata says how to use it. */
+  model: Uint8Array<ArrayBuffer>;
+}
+
+/** Build an engine: codecs initialised, ORT session created, model metadata read and hashed. */
+export async function createEngine(deps: EngineDeps): Promise<Engine> {
+  const info = modelInfoFromMetadata(readOnnxMetadata(deps.model));
+  if (info.curveMaps !== 1 && info.curveMaps !== info.iterations) {
+    throw new Error(`model has ${info.curveMaps} curve maps for ${info.iterations} iterations; expected 1 or ${info.iterations}`);
+  }
+  await initCodecs(deps.codecs);
+  const runner = await loadModel(deps.ortWasm, deps.model);
+  const digest = await crypto.subtle.digest("SHA-256", deps.model);
+  const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const model = { ...info, sha256 };
+  return { model, enhance: (input, opts) => enhance(runner, model, input, opts) };
+}
+
+function tooManyPixels(what: string, w: number, h: number, limit: number): HttpError {
+  return new HttpError(422, "too_many_pixels", `${what} is ${w}x${h} = ${w * h} pixels; the limit is ${limit}`);
+}
+
+/** RGB of an RGBA image as float32 NCHW in [0, 1] (the model input). */
+function toModelInput(img: RgbaImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(3 * n);
+  const d = img.data;
+  for (let i = 0, p = 0; i < n; i++, p += 4) {
+    out[i] = d[p]! / 255;
+    out[n + i] = d[p + 1]! / 255;
+    out[2 * n + i] = d[p + 2]! / 255;
+  }
+  return out;
+}
+
+async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> {
+  const { limits } = opts;
+  if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= 1)) {
+    throw new HttpError(400, "bad_parameter", `strength must be between 0 and 1 or "auto", got ${opts.strength}`);
+  }
+  // Everything that can be refused from the header is refused before decoding.
+  const header = readHeader(input);
+  if (header.width * header.height > limits.maxSourcePixels) {
+    throw tooManyPixels("the source image", header.width, header.height, limits.maxSourcePixels);
+  }
+  const orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
+  const upright = orientedSize(header.width, header.height, orientation);
+  const target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
+  if (target.width * target.height > limits.maxOutputPixels) {
+    throw tooManyPixels("the output image", target.width, target.height, limits.maxOutputPixels);
+  }
+  if (opts.mode === "full" && opts.strength !== 0 && target.width * target.height > limits.maxFullModePixels) {
+    throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels);
+  }
+
+  let img: RgbaImage;
+  try {
+    img = await decode(input, header.format);
+  } catch (e) {
+    throw new HttpError(422, "undecodable", `the ${header.format.toUpperCase()} image could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (img.width !== header.width || img.height !== header.height) {
+    throw new HttpError(422, "undecodable", `the image header says ${header.width}x${header.height} but it decodes to ${img.width}x${img.height}`);
+  }
+  img = applyOrientation(img, orientation);
+  const { crop } = target;
+  img = cropImage(img, crop.x, crop.y, crop.width, crop.height);
+  img = await resizeImage(img, target.width, target.height, OUTPUT_FILTER);
+
+  // The image the curves are estimated on: a small copy (fast) or the output itself (full).
+  let estimate: RgbaImage | undefined;
+  let strength = opts.strength;
+  if (strength !== 0) {
+    if (opts.mode === "fast") {
+      const e = estimationDims(img.width, img.height, model.estimationSize);
+      estimate = await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
+    } else estimate = img;
+    if (strength === "auto") strength = autoStrength(meanLuma(estimate));
+  }
+  if (strength !== 0 && estimate) {
+    const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
+    // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
+    img = applyCurves(img, maps, model.iterations, strength);
+  }
+  const bytes = await encode(img, opts.format, { quality: opts.quality });
+  return { bytes, format: opts.format, width: img.width, height: img.height, strength: strength as number };
 }

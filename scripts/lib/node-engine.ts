@@ -4,7 +4,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { initCodecs, type CodecModules } from "../../src/codecs.ts";
+import { createEngine, type Engine } from "../../src/pipeline.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -20,18 +22,36 @@ async function compile(path: string): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await readFile(path));
 }
 
-let codecs: Promise<void> | undefined;
+let modules: Promise<CodecModules> | undefined;
+
+function codecModules(): Promise<CodecModules> {
+  modules ??= (async () => ({
+    png: await compile(CODEC_WASM.png),
+    jpegDec: await compile(CODEC_WASM.jpegDec),
+    jpegEnc: await compile(CODEC_WASM.jpegEnc),
+    resize: await compile(CODEC_WASM.resize),
+  }))();
+  return modules;
+}
 
 /** Initialise jSquash decode/encode and resize in Node (memoised). Then use src/codecs.ts and src/resize.ts. */
-export function initNodeCodecs(): Promise<void> {
-  codecs ??= (async () => {
-    const modules: CodecModules = {
-      png: await compile(CODEC_WASM.png),
-      jpegDec: await compile(CODEC_WASM.jpegDec),
-      jpegEnc: await compile(CODEC_WASM.jpegEnc),
-      resize: await compile(CODEC_WASM.resize),
-    };
-    await initCodecs(modules);
-  })();
-  return codecs;
+export async function initNodeCodecs(): Promise<void> {
+  await initCodecs(await codecModules());
+}
+
+/** onnxruntime-web's WASM binary (the one file the Worker imports too). */
+export const ORT_WASM = require.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm");
+
+let ortWasm: Promise<WebAssembly.Module> | undefined;
+
+/** Default model path: the deployed model, relative to the repository root. */
+export const DEFAULT_MODEL = fileURLToPath(new URL("../../model/lowlight.onnx", import.meta.url));
+
+/** An Engine for the model file at `modelPath`, running the Worker's pipeline code in Node. */
+export async function createNodeEngine(modelPath: string = DEFAULT_MODEL): Promise<Engine> {
+  await initNodeCodecs();
+  ortWasm ??= compile(ORT_WASM);
+  const bytes = await readFile(modelPath);
+  const model = new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  return createEngine({ codecs: await codecModules(), ortWasm: await ortWasm, model });
 }

@@ -1,0 +1,124 @@
+/**
+ * Light-enhancement curves (Zero-DCE): x <- x + r_i * (x^2 - x), applied `iterations` times per pixel
+ * and channel, with r_i read from curve maps that may be smaller than the image (estimated on a
+ * downscaled copy). The maps are upsampled bilinearly with align_corners=true (Zero-DCE++'s
+ * UpsamplingBilinear2d) on the fly, one output row at a time: full-size maps would be 24 floats per
+ * pixel (>1 GB at 12 MP).
+ */
+import type { RgbaImage } from "./image.ts";
+
+/** Model output for one image: float32 [channels, height, width], channels = 3 * curveMaps. */
+export interface CurveMaps {
+  data: Float32Array;
+  channels: number;
+  width: number;
+  height: number;
+}
+
+/** Source coordinate (align_corners=true) of output index i: lower tap, upper tap, weight of upper. */
+function axisTaps(outSize: number, inSize: number): { lo: Int32Array; hi: Int32Array; f: Float64Array } {
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const f = new Float64Array(outSize);
+  const scale = outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
+  for (let i = 0; i < outSize; i++) {
+    const u = i * scale;
+    const l = Math.min(Math.floor(u), inSize - 1);
+    lo[i] = l;
+    hi[i] = Math.min(l + 1, inSize - 1);
+    f[i] = u - l;
+  }
+  return { lo, hi, f };
+}
+
+/**
+ * Apply the curves to `img` (RGB; alpha untouched), writing into `out` (default: in place).
+ * `strength` scales every r (0 = identity, 1 = the model's curves). Maps with 3 channels (lite,
+ * Zero-DCE++) are reused for every iteration; 3 * iterations channels give one map per iteration.
+ */
+export function applyCurves(
+  img: RgbaImage,
+  maps: CurveMaps,
+  iterations: number,
+  strength: number,
+  out: Uint8Array = img.data,
+): RgbaImage {
+  const { width: W, height: H } = img;
+  const { width: cw, height: ch, channels: C, data: m } = maps;
+  if (C !== 3 && C !== 3 * iterations) {
+    throw new Error(`curve maps have ${C} channels; expected 3 or 3 x ${iterations} iterations`);
+  }
+  if (m.length !== C * cw * ch) throw new Error(`curve maps hold ${m.length} values, expected ${C}x${ch}x${cw}`);
+  if (out.length !== W * H * 4) throw new Error("output buffer does not match the image size");
+  const plane = cw * ch;
+  const xs = axisTaps(W, cw);
+  const ys = axisTaps(H, ch);
+  // Row of all C maps interpolated vertically for the current output row: [C][cw].
+  const row = new Float64Array(C * cw);
+  // 256-entry table: byte -> [0,1], avoids a divide per channel.
+  const inv = new Float64Array(256);
+  for (let i = 0; i < 256; i++) inv[i] = i / 255;
+  const src = img.data;
+  const shared = C === 3; // one map reused by every iteration
+  for (let y = 0; y < H; y++) {
+    const y0 = ys.lo[y]! * cw;
+    const y1 = ys.hi[y]! * cw;
+    const fy = ys.f[y]!;
+    for (let c = 0; c < C; c++) {
+      const base = c * plane;
+      const rb = c * cw;
+      for (let x = 0; x < cw; x++) {
+        const a = m[base + y0 + x]!;
+        row[rb + x] = a + (m[base + y1 + x]! - a) * fy;
+      }
+    }
+    let p = y * W * 4;
+    for (let x = 0; x < W; x++, p += 4) {
+      const x0 = xs.lo[x]!;
+      const x1 = xs.hi[x]!;
+      const fx = xs.f[x]!;
+      for (let k = 0; k < 3; k++) {
+        let v = inv[src[p + k]!]!;
+        if (shared) {
+          const rb = k * cw;
+          const a = row[rb + x0]!;
+          const r = (a + (row[rb + x1]! - a) * fx) * strength;
+          for (let it = 0; it < iterations; it++) v = v + r * (v * v - v);
+        } else {
+          for (let it = 0, rb = k * cw; it < iterations; it++, rb += 3 * cw) {
+            const a = row[rb + x0]!;
+            const r = (a + (row[rb + x1]! - a) * fx) * strength;
+            v = v + r * (v * v - v);
+          }
+        }
+        out[p + k] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
+      }
+      if (out !== src) out[p + 3] = src[p + 3]!;
+    }
+  }
+  return { width: W, height: H, data: out };
+}
+
+/** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]). */
+export function meanLuma(img: RgbaImage): number {
+  const d = img.data;
+  let s = 0;
+  for (let i = 0; i < d.length; i += 4) s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
+  return d.length ? s / (d.length / 4) / 255 : 0;
+}
+
+/** Below this mean luma an image gets the full curves... */
+export const AUTO_DARK = 0.2;
+/** ...and from this one up it passes unchanged. */
+export const AUTO_BRIGHT = 0.45;
+
+/**
+ * `strength=auto`: 1 for dark images (mean luma <= 0.2), 0 for well-exposed ones (>= 0.45), a
+ * smoothstep in between. Mean luma is measured on the image the curves are estimated on. Results
+ * below 0.01 round to 0 so the model is not run for an invisible change.
+ */
+export function autoStrength(mean: number): number {
+  const t = Math.min(1, Math.max(0, (AUTO_BRIGHT - mean) / (AUTO_BRIGHT - AUTO_DARK)));
+  const s = t * t * (3 - 2 * t);
+  return s < 0.01 ? 0 : s;
+}

@@ -1,0 +1,31 @@
+/**
+ * The Worker's engine: WASM imported as precompiled modules (wrangler's CompiledWasm rule) and the
+ * model as bytes (Data rule), built once per isolate on first use.
+ */
+// The wasm-bindgen packages ship a .wasm.d.ts describing the instance's exports, which TypeScript
+// prefers to src/wasm-modules.d.ts; wrangler gives a WebAssembly.Module default export.
+// @ts-expect-error -- see above
+import pngWasmImport from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
+import jpegDecWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+import jpegEncWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
+// @ts-expect-error -- see above
+import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm";
+import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import modelBytes from "../model/lowlight.onnx";
+import { createEngine, type Engine } from "./pipeline.ts";
+
+const pngWasm = pngWasmImport as WebAssembly.Module;
+const resizeWasm = resizeWasmImport as WebAssembly.Module;
+
+let engine: Promise<Engine> | undefined;
+
+/** The isolate's engine (memoised; a failed start is retried on the next call). */
+export function getEngine(): Promise<Engine> {
+  engine ??= createEngine({
+    codecs: { png: pngWasm, jpegDec: jpegDecWasm, jpegEnc: jpegEncWasm, resize: resizeWasm },
+    ortWasm,
+    model: new Uint8Array(modelBytes),
+  });
+  engine.catch(() => (engine = undefined));
+  return engine;
+}

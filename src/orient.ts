@@ -1,0 +1,45 @@
+/** Apply an EXIF orientation (1-8) to an RGBA image so it comes out upright. */
+import type { RgbaImage } from "./image.ts";
+
+/** Orientations 5-8 swap width and height. */
+export function orientedSize(width: number, height: number, orientation: number): { width: number; height: number } {
+  return orientation >= 5 && orientation <= 8 ? { width: height, height: width } : { width, height };
+}
+
+/**
+ * Returns a new image for orientations 2-8, the input itself for 1 (or anything out of range).
+ * Meaning of the tag (EXIF 2.3): 2 mirror horizontally, 3 rotate 180, 4 mirror vertically,
+ * 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise.
+ */
+export function applyOrientation(img: RgbaImage, orientation: number): RgbaImage {
+  if (!Number.isInteger(orientation) || orientation < 2 || orientation > 8) return img;
+  const W = img.width;
+  const H = img.height;
+  const { width: ow, height: oh } = orientedSize(W, H, orientation);
+  // Move whole pixels as 32-bit words (copy first if the view is not 4-byte aligned).
+  const srcBytes = img.data.byteOffset % 4 === 0 ? img.data : img.data.slice();
+  const src = new Uint32Array(srcBytes.buffer, srcBytes.byteOffset, W * H);
+  const dst = new Uint32Array(ow * oh);
+  // For each output pixel (x, y), the source pixel is (sx, sy) = (ax*x + bx*y + cx, ay*x + by*y + cy).
+  let ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0;
+  switch (orientation) {
+    case 2: ax = -1; cx = W - 1; break;
+    case 3: ax = -1; cx = W - 1; by = -1; cy = H - 1; break;
+    case 4: by = -1; cy = H - 1; break;
+    case 5: ax = 0; bx = 1; ay = 1; by = 0; break;
+    case 6: ax = 0; bx = 1; ay = -1; by = 0; cy = H - 1; break;
+    case 7: ax = 0; bx = -1; cx = W - 1; ay = -1; by = 0; cy = H - 1; break;
+    case 8: ax = 0; bx = -1; cx = W - 1; ay = 1; by = 0; break;
+  }
+  let o = 0;
+  for (let y = 0; y < oh; y++) {
+    let sx = bx * y + cx;
+    let sy = by * y + cy;
+    for (let x = 0; x < ow; x++) {
+      dst[o++] = src[sy * W + sx]!;
+      sx += ax;
+      sy += ay;
+    }
+  }
+  return { width: ow, height: oh, data: new Uint8Array(dst.buffer) };
+}

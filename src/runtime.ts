@@ -1,0 +1,114 @@
+/**
+ * The one owner of onnxruntime-web. One ORT instance per isolate/process: its WASM is initialised
+ * once, each model's InferenceSession is created once (memoised), and runs are serialised through a
+ * promise queue (the single-threaded WASM backend cannot overlap runs anyway; the queue keeps their
+ * memory peaks from stacking up).
+ *
+ * workerd refuses to compile WebAssembly from bytes at run time and ORT 1.30 has no option that takes
+ * a precompiled module, so we hand ORT a sentinel ArrayBuffer as `wasmBinary` and wrap
+ * `WebAssembly.instantiate` so that the one call made with it instantiates the imported module
+ * instead. Node takes the same path (its module compiled from node_modules), so the CLIs exercise the
+ * Worker's code.
+ */
+import * as ort from "onnxruntime-web/wasm";
+import { MODEL_INPUT, MODEL_OUTPUT } from "./model-info.ts";
+import type { CurveMaps } from "./curves.ts";
+
+const SENTINEL = new ArrayBuffer(8);
+
+let ortReady: WebAssembly.Module | undefined;
+
+function configureOrt(wasm: WebAssembly.Module): void {
+  if (ortReady) {
+    if (ortReady !== wasm) throw new Error("onnxruntime-web is already initialised with another WASM module");
+    return;
+  }
+  ortReady = wasm;
+  ort.env.wasm.numThreads = 1; // no threads in Workers
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmBinary = SENTINEL;
+  ort.env.logLevel = "error";
+}
+
+/** Run `create` with WebAssembly.instantiate(sentinel bytes) redirected to the precompiled module. */
+async function withSentinel<T>(wasm: WebAssembly.Module, create: () => Promise<T>): Promise<T> {
+  const original = WebAssembly.instantiate;
+  const patched = function (this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
+    const buf = source instanceof ArrayBuffer ? source : ArrayBuffer.isView(source) ? source.buffer : undefined;
+    if (buf === SENTINEL) {
+      return original(wasm, imports).then((instance) => ({ instance, module: wasm }));
+    }
+    return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>).call(WebAssembly, source, imports);
+  };
+  WebAssembly.instantiate = patched as typeof WebAssembly.instantiate;
+  try {
+    return await create();
+  } finally {
+    WebAssembly.instantiate = original;
+  }
+}
+
+/** Serialises every ORT call in this isolate. */
+let queue: Promise<unknown> = Promise.resolve();
+function serialised<T>(job: () => Promise<T>): Promise<T> {
+  const run = queue.then(job, job);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+export interface ModelRunner {
+  /** Curve maps for an image given as float32 NCHW [1, 3, height, width], RGB in [0, 1]. */
+  run(input: Float32Array, width: number, height: number): Promise<CurveMaps>;
+}
+
+const sessions = new Map<Uint8Array, Promise<ModelRunner>>();
+
+/** A memoised runner for `model` (the same bytes object gets the same session). */
+export function loadModel(wasm: WebAssembly.Module, model: Uint8Array): Promise<ModelRunner> {
+  let runner = sessions.get(model);
+  if (!runner) {
+    runner = serialised(() => createRunner(wasm, model));
+    runner.catch(() => sessions.delete(model));
+    sessions.set(model, runner);
+  }
+  return runner;
+}
+
+async function createRunner(wasm: WebAssembly.Module, model: Uint8Array): Promise<ModelRunner> {
+  configureOrt(wasm);
+  const session = await withSentinel(wasm, () =>
+    ort.InferenceSession.create(model, {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+      // Input sizes vary per request: shape-specific memory patterns would only pile up.
+      enableMemPattern: false,
+    }),
+  );
+  if (!session.inputNames.includes(MODEL_INPUT) || !session.outputNames.includes(MODEL_OUTPUT)) {
+    throw new Error(
+      `model must have input "${MODEL_INPUT}" and output "${MODEL_OUTPUT}"; it has inputs ` +
+        `[${session.inputNames.join(", ")}] and outputs [${session.outputNames.join(", ")}]`,
+    );
+  }
+  return {
+    run(input, width, height) {
+      if (input.length !== 3 * width * height) throw new Error(`model input must be 3x${height}x${width} floats`);
+      return serialised(async () => {
+        const tensor = new ort.Tensor("float32", input, [1, 3, height, width]);
+        let results: ort.InferenceSession.OnnxValueMapType | undefined;
+        try {
+          results = await session.run({ [MODEL_INPUT]: tensor }, [MODEL_OUTPUT]);
+          const out = results[MODEL_OUTPUT]!;
+          const [n, c, h, w] = out.dims;
+          if (out.type !== "float32" || out.dims.length !== 4 || n !== 1 || h !== height || w !== width) {
+            throw new Error(`model output "${MODEL_OUTPUT}" is ${out.type} [${out.dims.join(", ")}], expected float32 [1, C, ${height}, ${width}]`);
+          }
+          return { data: out.data as Float32Array, channels: c!, width, height };
+        } finally {
+          tensor.dispose();
+          if (results) for (const v of Object.values(results)) v.dispose();
+        }
+      });
+    },
+  };
+}
