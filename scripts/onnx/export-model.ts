@@ -41,6 +41,8 @@ export interface ExportOptions {
   referenceName?: string;
   /** Training record for the model card; undefined keeps the card's existing one. */
   training?: TrainingSection;
+  /** Below this image PSNR (dB) the default int8 deployment falls back to fp16. */
+  minDeployPsnrDb?: number;
   log?: (line: string) => void;
 }
 
@@ -118,9 +120,10 @@ export async function exportModel(opts: ExportOptions): Promise<ExportResult> {
   let deployed = opts.deploy ?? DEFAULT_DEPLOY;
   let why = opts.deploy ? `Chosen explicitly (deploy ${opts.deploy}).` : `Default (${DEFAULT_DEPLOY}: smallest file, no visible change).`;
   const chosen = results.find((r) => r.variant === deployed)!;
-  if (!opts.deploy && !(chosen.imagePsnr >= MIN_DEPLOY_PSNR_DB)) {
+  const minPsnr = opts.minDeployPsnrDb ?? MIN_DEPLOY_PSNR_DB;
+  if (!opts.deploy && !(chosen.imagePsnr >= minPsnr)) {
     deployed = "fp16";
-    why = `int8 verified at ${chosen.imagePsnr.toFixed(1)} dB (< ${MIN_DEPLOY_PSNR_DB} dB), so fp16 was deployed instead.`;
+    why = `int8 verified at ${chosen.imagePsnr.toFixed(1)} dB (< ${minPsnr} dB), so fp16 was deployed instead.`;
   }
   for (const r of results) writeFileSync(join(opts.outDir, r.file), bytes.get(r.variant)!);
   writeFileSync(join(opts.outDir, DEPLOYED_FILE), bytes.get(deployed)!);
