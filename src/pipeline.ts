@@ -123,7 +123,9 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   try {
     img = await decode(input, header.format);
   } catch (e) {
-    throw new HttpError(422, "undecodable", `the ${header.format.toUpperCase()} image could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
+    // Emscripten's exit() throws an ExitStatus object, not an Error.
+    const why = typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e);
+    throw new HttpError(422, "undecodable", `the ${header.format.toUpperCase()} image could not be decoded (${why})`);
   }
   if (img.width !== header.width || img.height !== header.height) {
     throw new HttpError(422, "undecodable", `the image header says ${header.width}x${header.height} but it decodes to ${img.width}x${img.height}`);
