@@ -1,0 +1,157 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createNodeEngine } from "../scripts/lib/node-engine.ts";
+import { decode, encode } from "../src/codecs.ts";
+import { meanLuma } from "../src/curves.ts";
+import { HttpError } from "../src/errors.ts";
+import type { PipelineOptions } from "../src/pipeline.ts";
+import { darkGradient, makePixels, rawPng, withExifOrientation } from "./fixtures/images.ts";
+
+// The deployed model in model/ (part of the repository).
+const engine = await createNodeEngine();
+const untrained = engine.model.version.includes("untrained");
+
+const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 100_000 };
+const base: PipelineOptions = { fit: "scale-down", format: "png", quality: 85, strength: 1, mode: "fast", orient: true, limits };
+const opts = (o: Partial<PipelineOptions>): PipelineOptions => ({ ...base, ...o });
+
+async function rejects(p: Promise<unknown>, status: number, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof HttpError && e.status === status && e.code === code);
+}
+
+const dark = darkGradient(200, 100);
+const darkPng = await encode(dark, "png");
+
+test("engine reads its model's metadata and hash", () => {
+  assert.match(engine.model.sha256, /^[0-9a-f]{64}$/);
+  assert.ok(engine.model.estimationSize > 0 && engine.model.iterations === 8);
+  assert.ok([1, 8].includes(engine.model.curveMaps));
+});
+
+test("output size per fit", async () => {
+  const cases: [Partial<PipelineOptions>, number, number][] = [
+    [{}, 200, 100],
+    [{ width: 50 }, 50, 25],
+    [{ height: 50 }, 100, 50],
+    [{ width: 400 }, 200, 100], // scale-down never enlarges
+    [{ width: 400, fit: "contain" }, 400, 200],
+    [{ width: 80, height: 80 }, 80, 40],
+    [{ width: 80, height: 80, fit: "contain" }, 80, 40],
+    [{ width: 300, height: 300, fit: "contain" }, 300, 150],
+    [{ width: 80, height: 80, fit: "cover" }, 80, 80],
+    [{ width: 300, height: 60, fit: "cover" }, 300, 60],
+  ];
+  for (const [o, w, h] of cases) {
+    const r = await engine.enhance(darkPng, opts({ strength: 0, ...o }));
+    const back = await decode(r.bytes, "png");
+    assert.deepEqual([r.width, r.height, back.width, back.height], [w, h, w, h], JSON.stringify(o));
+  }
+});
+
+test("cover crops the centre", async () => {
+  // Left quarter red, middle half green, right quarter blue: a square cover keeps only green.
+  const img = makePixels(200, 100, (x) => (x < 50 ? [255, 0, 0, 255] : x < 150 ? [0, 255, 0, 255] : [0, 0, 255, 255]));
+  const r = await engine.enhance(await encode(img, "png"), opts({ strength: 0, width: 40, height: 40, fit: "cover" }));
+  const out = await decode(r.bytes, "png");
+  for (const x of [0, 20, 39]) assert.deepEqual([...out.data.subarray((20 * 40 + x) * 4, (20 * 40 + x) * 4 + 4)], [0, 255, 0, 255]);
+});
+
+test("strength 0 returns the decoded PNG pixels untouched (model not run)", async () => {
+  const img = makePixels(33, 17, (x, y) => [(x * 7) & 255, (y * 13) & 255, (x * y) & 255, 255 - x]);
+  const r = await engine.enhance(await encode(img, "png"), opts({ strength: 0 }));
+  assert.equal(r.strength, 0);
+  assert.deepEqual((await decode(r.bytes, "png")).data, img.data);
+});
+
+test("enhancement runs in fast and full mode and changes a dark image", async () => {
+  for (const mode of ["fast", "full"] as const) {
+    const r = await engine.enhance(darkPng, opts({ mode }));
+    const out = await decode(r.bytes, "png");
+    assert.equal(r.strength, 1);
+    const before = meanLuma(dark);
+    const after = meanLuma(out);
+    assert.ok(Number.isFinite(after) && after >= 0 && after <= 1);
+    assert.notDeepEqual(out.data, dark.data, `${mode}: the curves changed nothing`);
+    // A trained model brightens; the untrained bootstrap model only has to run.
+    if (!untrained) assert.ok(after > before + 0.05, `${mode}: mean luma ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+  }
+});
+
+test("strength auto: full for a dark image, none for a well-exposed one", async () => {
+  const r = await engine.enhance(darkPng, opts({ strength: "auto" }));
+  assert.equal(r.strength, 1);
+  const bright = makePixels(64, 48, (x, y) => [120 + x, 110 + y, 140, 255]);
+  const b = await engine.enhance(await encode(bright, "png"), opts({ strength: "auto" }));
+  assert.equal(b.strength, 0);
+  assert.deepEqual((await decode(b.bytes, "png")).data, bright.data);
+});
+
+test("EXIF orientation 6 rotates a JPEG upright; orient=false keeps it as stored", async () => {
+  // Stored 64x32: left half red, right half blue. Rotated 90 degrees clockwise, red ends on top.
+  const stored = makePixels(64, 32, (x) => (x < 32 ? [220, 20, 20, 255] : [20, 20, 220, 255]));
+  const jpeg = withExifOrientation(await encode(stored, "jpeg", { quality: 95 }), 6);
+  const r = await engine.enhance(jpeg, opts({ strength: 0, format: "png" }));
+  assert.deepEqual([r.width, r.height], [32, 64]);
+  const out = await decode(r.bytes, "png");
+  const px = (x: number, y: number) => [...out.data.subarray((y * 32 + x) * 4, (y * 32 + x) * 4 + 3)];
+  const isRed = (p: number[]) => p[0]! > 180 && p[2]! < 60;
+  const isBlue = (p: number[]) => p[2]! > 180 && p[0]! < 60;
+  assert.ok(isRed(px(16, 8)) && isRed(px(2, 2)), "top is red");
+  assert.ok(isBlue(px(16, 56)) && isBlue(px(29, 61)), "bottom is blue");
+  const kept = await engine.enhance(jpeg, opts({ strength: 0, orient: false }));
+  assert.deepEqual([kept.width, kept.height], [64, 32]);
+  // Orientation 8 puts red at the bottom.
+  const r8 = await decode((await engine.enhance(withExifOrientation(await encode(stored, "jpeg", { quality: 95 }), 8), opts({ strength: 0 }))).bytes, "png");
+  assert.ok(r8.data[(60 * 32 + 16) * 4]! > 180);
+});
+
+test("alpha is kept for PNG and flattened onto white for JPEG", async () => {
+  const img = makePixels(16, 16, (x) => [0, 0, 0, x < 8 ? 0 : 255]);
+  const png = await decode((await engine.enhance(await encode(img, "png"), opts({ strength: 0 }))).bytes, "png");
+  assert.equal(png.data[3], 0);
+  assert.equal(png.data[15 * 4 + 3], 255);
+  const jpg = await decode((await engine.enhance(await encode(img, "png"), opts({ strength: 0, format: "jpeg" }))).bytes, "jpeg");
+  assert.ok(jpg.data[(8 * 16 + 1) * 4]! > 240, "transparent black becomes white");
+  assert.ok(jpg.data[(8 * 16 + 14) * 4]! < 15, "opaque black stays black");
+  const enhanced = await decode((await engine.enhance(await encode(img, "png"), opts({ strength: 1 }))).bytes, "png");
+  assert.equal(enhanced.data[3], 0, "curves leave alpha alone");
+});
+
+test("grayscale and 16-bit PNGs decode (to 8-bit RGBA) and enhance", async () => {
+  const gray = rawPng(4, 2, 8, 0, [new Uint8Array([10, 20, 30, 40]), new Uint8Array([50, 60, 70, 80])]);
+  const g = await decode((await engine.enhance(gray, opts({ strength: 0 }))).bytes, "png");
+  assert.deepEqual([...g.data.subarray(0, 8)], [10, 10, 10, 255, 20, 20, 20, 255]);
+  const rgb16 = rawPng(1, 1, 16, 2, [new Uint8Array([0x12, 0x34, 0xab, 0xcd, 0xff, 0xff])]);
+  const c = await decode((await engine.enhance(rgb16, opts({ strength: 0 }))).bytes, "png");
+  assert.deepEqual([...c.data], [0x12, 0xab, 0xff, 255]);
+  await engine.enhance(gray, opts({ strength: 1 }));
+});
+
+test("JPEG in, JPEG out; concurrent requests are serialised safely", async () => {
+  const jpeg = await encode(darkGradient(120, 90), "jpeg", { quality: 90 });
+  const rs = await Promise.all([1, 0.5, 0, "auto" as const].map((strength) => engine.enhance(jpeg, opts({ strength, format: "jpeg" }))));
+  for (const r of rs) {
+    assert.equal(r.format, "jpeg");
+    assert.deepEqual([r.bytes[0], r.bytes[1]], [0xff, 0xd8]);
+    assert.deepEqual([r.width, r.height], [120, 90]);
+  }
+});
+
+test("refusals: 415 unknown format, 422 undecodable, 422 over the pixel budgets (before decoding)", async () => {
+  await rejects(engine.enhance(new TextEncoder().encode("GIF89a not supported"), base), 415, "unsupported_media_type");
+  const broken = darkPng.slice();
+  for (let i = 40; i < broken.length; i++) broken[i] = (i * 31) & 255;
+  await rejects(engine.enhance(broken, base), 422, "undecodable");
+  const jpeg = await encode(dark, "jpeg");
+  const brokenJpeg = jpeg.slice();
+  for (let i = 200; i < brokenJpeg.length - 2; i++) brokenJpeg[i] = (i * 31) & 255;
+  await rejects(engine.enhance(brokenJpeg, base), 422, "undecodable");
+  // A header declaring 50000x50000 with no pixel data: refused from the header alone.
+  await rejects(engine.enhance(rawPng(50000, 50000, 8, 6, [], false), base), 422, "too_many_pixels");
+  await rejects(engine.enhance(darkPng, opts({ width: 4000, height: 4000, fit: "contain" })), 422, "too_many_pixels");
+  await rejects(engine.enhance(darkPng, opts({ mode: "full", limits: { ...limits, maxFullModePixels: 10_000 } })), 422, "too_many_pixels");
+  // mode=full with strength 0 does not run the model, so its limit does not apply.
+  await engine.enhance(darkPng, opts({ mode: "full", strength: 0, limits: { ...limits, maxFullModePixels: 10_000 } }));
+  // The engine still works after all of that.
+  assert.equal((await engine.enhance(darkPng, base)).width, 200);
+});
