@@ -17,7 +17,7 @@ export interface SourceRules {
   allowPrivate: boolean;
   /** Parsed allow-list; empty = any public host. */
   allowList: readonly AllowEntry[];
-  /** The Worker's own hostname (from the incoming request): never fetched, to avoid request loops. */
+  /** The Worker's own host (`hostname[:port]` of the incoming request): never fetched, to avoid request loops. */
   ownHost?: string;
 }
 
@@ -72,7 +72,7 @@ export function checkSourceUrl(raw: string | URL, rules: SourceRules): URL {
   const host = stripTrailingDots(url.hostname.toLowerCase());
   if (host === "") throw new HttpError(400, "bad_parameter", "url has no host");
 
-  if (rules.ownHost !== undefined && host === stripTrailingDots(rules.ownHost.toLowerCase())) {
+  if (rules.ownHost !== undefined && pointsAtSelf(url, host, rules)) {
     throw new HttpError(403, "source_not_allowed", "url points at this service itself");
   }
   if (!rules.allowPrivate) {
@@ -83,6 +83,18 @@ export function checkSourceUrl(raw: string | URL, rules: SourceRules): URL {
     throw new HttpError(403, "source_not_allowed", `source host ${host} is not in ALLOWED_SOURCES`);
   }
   return url;
+}
+
+/**
+ * Same hostname as the Worker, on any port: production fetches ignore custom ports, so any port would
+ * loop back. With allowPrivate (local development, where servers share 127.0.0.1) only the same port.
+ */
+function pointsAtSelf(url: URL, host: string, rules: SourceRules): boolean {
+  const own = new URL(`http://${rules.ownHost}/`);
+  if (host !== stripTrailingDots(own.hostname)) return false;
+  if (!rules.allowPrivate) return true;
+  const port = (u: URL) => u.port || (u.protocol === "https:" ? "443" : "80");
+  return port(url) === port(new URL(`${url.protocol}//${rules.ownHost}/`));
 }
 
 function matches(entry: AllowEntry, host: string): boolean {

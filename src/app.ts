@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const cfg = getConfig(c.env);
     const reqUrl = new URL(c.req.url);
     const { params } = await parseAndVerify(reqUrl, "GET", cfg);
-    const rules: SourceRules = { allowPrivate: cfg.allowPrivate, allowList: cfg.allowList, ownHost: reqUrl.hostname };
+    const rules: SourceRules = { allowPrivate: cfg.allowPrivate, allowList: cfg.allowList, ownHost: reqUrl.host };
     const source = checkSourceUrl(params.url!, rules);
     const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
 

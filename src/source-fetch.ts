@@ -3,9 +3,11 @@
  * carries none of the client's headers, a byte cap enforced while streaming, and one deadline for all
  * hops and the body together.
  *
- * Statuses: upstream non-2xx, unreachable or too many redirects -> 502; deadline -> 504; body over the
- * cap -> 413; a Content-Type that says "not an image" (text/html, application/json...) -> 415. The
- * upstream's image/* type is not trusted: the pipeline sniffs the bytes.
+ * Statuses: the first URL's checks -> 400/403; a redirect to a refused host -> 403, to a URL that
+ * cannot be fetched at all (file:, credentials) -> 502; upstream non-2xx, unreachable, or more than
+ * MAX_REDIRECTS hops (the upstream misbehaves, not the client) -> 502; deadline -> 504; body over the
+ * cap -> 413; a Content-Type that says "not an image" (text/html, application/json...) -> 415. An
+ * image/* type is not trusted either way: the pipeline sniffs the bytes.
  */
 import { HttpError } from "./errors.ts";
 
@@ -53,7 +55,15 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
         } catch {
           throw new HttpError(502, "upstream_error", "upstream redirected to an invalid URL");
         }
-        url = opts.check(next);
+        try {
+          url = opts.check(next);
+        } catch (e) {
+          // A redirect to file:, data:, credentials... is the upstream's fault, not the client's (403s stay).
+          if (e instanceof HttpError && e.status === 400) {
+            throw new HttpError(502, "upstream_error", `upstream redirected to a URL that cannot be fetched: ${e.message}`);
+          }
+          throw e;
+        }
         continue;
       }
       if (res.status < 200 || res.status > 299) {

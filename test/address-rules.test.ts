@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { addressRefusal, checkSourceUrl, parseAllowList, parseIPv6, type SourceRules } from "../src/address-rules.ts";
 import { HttpError } from "../src/errors.ts";
+import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "./helpers/hostile-urls.ts";
 
 const strict: SourceRules = { allowPrivate: false, allowList: [], ownHost: "enhance.example.net" };
 
@@ -14,99 +15,6 @@ function status(url: string, rules: SourceRules = strict): number {
     return e.status;
   }
 }
-
-/** Every spelling here must be refused with 403 by the address rules (URL parsing normalises them). */
-export const REFUSED_ADDRESS_URLS = [
-  // IPv4 loopback in every spelling the URL parser accepts
-  "http://127.0.0.1/a.png",
-  "http://127.1/a.png",
-  "http://127.0.1/a.png",
-  "http://2130706433/a.png",
-  "http://0x7f000001/a.png",
-  "http://0x7f.0x0.0x0.0x1/a.png",
-  "http://0177.0.0.1/a.png",
-  "http://017700000001/a.png",
-  "http://0x7f.1/a.png",
-  "http://127.0.0.1./a.png",
-  "http://127.000.000.001/a.png",
-  "http://%31%32%37.0.0.1/a.png",
-  "http://\uff11\uff12\uff17.0.0.1/a.png",
-  "http://127.255.255.254:8080/a.png",
-  // other IPv4 ranges
-  "http://0.0.0.0/a.png",
-  "http://0/a.png",
-  "http://10.0.0.1/a.png",
-  "http://10.255.255.255/a.png",
-  "http://100.64.0.1/a.png",
-  "http://100.127.255.254/a.png",
-  "http://169.254.169.254/latest/meta-data/",
-  "http://2852039166/latest/meta-data/",
-  "http://0xa9fea9fe/",
-  "http://172.16.0.1/a.png",
-  "http://172.31.255.255/a.png",
-  "http://192.0.0.1/a.png",
-  "http://192.168.1.1/a.png",
-  "http://198.18.0.1/a.png",
-  "http://198.19.255.255/a.png",
-  "http://224.0.0.1/a.png",
-  "http://239.255.255.250/a.png",
-  "http://240.0.0.1/a.png",
-  "http://255.255.255.255/a.png",
-  // IPv6
-  "http://[::1]/a.png",
-  "http://[0:0:0:0:0:0:0:1]/a.png",
-  "http://[::]/a.png",
-  "http://[::ffff:127.0.0.1]/a.png",
-  "http://[::ffff:7f00:1]/a.png",
-  "http://[::ffff:169.254.169.254]/a.png",
-  "http://[::ffff:8.8.8.8]/a.png",
-  "http://[::127.0.0.1]/a.png",
-  "http://[::10.0.0.1]/a.png",
-  "http://[::ffff:0:10.0.0.1]/a.png",
-  "http://[64:ff9b::127.0.0.1]/a.png",
-  "http://[64:ff9b::a9fe:a9fe]/a.png",
-  "http://[64:ff9b:1::1]/a.png",
-  "http://[2002:7f00:1::]/a.png",
-  "http://[2002:a9fe:a9fe::1]/a.png",
-  "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/a.png",
-  "http://[fe80::1]/a.png",
-  "http://[febf::1]/a.png",
-  "http://[fc00::1]/a.png",
-  "http://[fd12:3456:789a::1]/a.png",
-  "http://[ff02::1]/a.png",
-  "http://[fec0::1]/a.png",
-  "http://[100::1]/a.png",
-  // local names
-  "http://localhost/a.png",
-  "http://LOCALHOST/a.png",
-  "http://localhost./a.png",
-  "http://foo.localhost/a.png",
-  "http://foo.localhost../a.png",
-  "http://printer.local/a.png",
-  "http://metadata.google.internal/computeMetadata/v1/",
-  "http://intranet/a.png",
-  // the service itself
-  "http://enhance.example.net/enhance?url=x",
-  "https://ENHANCE.example.net./a.png",
-];
-
-/** Not fetchable at all: 400. */
-export const MALFORMED_URLS = [
-  "file:///etc/passwd",
-  "data:image/png;base64,iVBORw0KGgo=",
-  "ftp://example.com/a.png",
-  "javascript:alert(1)",
-  "gopher://example.com/",
-  "http://user:pass@example.com/a.png",
-  "http://user@example.com/a.png",
-  "https://:secret@example.com/a.png",
-  "//example.com/a.png",
-  "example.com/a.png",
-  "http://[fe80::1%25eth0]/a.png",
-  "http://1.2.3.4.5/a.png",
-  "http://[::1/a.png",
-  "http://exa mple.com/a.png",
-];
 
 test("refused addresses answer 403 in every spelling", () => {
   for (const url of REFUSED_ADDRESS_URLS) assert.equal(status(url), 403, url);
@@ -182,4 +90,12 @@ test("IPv6 parser handles compression and embedded IPv4", () => {
   assert.equal(parseIPv6("1::2::3"), null);
   assert.equal(parseIPv6("fe80::1%eth0"), null);
   assert.equal(addressRefusal("[zz::1]"), "unparseable IPv6 literal");
+});
+
+test("the service's own host is refused on any port; with ALLOW_PRIVATE_SOURCES only on its own port", () => {
+  assert.equal(status("https://enhance.example.net:8443/a.png"), 403);
+  const local: SourceRules = { allowPrivate: true, allowList: [], ownHost: "127.0.0.1:8787" };
+  assert.equal(status("http://127.0.0.1:8787/enhance", local), 403);
+  assert.equal(status("http://127.0.0.1:9000/a.png", local), 200);
+  assert.equal(status("http://127.0.0.1/a.png", { ...local, ownHost: "127.0.0.1" }), 403);
 });

@@ -1,0 +1,72 @@
+/**
+ * Runs the exact deployable bundle (`wrangler deploy --dry-run`) in workerd through Miniflare, for the
+ * integration tests and the benchmark. Build once per process; start one Worker per configuration.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Miniflare, type MiniflareOptions } from "miniflare";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+let bundle: Promise<string> | undefined;
+
+/** Builds the bundle with wrangler into a temporary folder (memoised per process); returns the folder. */
+export function buildWorker(): Promise<string> {
+  bundle ??= (async () => {
+    const outdir = await mkdtemp(join(tmpdir(), "lowlight-bundle-"));
+    await promisify(execFile)(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
+    });
+    return outdir;
+  })();
+  return bundle;
+}
+
+export interface StartOptions {
+  /** Worker vars (as wrangler.toml [vars] / secrets would give them). */
+  vars?: Record<string, string>;
+  /** Handles every subrequest the Worker makes (Miniflare outboundService); default: the real network. */
+  outbound?: (request: Request) => Response | Promise<Response>;
+}
+
+export interface StartedWorker {
+  /** Base URL, e.g. http://127.0.0.1:43123 (no trailing slash). */
+  url: string;
+  dispose(): Promise<void>;
+}
+
+/** Starts the bundled Worker in workerd on a free loopback port. */
+export async function startWorker(opts: StartOptions = {}): Promise<StartedWorker> {
+  const dir = await buildWorker();
+  // Miniflare from Node needs every module listed (it rejects ORT's unused dynamic import otherwise).
+  const modules: Array<{ type: "ESModule" | "CompiledWasm" | "Data"; path: string }> = [];
+  for (const f of await readdir(dir)) {
+    if (f.endsWith(".js")) modules.push({ type: "ESModule", path: join(dir, f) });
+    else if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: join(dir, f) });
+    else if (f.endsWith(".onnx")) modules.push({ type: "Data", path: join(dir, f) });
+  }
+  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
+  const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
+  const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? "2026-04-26";
+  const options: MiniflareOptions = {
+    modules,
+    modulesRoot: dir,
+    compatibilityDate,
+    bindings: opts.vars ?? {},
+    host: "127.0.0.1",
+    port: 0,
+  };
+  if (opts.outbound) {
+    const handler = opts.outbound;
+    // Miniflare passes undici Requests; the handler sees them as standard Requests.
+    (options as { outboundService?: unknown }).outboundService = (req: Request) => handler(req);
+  }
+  const mf = new Miniflare(options);
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, dispose: () => mf.dispose() };
+}
