@@ -85,15 +85,42 @@ export function createModel(arch: Arch, weights?: Weights, seed = 0): TfModel {
     return x;
   };
 
-  function conv(name: string, x: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * One layer on the concatenation of `parts`, computed without materialising the concatenation: a conv
+   * over concatenated channels is the sum of convs over each part with the matching slice of the kernel
+   * (depthwise: each part with its own channels). Same result, but the backward pass then needs no
+   * split of large activations, which is slow on wasm; slicing the small kernels is cheap.
+   */
+  function conv(name: string, parts: tf.Tensor4D[]): tf.Tensor4D {
+    const slices = (w: tf.Tensor, axis: number): tf.Tensor4D[] => {
+      if (parts.length === 1) return [w as tf.Tensor4D];
+      let off = 0;
+      return parts.map((p) => {
+        const c = p.shape[3];
+        const begin = [0, 0, 0, 0];
+        const size = [-1, -1, -1, -1];
+        begin[axis] = off;
+        size[axis] = c;
+        off += c;
+        return tf.slice(w, begin, size) as tf.Tensor4D;
+      });
+    };
+    const sum = (ts: tf.Tensor4D[]) => (ts.length === 1 ? ts[0]! : (tf.addN(ts) as tf.Tensor4D));
     if (spec.separable) {
       const d = `${name}.depth_conv`;
       const p = `${name}.point_conv`;
-      const dw = tf.add(tf.depthwiseConv2d(x, v(`${d}.weight`) as tf.Tensor4D, 1, "same"), v(`${d}.bias`)) as tf.Tensor4D;
-      return tf.add(tf.conv2d(dw, v(`${p}.weight`) as tf.Tensor4D, 1, "valid"), v(`${p}.bias`)) as tf.Tensor4D;
+      const dws = slices(v(`${d}.weight`), 2);
+      const dbs = parts.length === 1 ? [v(`${d}.bias`)] : (tf.split(v(`${d}.bias`), parts.map((x) => x.shape[3])) as tf.Tensor[]);
+      const pws = slices(v(`${p}.weight`), 2);
+      const pointwise = parts.map((x, i) => {
+        const dw = tf.add(tf.depthwiseConv2d(x, dws[i]!, 1, "same"), dbs[i]!) as tf.Tensor4D;
+        return tf.conv2d(dw, pws[i]!, 1, "valid");
+      });
+      return tf.add(sum(pointwise), v(`${p}.bias`)) as tf.Tensor4D;
     }
     // Plain conv + add rather than tf.fused.conv2d: the fused op's gradient bypasses the registry.
-    return tf.add(tf.conv2d(x, v(`${name}.weight`) as tf.Tensor4D, 1, "same"), v(`${name}.bias`)) as tf.Tensor4D;
+    const ws = slices(v(`${name}.weight`), 2);
+    return tf.add(sum(parts.map((x, i) => tf.conv2d(x, ws[i]!, 1, "same"))), v(`${name}.bias`)) as tf.Tensor4D;
   }
 
   function apply(x: tf.Tensor4D): tf.Tensor4D {
@@ -106,8 +133,7 @@ export function createModel(arch: Arch, weights?: Weights, seed = 0): TfModel {
           if (!t) throw new Error(`layer ${layer.name} reads "${n}", which is not computed before it`);
           return t;
         });
-        const cat = ins.length === 1 ? ins[0]! : (tf.concat(ins, 3) as tf.Tensor4D);
-        const y = conv(layer.name, cat);
+        const y = conv(layer.name, ins);
         last = layer.activation === "relu" ? tf.relu(y) : tf.tanh(y);
         outs.set(layer.name, last);
       }
