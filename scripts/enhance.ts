@@ -1,0 +1,120 @@
+/**
+ * npm run enhance -- [options] INPUT... --out DIR: brighten local images with the Worker's pipeline
+ * code (decode, orient, estimate curves, apply, encode), in Node.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
+import { expandInputs, outputName } from "./lib/image-files.ts";
+import { HttpError } from "../src/errors.ts";
+import { sniffFormat } from "../src/sniff.ts";
+import { CLI_LIMITS, parseMode, parseStrength } from "./lib/cli-options.ts";
+import type { Fit, ImageFormat } from "../src/pipeline.ts";
+
+const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
+
+Enhances PNG/JPEG files (or every PNG/JPEG directly inside a directory) with the same pipeline code
+as the Worker. Each output keeps its input's file name, with the extension of the output format.
+
+Options:
+  --out DIR              output folder (required; created if missing)
+  --model FILE           ONNX model (default: model/lowlight.onnx)
+  --mode fast|full       fast (default): curves estimated on a copy scaled to the model's estimation
+                         size, then upsampled; full: estimated at full resolution (the original method;
+                         slow, at most ${CLI_LIMITS.maxFullModePixels / 1e6} MP)
+  --strength S|auto      0..1 scales the curves, 0 = no enhancement; auto (default) adapts to darkness
+  --format png|jpeg      output format (default: the input's)
+  --quality Q            JPEG quality 1-100 (default: 90)
+  --width W, --height H, --fit scale-down|contain|cover   resize as the Worker does
+  --no-orient            ignore the JPEG EXIF orientation
+  -h, --help             this text`;
+
+function fail(msg: string): never {
+  console.error(`enhance: ${msg}\n(npm run enhance -- --help for usage)`);
+  process.exit(2);
+}
+
+function optionalInt(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} must be an integer in ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        out: { type: "string" },
+        model: { type: "string", default: DEFAULT_MODEL },
+        mode: { type: "string", default: "fast" },
+        strength: { type: "string", default: "auto" },
+        format: { type: "string" },
+        quality: { type: "string", default: "90" },
+        width: { type: "string" },
+        height: { type: "string" },
+        fit: { type: "string", default: "scale-down" },
+        "no-orient": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!values.out) fail("--out DIR is required");
+  if (positionals.length === 0) fail("give at least one INPUT file or directory");
+  const mode = parseMode(values.mode, fail);
+  const format = values.format;
+  if (format !== undefined && format !== "png" && format !== "jpeg") fail(`--format must be png or jpeg, got "${format}"`);
+  const fit = values.fit;
+  if (fit !== "scale-down" && fit !== "contain" && fit !== "cover") fail(`--fit must be scale-down, contain or cover, got "${fit}"`);
+  const strength = parseStrength(values.strength, fail);
+  const quality = optionalInt(values.quality, "--quality", 1, 100)!;
+  const width = optionalInt(values.width, "--width", 1, 100_000);
+  const height = optionalInt(values.height, "--height", 1, 100_000);
+
+  let inputs: string[];
+  try {
+    inputs = expandInputs(positionals);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  mkdirSync(values.out, { recursive: true });
+  const t0 = performance.now();
+  const engine = await createNodeEngine(values.model);
+  const m = engine.model;
+  console.log(`model ${m.name} ${m.version} (${m.arch}, ${m.variant}, estimation ${m.estimationSize} px) loaded in ${(performance.now() - t0).toFixed(0)} ms; mode ${mode}`);
+
+  let failures = 0;
+  for (const input of inputs) {
+    const bytes = new Uint8Array(readFileSync(input));
+    const outFormat: ImageFormat = (format as ImageFormat | undefined) ?? sniffFormat(bytes) ?? "png";
+    const t = performance.now();
+    try {
+      const r = await engine.enhance(bytes, { fit: fit as Fit, width, height, format: outFormat, quality, strength, mode, orient: !values["no-orient"], limits: CLI_LIMITS });
+      const dest = join(values.out, outputName(input, outFormat));
+      writeFileSync(dest, r.bytes);
+      const ms = performance.now() - t;
+      console.log(`${input} -> ${dest}  ${r.width}x${r.height}  ${(r.bytes.length / 1024).toFixed(1)} KiB  ${ms.toFixed(0)} ms  strength ${r.strength.toFixed(2)}`);
+    } catch (e) {
+      failures++;
+      const why = e instanceof HttpError ? `${e.code}: ${e.message}` : String(e);
+      console.error(`${input}: ${why}`);
+    }
+  }
+  if (failures) {
+    console.error(`${failures} of ${inputs.length} file(s) failed`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,223 @@
+/**
+ * npm run eval -- --low DIR --high DIR [options]: PSNR, SSIM and mean brightness of a model's outputs
+ * (run through the Worker's pipeline code) or of existing output images, against references.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, extname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engine.ts";
+import { expandInputs, formatOfPath } from "./lib/image-files.ts";
+import { CLI_LIMITS, parseMode, parseStrength } from "./lib/cli-options.ts";
+import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
+import { contactSheet } from "./lib/contact-sheet.ts";
+import { decode, encode } from "../src/codecs.ts";
+import { fitSize, resizeImage } from "../src/resize.ts";
+import { sniffFormat } from "../src/sniff.ts";
+import type { RgbaImage } from "../src/image.ts";
+
+const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
+
+Scores enhanced images against references (pairs matched by file name; LOL eval15 is
+../shared/datasets/lol-eval15/{low,high}): PSNR and SSIM on full-resolution RGB in [0,1] (SSIM as
+scikit-image structural_similarity(channel_axis=2, data_range=1)), and mean brightness, per image and
+mean. The input itself (low vs high) is scored as a baseline row.
+
+Options:
+  --low DIR              low-light inputs (required unless only --outputs is scored)
+  --high DIR             references (required)
+  --model FILE[,FILE]    model(s) to run through the pipeline; repeatable (default: model/lowlight.onnx
+                         unless --outputs is given)
+  --outputs DIR          score existing output images in DIR (same file names, any of .png/.jpg);
+                         repeatable
+  --mode fast|full       how curves are estimated (default: fast)
+  --strength S|auto      curve strength 0..1 or auto (default: 1, the model as trained)
+  --json FILE            write all results as JSON
+  --sheet FILE.png       contact sheet: one row per image, input | each run | reference
+  -h, --help             this text`;
+
+function fail(msg: string): never {
+  console.error(`eval: ${msg}\n(npm run eval -- --help for usage)`);
+  process.exit(2);
+}
+
+interface ImageScore {
+  file: string;
+  psnr: number;
+  ssim: number;
+  mean: number;
+  ms?: number;
+}
+interface RunResult {
+  label: string;
+  source: "input" | "model" | "outputs";
+  path?: string;
+  model?: Record<string, unknown>;
+  images: ImageScore[];
+  mean: { psnr: number; ssim: number; mean: number; ms?: number };
+}
+
+const CELL = { w: 200, h: 140 };
+
+async function readImage(path: string): Promise<RgbaImage> {
+  const bytes = new Uint8Array(readFileSync(path));
+  const format = sniffFormat(bytes);
+  if (!format) throw new Error(`${path} is not a PNG or JPEG file`);
+  return decode(bytes, format);
+}
+
+async function thumb(img: RgbaImage): Promise<RgbaImage> {
+  const s = fitSize(img.width, img.height, CELL.w, CELL.h, "scale-down");
+  return resizeImage(img, s.width, s.height);
+}
+
+function score(file: string, out: RgbaImage, ref: RgbaImage, ms?: number): ImageScore {
+  if (out.width !== ref.width || out.height !== ref.height) {
+    throw new Error(`${file}: output is ${out.width}x${out.height} but the reference is ${ref.width}x${ref.height}`);
+  }
+  return { file, psnr: psnr(out, ref), ssim: ssim(out, ref), mean: meanBrightness(out), ...(ms !== undefined ? { ms } : {}) };
+}
+
+function summarise(images: ImageScore[]): RunResult["mean"] {
+  const avg = (f: (s: ImageScore) => number) => images.reduce((a, s) => a + f(s), 0) / images.length;
+  const m: RunResult["mean"] = { psnr: avg((s) => s.psnr), ssim: avg((s) => s.ssim), mean: avg((s) => s.mean) };
+  if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
+  return m;
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === "number" ? (Number.isFinite(c) ? c.toFixed(c > 100 ? 0 : 4) : String(c)) : c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
+
+/** File in `dir` with the same stem as `file` and a PNG/JPEG extension, or undefined. */
+function findByStem(dir: string, file: string): string | undefined {
+  const stem = basename(file, extname(file));
+  for (const ext of [extname(file), ".png", ".jpg", ".jpeg", ".PNG", ".JPG"]) {
+    const p = join(dir, stem + ext);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        low: { type: "string" },
+        high: { type: "string" },
+        model: { type: "string", multiple: true },
+        outputs: { type: "string", multiple: true },
+        mode: { type: "string", default: "fast" },
+        strength: { type: "string", default: "1" },
+        json: { type: "string" },
+        sheet: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!values.high) fail("--high DIR is required");
+  const outputsDirs = values.outputs ?? [];
+  let models = (values.model ?? []).flatMap((m) => m.split(",")).filter((m) => m !== "");
+  if (models.length === 0 && outputsDirs.length === 0) models = [DEFAULT_MODEL];
+  if (models.length > 0 && !values.low) fail("--low DIR is required to run a model");
+  const mode = parseMode(values.mode, fail);
+  const strength = parseStrength(values.strength, fail);
+
+  await initNodeCodecs();
+  // Pairs: every image in high/ (or low/) that has a counterpart.
+  const files = expandInputs([values.low ?? values.high]).map((p) => basename(p));
+  const pairs: { file: string; low?: string; high: string }[] = [];
+  for (const file of files) {
+    const high = findByStem(values.high, file);
+    if (!high) fail(`no reference for ${file} in ${values.high}`);
+    pairs.push({ file, low: values.low ? join(values.low, file) : undefined, high });
+  }
+
+  const runs: RunResult[] = [];
+  const sheetRows: (RgbaImage | undefined)[][] = pairs.map(() => []);
+  const refs: RgbaImage[] = [];
+  for (const p of pairs) refs.push(await readImage(p.high));
+
+  if (values.low) {
+    const images: ImageScore[] = [];
+    for (const [i, p] of pairs.entries()) {
+      const low = await readImage(p.low!);
+      images.push(score(p.file, low, refs[i]!));
+      if (values.sheet) sheetRows[i]!.push(await thumb(low));
+    }
+    runs.push({ label: "input (low vs high)", source: "input", path: resolve(values.low), images, mean: summarise(images) });
+  }
+
+  for (const modelPath of models) {
+    const engine = await createNodeEngine(modelPath);
+    const images: ImageScore[] = [];
+    for (const [i, p] of pairs.entries()) {
+      const bytes = new Uint8Array(readFileSync(p.low!));
+      const t = performance.now();
+      // PNG output: lossless, so the scores are those of the 8-bit image the pipeline would encode.
+      const r = await engine.enhance(bytes, { fit: "scale-down", format: "png", quality: 90, strength, mode, orient: true, limits: CLI_LIMITS });
+      const ms = performance.now() - t;
+      const out = await decode(r.bytes, "png");
+      images.push(score(p.file, out, refs[i]!, ms));
+      if (values.sheet) sheetRows[i]!.push(await thumb(out));
+    }
+    const m = engine.model;
+    runs.push({ label: `${basename(modelPath)} (${m.arch} ${m.variant}, ${mode})`, source: "model", path: resolve(modelPath), model: { ...m }, images, mean: summarise(images) });
+  }
+
+  for (const dir of outputsDirs) {
+    const images: ImageScore[] = [];
+    for (const [i, p] of pairs.entries()) {
+      const path = findByStem(dir, p.file);
+      if (!path || !formatOfPath(path)) fail(`no output for ${p.file} in ${dir}`);
+      const out = await readImage(path);
+      images.push(score(p.file, out, refs[i]!));
+      if (values.sheet) sheetRows[i]!.push(await thumb(out));
+    }
+    runs.push({ label: `outputs ${dir}`, source: "outputs", path: resolve(dir), images, mean: summarise(images) });
+  }
+
+  const refMean = refs.reduce((a, r) => a + meanBrightness(r), 0) / refs.length;
+  for (const run of runs) {
+    console.log(`\n${run.label}`);
+    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, ...(s.ms !== undefined ? [s.ms] : [])]);
+    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
+    console.log(table(["image", "PSNR dB", "SSIM", "mean", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
+  }
+  console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
+  console.log(table(["run", "PSNR dB", "SSIM", "mean"], runs.map((r) => [r.label, r.mean.psnr, r.mean.ssim, r.mean.mean])));
+
+  if (values.json) {
+    const doc = {
+      convention: "RGB in [0,1] at full resolution; PSNR data_range 1; SSIM as skimage structural_similarity(channel_axis=2, data_range=1): 7x7 uniform window, K1 0.01, K2 0.03, sample covariance, 3-pixel border cropped, mean over channels",
+      low: values.low ? resolve(values.low) : undefined,
+      high: resolve(values.high),
+      mode,
+      strength,
+      references: { mean: refMean },
+      runs,
+    };
+    writeFileSync(values.json, JSON.stringify(doc, null, 1) + "\n");
+    console.log(`\nwrote ${values.json}`);
+  }
+  if (values.sheet) {
+    for (const [i, row] of sheetRows.entries()) row.push(await thumb(refs[i]!));
+    const sheet = await contactSheet(sheetRows, { cellWidth: CELL.w, cellHeight: CELL.h });
+    writeFileSync(values.sheet, await encode(sheet, "png"));
+    const cols = [...(values.low ? ["input"] : []), ...runs.filter((r) => r.source !== "input").map((r) => r.label), "reference"];
+    console.log(`wrote ${values.sheet} (${sheet.width}x${sheet.height}; columns: ${cols.join(" | ")})`);
+  }
+}
+
+await main();

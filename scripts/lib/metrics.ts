@@ -1,0 +1,99 @@
+/**
+ * Image quality metrics, following the benchmark convention (../shared/datasets/README.md): RGB in
+ * [0, 1] at full resolution, alpha ignored.
+ *  - PSNR: 10 log10(1 / MSE) over all pixels and the three channels (data range 1).
+ *  - SSIM: scikit-image `structural_similarity(a, b, channel_axis=2, data_range=1)` with its defaults:
+ *    7x7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance (x 49/48), SSIM map cropped by 3 pixels
+ *    on every side (where the window never touches the border, so padding is irrelevant), averaged per
+ *    channel, then over the channels. Window sums come from summed-area tables: O(pixels).
+ */
+import type { RgbaImage } from "../../src/image.ts";
+
+function assertSameSize(a: RgbaImage, b: RgbaImage): void {
+  if (a.width !== b.width || a.height !== b.height) {
+    throw new Error(`images differ in size: ${a.width}x${a.height} vs ${b.width}x${b.height}`);
+  }
+}
+
+/** PSNR in dB of RGB in [0, 1]; Infinity for identical images. */
+export function psnr(a: RgbaImage, b: RgbaImage): number {
+  assertSameSize(a, b);
+  let se = 0;
+  const n = a.width * a.height;
+  for (let i = 0; i < n * 4; i += 4) {
+    for (let c = 0; c < 3; c++) {
+      const d = (a.data[i + c]! - b.data[i + c]!) / 255;
+      se += d * d;
+    }
+  }
+  const mse = se / (3 * n);
+  return mse === 0 ? Infinity : 10 * Math.log10(1 / mse);
+}
+
+/** Mean of the RGB values in [0, 1] (the "mean brightness" of the benchmark tables). */
+export function meanBrightness(a: RgbaImage): number {
+  let s = 0;
+  for (let i = 0; i < a.data.length; i += 4) s += a.data[i]! + a.data[i + 1]! + a.data[i + 2]!;
+  return s / (3 * a.width * a.height) / 255;
+}
+
+const WIN = 7;
+const K1 = 0.01;
+const K2 = 0.03;
+
+/** Summed-area table (with a zero first row/column) of f(x, y). */
+function integral(w: number, h: number, f: (i: number) => number): Float64Array {
+  const W = w + 1;
+  const t = new Float64Array(W * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      row += f(y * w + x);
+      t[(y + 1) * W + x + 1] = t[y * W + x + 1]! + row;
+    }
+  }
+  return t;
+}
+
+/** Mean SSIM of one channel (0 R, 1 G, 2 B). */
+export function ssimChannel(a: RgbaImage, b: RgbaImage, channel: number): number {
+  assertSameSize(a, b);
+  const { width: w, height: h } = a;
+  if (w < WIN || h < WIN) throw new Error(`SSIM needs images of at least ${WIN}x${WIN} pixels`);
+  const x = new Float64Array(w * h);
+  const y = new Float64Array(w * h);
+  for (let i = 0; i < w * h; i++) {
+    x[i] = a.data[i * 4 + channel]! / 255;
+    y[i] = b.data[i * 4 + channel]! / 255;
+  }
+  const sx = integral(w, h, (i) => x[i]!);
+  const sy = integral(w, h, (i) => y[i]!);
+  const sxx = integral(w, h, (i) => x[i]! * x[i]!);
+  const syy = integral(w, h, (i) => y[i]! * y[i]!);
+  const sxy = integral(w, h, (i) => x[i]! * y[i]!);
+  const W = w + 1;
+  const box = (t: Float64Array, x0: number, y0: number): number =>
+    t[(y0 + WIN) * W + x0 + WIN]! - t[y0 * W + x0 + WIN]! - t[(y0 + WIN) * W + x0]! + t[y0 * W + x0]!;
+  const np = WIN * WIN;
+  const covNorm = np / (np - 1);
+  const c1 = K1 * K1;
+  const c2 = K2 * K2;
+  let total = 0;
+  // Window top-left (x0, y0) <-> centre (x0 + 3, y0 + 3): exactly the centres skimage keeps after its crop.
+  for (let y0 = 0; y0 + WIN <= h; y0++) {
+    for (let x0 = 0; x0 + WIN <= w; x0++) {
+      const ux = box(sx, x0, y0) / np;
+      const uy = box(sy, x0, y0) / np;
+      const vx = covNorm * (box(sxx, x0, y0) / np - ux * ux);
+      const vy = covNorm * (box(syy, x0, y0) / np - uy * uy);
+      const vxy = covNorm * (box(sxy, x0, y0) / np - ux * uy);
+      total += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+    }
+  }
+  return total / ((w - WIN + 1) * (h - WIN + 1));
+}
+
+/** Mean SSIM over R, G, B (scikit-image convention, see above). */
+export function ssim(a: RgbaImage, b: RgbaImage): number {
+  return (ssimChannel(a, b, 0) + ssimChannel(a, b, 1) + ssimChannel(a, b, 2)) / 3;
+}
