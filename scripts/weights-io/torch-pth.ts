@@ -194,11 +194,15 @@ export function readZipPth(bytes: Uint8Array): Weights {
   return wrap("zip", () => {
     let files: Record<string, Uint8Array>;
     const sizes = new Map<string, number>();
+    let total = 0;
     try {
       files = unzipSync(bytes, {
         filter: (f) => {
           if (!/(^|\/)(data\.pkl|byteorder|data\/[^/]+)$/.test(f.name)) return false;
-          if (f.originalSize > MAX_ENTRY_BYTES || f.size > bytes.length) throw new Error(`entry ${f.name} declares ${f.originalSize} bytes`);
+          total += f.originalSize;
+          if (f.originalSize > MAX_ENTRY_BYTES || f.size > bytes.length || total > 2 * MAX_ENTRY_BYTES) {
+            throw new Error(`entry ${f.name} declares ${f.originalSize} bytes (limits: ${MAX_ENTRY_BYTES} per entry, twice that in all)`);
+          }
           sizes.set(f.name, f.originalSize);
           return true;
         },
