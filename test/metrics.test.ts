@@ -1,0 +1,68 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { meanBrightness, psnr, ssim, ssimChannel } from "../scripts/lib/metrics.ts";
+import { makePixels } from "./fixtures/images.ts";
+
+const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+const grey = (w: number, h: number, f: (x: number, y: number) => number) =>
+  makePixels(w, h, (x, y) => {
+    const v = f(x, y);
+    return [v, v, v, 255];
+  });
+
+test("PSNR: 0 vs 0.2 everywhere is 10 log10(1 / 0.04) = 13.979 dB; identical is Infinity; alpha ignored", () => {
+  const a = grey(3, 2, () => 0);
+  const b = grey(3, 2, () => 51);
+  close(psnr(a, b), 10 * Math.log10(25));
+  assert.equal(psnr(a, a), Infinity);
+  const c = makePixels(3, 2, () => [0, 0, 0, 7]);
+  assert.equal(psnr(a, c), Infinity);
+  // Error in one channel of one pixel: MSE = 0.2^2 / (3 * 6).
+  const d = makePixels(3, 2, (x, y) => (x === 0 && y === 0 ? [51, 0, 0, 255] : [0, 0, 0, 255]));
+  close(psnr(a, d), 10 * Math.log10(18 / 0.04));
+  assert.throws(() => psnr(a, grey(2, 3, () => 0)), /differ in size/);
+});
+
+test("mean brightness is the mean of R, G and B in [0, 1]", () => {
+  close(meanBrightness(makePixels(2, 1, (x) => (x === 0 ? [255, 0, 0, 0] : [0, 0, 0, 255]))), 1 / 6);
+});
+
+test("SSIM of identical images is 1, also for constant images", () => {
+  const a = grey(9, 8, (x, y) => (x * 29 + y * 7) & 255);
+  close(ssim(a, a), 1);
+  close(ssim(grey(7, 7, () => 100), grey(7, 7, () => 100)), 1);
+});
+
+test("SSIM, one 7x7 window, constants 0 and 0.2: C1 / (0.2^2 + C1) = 1/401", () => {
+  close(ssim(grey(7, 7, () => 0), grey(7, 7, () => 51)), 1 / 401);
+});
+
+test("SSIM, one 7x7 window, checkerboard vs its inverse: sample covariance (49/48) as scikit-image", () => {
+  // x has 25 ones and 24 zeros; y = 1 - x.
+  const x = grey(7, 7, (i, j) => ((i + j) % 2 === 0 ? 255 : 0));
+  const y = grey(7, 7, (i, j) => ((i + j) % 2 === 0 ? 0 : 255));
+  const C1 = 1e-4;
+  const C2 = 9e-4;
+  const ux = 25 / 49;
+  const uy = 24 / 49;
+  const v = 600 / (48 * 49); // population variance 600/2401, times 49/48
+  const expected = ((2 * ux * uy + C1) * (-2 * v + C2)) / ((ux * ux + uy * uy + C1) * (2 * v + C2));
+  close(expected, -0.9956486711846586);
+  close(ssim(x, y), expected);
+});
+
+test("SSIM averages the windows that fit (border cropped) and then the channels", () => {
+  // 8x7: two windows. Left column differs from the rest, so only the first window sees it.
+  const a = grey(8, 7, () => 0);
+  const b = grey(8, 7, (i) => (i === 0 ? 255 : 0));
+  const C1 = 1e-4;
+  const C2 = 9e-4;
+  const uy = 7 / 49;
+  const vy = (49 / 48) * (7 / 49 - uy * uy);
+  const first = (C1 * C2) / ((uy * uy + C1) * (vy + C2));
+  close(ssimChannel(a, b, 0), (first + 1) / 2);
+  // Only the red channel differs: the mean over channels is (s + 1 + 1) / 3.
+  const c = makePixels(8, 7, (i) => [i === 0 ? 255 : 0, 0, 0, 255]);
+  close(ssim(a, c), ((first + 1) / 2 + 2) / 3);
+  assert.throws(() => ssim(grey(6, 7, () => 0), grey(6, 7, () => 0)), /at least 7x7/);
+});
