@@ -116,11 +116,11 @@ function entriesFor(w: Weights): { entries: Entry[]; storages: Map<string, Float
   return { entries, storages };
 }
 
-function zipPth(pkl: Uint8Array, storages: Map<string, Uint8Array>, dir = "archive"): Uint8Array {
-  const files: Record<string, [Uint8Array, { level: 0 }]> = { [`${dir}/data.pkl`]: [pkl, { level: 0 }] };
-  files[`${dir}/byteorder`] = [new TextEncoder().encode("little"), { level: 0 }];
-  for (const [k, v] of storages) files[`${dir}/data/${k}`] = [v, { level: 0 }];
-  files[`${dir}/version`] = [new TextEncoder().encode("3\n"), { level: 0 }];
+function zipPth(pkl: Uint8Array, storages: Map<string, Uint8Array>, dir = "archive", level: 0 | 6 = 0): Uint8Array {
+  const files: Record<string, [Uint8Array, { level: 0 | 6 }]> = { [`${dir}/data.pkl`]: [pkl, { level }] };
+  files[`${dir}/byteorder`] = [new TextEncoder().encode("little"), { level }];
+  for (const [k, v] of storages) files[`${dir}/data/${k}`] = [v, { level }];
+  files[`${dir}/version`] = [new TextEncoder().encode("3\n"), { level }];
   return zipSync(files);
 }
 
@@ -176,11 +176,12 @@ test("zip and legacy .pth of both architectures import bit-exactly, arch detecte
   }
 });
 
-test("a zip whose folder is not 'archive' (newer torch uses the file stem) is read", () => {
+test("a zip whose folder is not 'archive' (newer torch uses the file stem), or deflated, is read", () => {
   const w = initWeights(networkSpec("lite"), 2);
   const { entries, storages } = entriesFor(w);
   const raw = new Map([...storages].map(([k, v]) => [k, f32Bytes(v)]));
   assertSameWeights(readPth(zipPth(stateDictPickle(entries, false), raw, "Epoch99")), w);
+  assertSameWeights(readPth(zipPth(stateDictPickle(entries, false), raw, "archive", 6)), w);
 });
 
 test("DataParallel's module. prefix is stripped", () => {
