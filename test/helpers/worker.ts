@@ -32,6 +32,8 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** Handles every subrequest the Worker makes (Miniflare outboundService); default: the real network. */
   outbound?: (request: Request) => Response | Promise<Response>;
+  /** Workers Cache API on (default) or off: a benchmark repeating one GET wants it off. */
+  cache?: boolean;
 }
 
 export interface StartedWorker {
@@ -58,6 +60,7 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
     modulesRoot: dir,
     compatibilityDate,
     bindings: opts.vars ?? {},
+    cache: opts.cache ?? true,
     host: "127.0.0.1",
     port: 0,
   };
