@@ -28,6 +28,7 @@ Options:
   --quality Q            JPEG quality 1-100 (default: 90)
   --width W, --height H, --fit scale-down|contain|cover   resize as the Worker does
   --no-orient            ignore the JPEG EXIF orientation
+  --verbose              also print the time of each pipeline stage
   -h, --help             this text`;
 
 function fail(msg: string): never {
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
         height: { type: "string" },
         fit: { type: "string", default: "scale-down" },
         "no-orient": { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
       writeFileSync(dest, r.bytes);
       const ms = performance.now() - t;
       console.log(`${input} -> ${dest}  ${r.width}x${r.height}  ${(r.bytes.length / 1024).toFixed(1)} KiB  ${ms.toFixed(0)} ms  strength ${r.strength.toFixed(2)}`);
+      if (values.verbose) console.log("  " + Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ") + " ms");
     } catch (e) {
       failures++;
       const why = e instanceof HttpError ? `${e.code}: ${e.message}` : String(e);

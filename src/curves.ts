@@ -34,7 +34,8 @@ function axisTaps(outSize: number, inSize: number): { lo: Int32Array; hi: Int32A
 /**
  * Apply the curves to `img` (RGB; alpha untouched), writing into `out` (default: in place).
  * `strength` scales every r (0 = identity, 1 = the model's curves). Maps with 3 channels (lite,
- * Zero-DCE++) are reused for every iteration; 3 * iterations channels give one map per iteration.
+ * Zero-DCE++) are reused for every iteration (through a lookup table unless `method` is "exact";
+ * within one 8-bit level of it); 3 * iterations channels give one map per iteration.
  */
 export function applyCurves(
   img: RgbaImage,
@@ -42,6 +43,7 @@ export function applyCurves(
   iterations: number,
   strength: number,
   out: Uint8Array = img.data,
+  method: "auto" | "exact" = "auto",
 ): RgbaImage {
   const { width: W, height: H } = img;
   const { width: cw, height: ch, channels: C, data: m } = maps;
@@ -60,6 +62,9 @@ export function applyCurves(
   for (let i = 0; i < 256; i++) inv[i] = i / 255;
   const src = img.data;
   const shared = C === 3; // one map reused by every iteration
+  // One shared map: the result depends only on (input byte, r), so look it up in a table instead of
+  // iterating per pixel (4-5x faster). Maps from a tanh are in [-1, 1]; anything else goes the exact way.
+  const lut = shared && method === "auto" && inUnitRange(m) ? curveTable(iterations, strength) : undefined;
   for (let y = 0; y < H; y++) {
     const y0 = ys.lo[y]! * cw;
     const y1 = ys.hi[y]! * cw;
@@ -78,6 +83,16 @@ export function applyCurves(
       const x1 = xs.hi[x]!;
       const fx = xs.f[x]!;
       for (let k = 0; k < 3; k++) {
+        if (lut) {
+          const rb = k * cw;
+          const a = row[rb + x0]!;
+          const ri = (a + (row[rb + x1]! - a) * fx + 1) * LUT_HALF;
+          const i = ri >= LUT_STEPS ? LUT_STEPS - 1 : ri | 0;
+          const t = i * 256 + src[p + k]!;
+          const lo = lut[t]!;
+          out[p + k] = (lo + (lut[t + 256]! - lo) * (ri - i) + 0.5) | 0;
+          continue;
+        }
         let v = inv[src[p + k]!]!;
         if (shared) {
           const rb = k * cw;
@@ -97,6 +112,35 @@ export function applyCurves(
     }
   }
   return { width: W, height: H, data: out };
+}
+
+/** Intervals the table splits r in [-1, 1] into; linear interpolation between them is exact to ~1e-3 levels. */
+const LUT_STEPS = 1024;
+const LUT_HALF = LUT_STEPS / 2;
+let lutCache: { iterations: number; strength: number; table: Float32Array } | undefined;
+
+/**
+ * table[i * 256 + v] = 255 * curve(v / 255) after `iterations` steps with r = strength * (i / LUT_HALF - 1),
+ * clamped to [0, 255]. Memoised for the last (iterations, strength): 1 MB, ~3 ms to build.
+ */
+function curveTable(iterations: number, strength: number): Float32Array {
+  if (lutCache && lutCache.iterations === iterations && lutCache.strength === strength) return lutCache.table;
+  const table = new Float32Array((LUT_STEPS + 1) * 256);
+  for (let i = 0; i <= LUT_STEPS; i++) {
+    const r = strength * (i / LUT_HALF - 1);
+    for (let v = 0; v < 256; v++) {
+      let x = v / 255;
+      for (let it = 0; it < iterations; it++) x = x + r * (x * x - x);
+      table[i * 256 + v] = x <= 0 ? 0 : x >= 1 ? 255 : x * 255;
+    }
+  }
+  lutCache = { iterations, strength, table };
+  return table;
+}
+
+function inUnitRange(m: Float32Array): boolean {
+  for (let i = 0; i < m.length; i++) if (!(m[i]! >= -1 && m[i]! <= 1)) return false;
+  return true;
 }
 
 /** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]). */

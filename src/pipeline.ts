@@ -52,6 +52,11 @@ export interface PipelineResult {
   height: number;
   /** The strength actually applied (resolved when "auto"). */
   strength: number;
+  /**
+   * Milliseconds per stage (decode, orient, resize, estimate, model, curves, encode). Meaningful in
+   * Node; in production Workers the clock does not advance during CPU work.
+   */
+  timings: Record<string, number>;
 }
 
 export interface Engine {
@@ -119,6 +124,14 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels);
   }
 
+  const timings: Record<string, number> = {};
+  let clock = performance.now();
+  const lap = (stage: string): void => {
+    const now = performance.now();
+    timings[stage] = (timings[stage] ?? 0) + (now - clock);
+    clock = now;
+  };
+
   let img: RgbaImage;
   try {
     img = await decode(input, header.format);
@@ -130,10 +143,13 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (img.width !== header.width || img.height !== header.height) {
     throw new HttpError(422, "undecodable", `the image header says ${header.width}x${header.height} but it decodes to ${img.width}x${img.height}`);
   }
+  lap("decode");
   img = applyOrientation(img, orientation);
+  lap("orient");
   const { crop } = target;
   img = cropImage(img, crop.x, crop.y, crop.width, crop.height);
   img = await resizeImage(img, target.width, target.height, OUTPUT_FILTER);
+  lap("resize");
 
   // The image the curves are estimated on: a small copy (fast) or the output itself (full).
   let estimate: RgbaImage | undefined;
@@ -144,12 +160,16 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
       estimate = await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
     } else estimate = img;
     if (strength === "auto") strength = autoStrength(meanLuma(estimate));
+    lap("estimate");
   }
   if (strength !== 0 && estimate) {
     const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
+    lap("model");
     // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
     img = applyCurves(img, maps, model.iterations, strength);
+    lap("curves");
   }
   const bytes = await encode(img, opts.format, { quality: opts.quality });
-  return { bytes, format: opts.format, width: img.width, height: img.height, strength: strength as number };
+  lap("encode");
+  return { bytes, format: opts.format, width: img.width, height: img.height, strength: strength as number, timings };
 }

@@ -98,3 +98,21 @@ test("autoStrength: 1 when dark, 0 when well exposed, monotonic in between", () 
   assert.ok(Math.abs(meanLuma(makePixels(2, 1, () => [255, 255, 255, 255])) - 1) < 1e-12);
   assert.ok(Math.abs(meanLuma(makePixels(1, 1, () => [255, 0, 0, 255])) - 0.2126) < 1e-12);
 });
+
+test("the lookup-table path for shared maps matches the exact iteration to within one level", () => {
+  let seed = 3;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const img = makePixels(97, 61, () => [(rnd() * 256) | 0, (rnd() * 256) | 0, (rnd() * 256) | 0, 255]);
+  const m = maps(3, 13, 9, () => rnd() * 2 - 1);
+  for (const strength of [1, 0.6]) {
+    const exact = applyCurves(img, m, 8, strength, new Uint8Array(img.data.length), "exact");
+    const fast = applyCurves(img, m, 8, strength, new Uint8Array(img.data.length));
+    let differing = 0;
+    for (let i = 0; i < img.data.length; i++) {
+      const d = Math.abs(exact.data[i]! - fast.data[i]!);
+      assert.ok(d <= 1, `byte ${i}: ${exact.data[i]} vs ${fast.data[i]}`);
+      if (d) differing++;
+    }
+    assert.ok(differing / img.data.length < 0.002, `${differing} bytes differ`);
+  }
+});
