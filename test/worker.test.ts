@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHmac } from "node:crypto";
-import { startWorker, type StartedWorker } from "./helpers/worker.ts";
+import { startWorker, type StartedWorker } from "../scripts/lib/local-worker.ts";
 import {
   darkScene,
   decodeAny,

@@ -1,0 +1,147 @@
+/**
+ * npm run bench: starts the bundled Worker locally (workerd via Miniflare, the deployable bundle) and
+ * prints, per source size and format, the median latency of POST /enhance with default parameters and
+ * of the same request with strength=0 (plain decode/resize/encode: the baseline), their ratio, and the
+ * first-request (cold) latency of a fresh isolate. Timed from outside, over loopback, because time
+ * does not advance during CPU work inside a Worker.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { startWorker } from "./lib/local-worker.ts";
+import { initNodeCodecs } from "./lib/node-engine.ts";
+import { decode, encode } from "../src/codecs.ts";
+import { resizeImage } from "../src/resize.ts";
+import { sniffFormat } from "../src/sniff.ts";
+import { makeImage, type RgbaImage } from "../src/image.ts";
+import { mulberry32 } from "../src/rng.ts";
+import type { ImageFormat } from "../src/pipeline.ts";
+
+const HELP = `Usage: npm run bench -- [--runs N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
+
+  --runs N       timed requests per cell and strength (default 7; medians reported)
+  --source FILE  a real photo (PNG/JPEG) resized to each size; default: a generated dark scene
+  --sizes LIST   megapixels of the sources (default 0.25,1,4)
+  --formats LIST source formats; the output format is the same (default jpeg,png)
+  --query Q      extra query parameters for every request, e.g. "w=512" for thumbnails`;
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "7" },
+    source: { type: "string" },
+    sizes: { type: "string", default: "0.25,1,4" },
+    formats: { type: "string", default: "jpeg,png" },
+    query: { type: "string", default: "" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+const sizes = values.sizes.split(",").map(Number);
+if (sizes.some((s) => !(s > 0 && s <= 16))) throw new Error(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
+const formats = values.formats.split(",") as ImageFormat[];
+if (formats.some((f) => f !== "jpeg" && f !== "png")) throw new Error(`--formats must list jpeg and/or png`);
+
+/** A dark scene with smooth shading, edges and sensor-like noise, so codecs and curves see real work. */
+function darkScene(width: number, height: number): RgbaImage {
+  const img = makeImage(width, height);
+  const rand = mulberry32(7);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const u = x / width;
+      const v = y / height;
+      const base = 0.08 + 0.1 * u * v + (((x >> 6) + (y >> 6)) % 2) * 0.05 + 0.04 * Math.sin(12 * u + 7 * v);
+      const i = (y * width + x) * 4;
+      for (let c = 0; c < 3; c++) {
+        const tint = c === 0 ? 1.1 : c === 1 ? 1 : 0.8;
+        img.data[i + c] = Math.max(0, Math.min(255, Math.round(255 * base * tint + (rand() - 0.5) * 8)));
+      }
+      img.data[i + 3] = 255;
+    }
+  }
+  return img;
+}
+
+async function makeSource(mp: number, format: ImageFormat, photo: RgbaImage | undefined): Promise<Uint8Array<ArrayBuffer>> {
+  const aspect = 3 / 2;
+  const height = Math.round(Math.sqrt((mp * 1e6) / aspect));
+  const width = Math.round(height * aspect);
+  const img = photo ? await resizeImage(photo, width, height) : darkScene(width, height);
+  return encode(img, format, { quality: 90 });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function timeRequest(base: string, body: Uint8Array<ArrayBuffer>, format: ImageFormat, extra: string): Promise<number> {
+  const query = [`format=${format}`, extra].filter(Boolean).join("&");
+  const t0 = performance.now();
+  const res = await fetch(`${base}/enhance?${query}`, {
+    method: "POST",
+    headers: { "content-type": `image/${format}` },
+    body,
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const ms = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`POST /enhance?${query} -> ${res.status} ${new TextDecoder().decode(bytes)}`);
+  return ms;
+}
+
+await initNodeCodecs();
+let photo: RgbaImage | undefined;
+if (values.source) {
+  const bytes = new Uint8Array(readFileSync(values.source));
+  const fmt = sniffFormat(bytes);
+  if (!fmt) throw new Error(`${values.source} is not a PNG or JPEG`);
+  photo = await decode(bytes, fmt);
+}
+const extra = values.query;
+
+// Cold start: a fresh isolate's first request (module start-up, codec and ORT initialisation, session).
+const coldSource = await makeSource(1, "jpeg", photo);
+const t0 = performance.now();
+const cold = await startWorker({ cache: false });
+const startMs = performance.now() - t0;
+const coldMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
+const secondMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
+await cold.dispose();
+
+const worker = await startWorker({ cache: false });
+const rows: string[][] = [];
+try {
+  // Warm the isolate so the table measures steady state.
+  await timeRequest(worker.url, coldSource, "jpeg", extra);
+  for (const format of formats) {
+    for (const mp of sizes) {
+      const src = await makeSource(mp, format, photo);
+      const enh: number[] = [];
+      const base: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        // Interleaved so drift in machine load hits both columns alike.
+        enh.push(await timeRequest(worker.url, src, format, extra));
+        base.push(await timeRequest(worker.url, src, format, [extra, "strength=0"].filter(Boolean).join("&")));
+      }
+      const e = median(enh);
+      const b = median(base);
+      rows.push([`${mp} MP ${format}`, `${(src.length / 1024).toFixed(0)} KiB`, e.toFixed(0), b.toFixed(0), (e / b).toFixed(2), `+${(((e - b) / b) * 100).toFixed(0)}%`]);
+      console.error(`measured ${mp} MP ${format}`);
+    }
+  }
+} finally {
+  await worker.dispose();
+}
+
+const header = ["source", "bytes", "enhance ms (median)", "strength=0 ms (median)", "ratio", "added"];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) => "| " + r.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
+console.log(`\nPOST /enhance${extra ? `?${extra}` : ""}, ${runs} runs per cell, output format = source format, Worker in workerd (Miniflare) on this machine`);
+console.log(line(header));
+console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+for (const r of rows) console.log(line(r));
+console.log(`\ncold start: workerd ready in ${startMs.toFixed(0)} ms; first request (1 MP JPEG) ${coldMs.toFixed(0)} ms; second ${secondMs.toFixed(0)} ms`);
