@@ -52,66 +52,98 @@ export function applyCurves(
   }
   if (m.length !== C * cw * ch) throw new Error(`curve maps hold ${m.length} values, expected ${C}x${ch}x${cw}`);
   if (out.length !== W * H * 4) throw new Error("output buffer does not match the image size");
-  const plane = cw * ch;
   const xs = axisTaps(W, cw);
   const ys = axisTaps(H, ch);
-  // Row of all C maps interpolated vertically for the current output row: [C][cw].
-  const row = new Float64Array(C * cw);
-  // 256-entry table: byte -> [0,1], avoids a divide per channel.
-  const inv = new Float64Array(256);
-  for (let i = 0; i < 256; i++) inv[i] = i / 255;
-  const src = img.data;
-  const shared = C === 3; // one map reused by every iteration
   // One shared map: the result depends only on (input byte, r), so look it up in a table instead of
-  // iterating per pixel (4-5x faster). Maps from a tanh are in [-1, 1]; anything else goes the exact way.
-  const lut = shared && method === "auto" && inUnitRange(m) ? curveTable(iterations, strength) : undefined;
-  for (let y = 0; y < H; y++) {
-    const y0 = ys.lo[y]! * cw;
-    const y1 = ys.hi[y]! * cw;
-    const fy = ys.f[y]!;
-    for (let c = 0; c < C; c++) {
-      const base = c * plane;
-      const rb = c * cw;
-      for (let x = 0; x < cw; x++) {
-        const a = m[base + y0 + x]!;
-        row[rb + x] = a + (m[base + y1 + x]! - a) * fy;
-      }
+  // iterating per pixel. Maps from a tanh are in [-1, 1]; anything else goes the exact way.
+  if (C === 3 && method === "auto" && inUnitRange(m)) {
+    applyTable(img, maps, xs, ys, curveTable(iterations, strength), out);
+  } else applyExact(img, maps, xs, ys, iterations, strength, out);
+  return { width: W, height: H, data: out };
+}
+
+type Taps = ReturnType<typeof axisTaps>;
+
+/** Vertically interpolate all channels of the maps for one output row into `row` ([C][cw]), as r * scale + offset. */
+function mapRow(maps: CurveMaps, ys: Taps, y: number, row: Float64Array, scale: number, offset: number): void {
+  const { width: cw, height: ch, channels: C, data: m } = maps;
+  const y0 = ys.lo[y]! * cw;
+  const y1 = ys.hi[y]! * cw;
+  const fy = ys.f[y]!;
+  for (let c = 0; c < C; c++) {
+    const base = c * cw * ch;
+    const rb = c * cw;
+    for (let x = 0; x < cw; x++) {
+      const a = m[base + y0 + x]!;
+      row[rb + x] = (a + (m[base + y1 + x]! - a) * fy) * scale + offset;
     }
+  }
+}
+
+function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array): void {
+  const { width: W, height: H, data: src } = img;
+  const cw = maps.width;
+  // The row holds table positions, (r + 1) * LUT_HALF, so a pixel needs one lerp to find its row.
+  const row = new Float64Array(3 * cw);
+  const g = cw;
+  const b = 2 * cw;
+  const last = LUT_STEPS - 1;
+  for (let y = 0; y < H; y++) {
+    mapRow(maps, ys, y, row, LUT_HALF, LUT_HALF);
+    let p = y * W * 4;
+    for (let x = 0; x < W; x++, p += 4) {
+      const x0 = xs.lo[x]!;
+      const x1 = xs.hi[x]!;
+      const fx = xs.f[x]!;
+      let a = row[x0]!;
+      let ri = a + (row[x1]! - a) * fx;
+      let i = ri >= last ? last : ri | 0;
+      let t = (i << 8) + src[p]!;
+      let lo = lut[t]!;
+      out[p] = (lo + (lut[t + 256]! - lo) * (ri - i) + 0.5) | 0;
+      a = row[g + x0]!;
+      ri = a + (row[g + x1]! - a) * fx;
+      i = ri >= last ? last : ri | 0;
+      t = (i << 8) + src[p + 1]!;
+      lo = lut[t]!;
+      out[p + 1] = (lo + (lut[t + 256]! - lo) * (ri - i) + 0.5) | 0;
+      a = row[b + x0]!;
+      ri = a + (row[b + x1]! - a) * fx;
+      i = ri >= last ? last : ri | 0;
+      t = (i << 8) + src[p + 2]!;
+      lo = lut[t]!;
+      out[p + 2] = (lo + (lut[t + 256]! - lo) * (ri - i) + 0.5) | 0;
+      out[p + 3] = src[p + 3]!;
+    }
+  }
+}
+
+function applyExact(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, iterations: number, strength: number, out: Uint8Array): void {
+  const { width: W, height: H, data: src } = img;
+  const { width: cw, channels: C } = maps;
+  const row = new Float64Array(C * cw);
+  const shared = C === 3; // one map reused by every iteration
+  for (let y = 0; y < H; y++) {
+    mapRow(maps, ys, y, row, strength, 0);
     let p = y * W * 4;
     for (let x = 0; x < W; x++, p += 4) {
       const x0 = xs.lo[x]!;
       const x1 = xs.hi[x]!;
       const fx = xs.f[x]!;
       for (let k = 0; k < 3; k++) {
-        if (lut) {
-          const rb = k * cw;
+        let v = src[p + k]! / 255;
+        // Iteration i uses channel 3i + k (or k for a shared map).
+        for (let it = 0, rb = k * cw; it < iterations; it++) {
           const a = row[rb + x0]!;
-          const ri = (a + (row[rb + x1]! - a) * fx + 1) * LUT_HALF;
-          const i = ri >= LUT_STEPS ? LUT_STEPS - 1 : ri | 0;
-          const t = i * 256 + src[p + k]!;
-          const lo = lut[t]!;
-          out[p + k] = (lo + (lut[t + 256]! - lo) * (ri - i) + 0.5) | 0;
-          continue;
-        }
-        let v = inv[src[p + k]!]!;
-        if (shared) {
-          const rb = k * cw;
-          const a = row[rb + x0]!;
-          const r = (a + (row[rb + x1]! - a) * fx) * strength;
-          for (let it = 0; it < iterations; it++) v = v + r * (v * v - v);
-        } else {
-          for (let it = 0, rb = k * cw; it < iterations; it++, rb += 3 * cw) {
-            const a = row[rb + x0]!;
-            const r = (a + (row[rb + x1]! - a) * fx) * strength;
-            v = v + r * (v * v - v);
-          }
+          const r = a + (row[rb + x1]! - a) * fx;
+          v = v + r * (v * v - v);
+          if (!shared) rb += 3 * cw;
         }
         out[p + k] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
       }
-      if (out !== src) out[p + 3] = src[p + 3]!;
+      out[p + 3] = src[p + 3]!;
     }
   }
-  return { width: W, height: H, data: out };
 }
 
 /** Intervals the table splits r in [-1, 1] into; linear interpolation between them is exact to ~1e-3 levels. */
