@@ -14,13 +14,17 @@ export function formatDuration(seconds: number): string {
 export interface ProgressOptions {
   /** Default: whether stdout is a terminal. */
   tty?: boolean;
+  /** Raw output for the bar (default process.stdout.write). */
   write?: (s: string) => void;
+  /** Permanent lines (default console.log). */
+  line?: (s: string) => void;
   width?: number;
 }
 
 export class Progress {
   private readonly tty: boolean;
   private readonly write: (s: string) => void;
+  private readonly line: (s: string) => void;
   private readonly width: number;
   private readonly t0 = performance.now();
   private bar = "";
@@ -33,6 +37,7 @@ export class Progress {
   ) {
     this.tty = opts.tty ?? Boolean(process.stdout.isTTY);
     this.write = opts.write ?? ((s) => process.stdout.write(s));
+    this.line = opts.line ?? ((s) => console.log(s));
     this.width = opts.width ?? 28;
   }
 
@@ -58,8 +63,10 @@ export class Progress {
 
   /** A permanent line (above the bar on a terminal). */
   log(line: string): void {
-    if (this.tty) this.write(`\r\x1b[2K${line}\n${this.bar}`);
-    else this.write(`${line}\n`);
+    if (!this.tty) return this.line(line);
+    this.write("\r\x1b[2K");
+    this.line(line);
+    this.write(this.bar);
   }
 
   finish(): void {

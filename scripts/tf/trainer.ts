@@ -142,7 +142,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     `training ${o.arch} for steps ${start + 1}..${o.steps}: batch ${o.batch}${micro < o.batch ? ` (micro-batches of ${micro})` : ""}, ` +
       `Adam lr ${o.lr} wd ${o.weightDecay} clip ${o.clip}, loss ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
   );
-  const progress = new Progress(o.steps, start, { tty: o.tty, write: o.log ? (s) => o.log!(s.replace(/\n$/, "")) : undefined });
+  const progress = new Progress(o.steps, start, { tty: o.tty, line: log });
   let window: StepResult[] = [];
   let windowTime = 0;
   let lastSnapshot = start;

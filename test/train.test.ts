@@ -1,0 +1,215 @@
+// Short real training runs on generated dark images (loss falls, images get brighter), the CLI end to
+// end with export and report, bit-exact resume from a snapshot, seeded batches, flags and the
+// empty-data message.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initNodeCodecs } from "../scripts/lib/node-engine.ts";
+import { encode } from "../src/codecs.ts";
+import { mulberry32 } from "../src/rng.ts";
+import { runTraining, WEIGHTS_FILE, type TrainOptions } from "../scripts/tf/trainer.ts";
+import { main, parseTrainArgs, UsageError } from "../scripts/train.ts";
+import { batchIndices, makeBatch } from "../scripts/tf/augment.ts";
+import { listImages, NoTrainingDataError } from "../scripts/tf/data.ts";
+import { defaultLossWeights } from "../scripts/tf/losses.ts";
+import { readSafetensorsFile } from "../scripts/weights-io/safetensors.ts";
+import { Progress, formatDuration } from "../scripts/tf/progress.ts";
+
+let root: string;
+let dataDir: string;
+
+/** Six dark 32x32 images: coloured gradients and waves at 5-25% brightness plus noise, two in a subfolder. */
+async function writeDarkImages(dir: string): Promise<void> {
+  mkdirSync(join(dir, "sub"), { recursive: true });
+  const r = mulberry32(11);
+  for (let i = 0; i < 6; i++) {
+    const w = 32;
+    const h = 32;
+    const d = new Uint8Array(w * h * 4);
+    const gain = 0.05 + 0.2 * r();
+    const tint = [0.6 + 0.4 * r(), 0.6 + 0.4 * r(), 0.6 + 0.4 * r()];
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        for (let c = 0; c < 3; c++) {
+          const v = gain * tint[c]! * (0.4 + 0.3 * Math.sin(x / 5 + i) + 0.3 * (y / h)) + 0.02 * r();
+          d[(y * w + x) * 4 + c] = Math.round(255 * Math.min(1, Math.max(0, v)));
+        }
+        d[(y * w + x) * 4 + 3] = 255;
+      }
+    writeFileSync(join(dir, i < 4 ? "" : "sub", `dark${i}.png`), await encode({ width: w, height: h, data: d }, "png"));
+  }
+}
+
+function options(arch: "dce" | "lite", name: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    data: [dataDir],
+    arch,
+    size: 32,
+    augment: false,
+    batch: 4,
+    steps: 16,
+    lr: 1e-2,
+    weightDecay: 1e-4,
+    clip: 0.1,
+    seed: 3,
+    logEvery: 1000,
+    snapshotEvery: 0,
+    resume: false,
+    outDir: join(root, name, "out"),
+    runDir: join(root, name, "run"),
+    backend: "wasm",
+    loss: { weights: defaultLossWeights(arch), exposure: 0.6, patch: 16 },
+    noExport: true,
+    name: "test",
+    samples: 2,
+    commandLine: "test",
+    log: () => {},
+    tty: false,
+    ...extra,
+  };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe("training", () => {
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), "train-test-"));
+    dataDir = join(root, "data");
+    await initNodeCodecs();
+    await writeDarkImages(dataDir);
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const arch of ["lite", "dce"] as const) {
+    it(`${arch}: a short run lowers the loss and brightens the images`, async () => {
+      const r = await runTraining(options(arch, `short-${arch}`));
+      assert.equal(r.history.length, 16);
+      const first = r.history.slice(0, 3);
+      const last = r.history.slice(-3);
+      assert.ok(mean(last.map((h) => h.total)) < 0.7 * mean(first.map((h) => h.total)), `loss ${mean(first.map((h) => h.total))} -> ${mean(last.map((h) => h.total))}`);
+      assert.ok(mean(last.map((h) => h.brightness)) > mean(first.map((h) => h.brightness)) + 0.1, "brightness rises");
+      assert.ok(existsSync(r.weightsFile));
+      r.model.dispose();
+    });
+  }
+
+  it("resuming from a snapshot continues exactly where the run stopped", async () => {
+    const straight = await runTraining(options("lite", "straight", { steps: 6, snapshotEvery: 3 }));
+    straight.model.dispose();
+    const half = await runTraining(options("lite", "halves", { steps: 3, snapshotEvery: 3 }));
+    half.model.dispose();
+    await assert.rejects(runTraining(options("lite", "halves", { steps: 6, snapshotEvery: 3 })), /already has snapshots.*--resume/);
+    const rest = await runTraining(options("lite", "halves", { steps: 6, snapshotEvery: 3, resume: true }));
+    rest.model.dispose();
+    assert.equal(rest.startStep, 3);
+    assert.deepEqual(
+      rest.history.map((h) => h.total),
+      straight.history.map((h) => h.total),
+    );
+    const a = readSafetensorsFile(new Uint8Array(readFileSync(straight.weightsFile))).weights;
+    const b = readSafetensorsFile(new Uint8Array(readFileSync(rest.weightsFile))).weights;
+    for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, k);
+    await assert.rejects(runTraining(options("lite", "nothing", { resume: true })), /no snapshot/);
+  });
+
+  it("npm run train end to end: ONNX export verified against TF.js, card with the training section, report", async () => {
+    const out = join(root, "cli", "out");
+    const lines: string[] = [];
+    const origLog = console.log;
+    console.log = (m: string) => lines.push(m);
+    const code = await main(["--data", dataDir, "--arch", "lite", "--size", "32", "--steps", "4", "--batch", "4", "--lr", "1e-2", "--out", out, "--run-dir", join(root, "cli", "run"), "--backend", "wasm", "--samples", "2", "--log-every", "2"]).finally(() => (console.log = origLog));
+    assert.equal(code, 0);
+    assert.ok(lines.some((l) => /^step 4\/4 +loss .* img\/s/.test(l)), "plain log lines when not a terminal");
+    assert.ok(lines.some((l) => /verified against the trained TF.js model/.test(l)));
+    for (const f of ["lowlight.onnx", "lowlight.fp32.onnx", "lowlight.int8.onnx", WEIGHTS_FILE, "model-card.json", "training-report.html", "training-loss.svg", "training-samples.png"]) {
+      assert.ok(existsSync(join(out, f)), f);
+    }
+    const card = JSON.parse(readFileSync(join(out, "model-card.json"), "utf8"));
+    assert.equal(card.training.steps, 4);
+    assert.equal(card.training.images, 6);
+    assert.match(card.training.command, /--steps 4/);
+    assert.match(readFileSync(join(out, "training-loss.svg"), "utf8"), /^<svg[\s\S]*<path[\s\S]*<\/svg>\n$/);
+  });
+
+  it("with no images, says where to put them", async () => {
+    const empty = join(root, "empty");
+    mkdirSync(empty);
+    assert.throws(() => listImages([empty]), (e: Error) => e instanceof NoTrainingDataError && /has no .*png/.test(e.message));
+    // The default folder, relative to the working directory.
+    const cwd = process.cwd();
+    const errors: string[] = [];
+    const origError = console.error;
+    console.error = (m: string) => errors.push(m);
+    try {
+      process.chdir(empty);
+      assert.equal(await main([]), 1);
+    } finally {
+      process.chdir(cwd);
+      console.error = origError;
+    }
+    assert.match(errors.join("\n"), /Put PNG, JPEG or BMP photos in data\/train\//);
+  });
+});
+
+describe("batches and flags", () => {
+  it("each epoch visits every image once, in a seeded order", () => {
+    const seen = [0, 1, 2].flatMap((s) => batchIndices(6, 2, s, 5));
+    assert.deepEqual([...seen].sort(), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(batchIndices(6, 2, 4, 5), batchIndices(6, 2, 4, 5));
+    assert.notDeepEqual([0, 1, 2].flatMap((s) => batchIndices(6, 2, s, 5)), [3, 4, 5].flatMap((s) => batchIndices(6, 2, s, 5)));
+  });
+
+  it("augmentation changes exposure; without it crops are exact copies", () => {
+    const rgb = Float32Array.from({ length: 8 * 8 * 3 }, (_, i) => ((i * 7) % 50) / 100 + 0.25);
+    const imgs = [{ name: "a", width: 8, height: 8, rgb }];
+    const plain = makeBatch(imgs, 2, 8, 0, 1, { augment: false });
+    assert.deepEqual(plain.subarray(0, rgb.length), rgb);
+    const aug = makeBatch(imgs, 8, 8, 0, 1, { augment: true });
+    const means = [0, 1, 2, 3, 4, 5, 6, 7].map((b) => mean(Array.from(aug.subarray(b * rgb.length, (b + 1) * rgb.length))));
+    assert.ok(means.some((m) => Math.abs(m - mean(Array.from(rgb))) > 0.1));
+    assert.ok(aug.every((v) => v >= 0 && v <= 1));
+  });
+
+  it("parses flags with the documented defaults and rejects bad ones", () => {
+    const o = parseTrainArgs([])!;
+    assert.equal(o.arch, "lite");
+    assert.equal(o.size, 128);
+    assert.equal(o.batch, 8);
+    assert.equal(o.lr, 1e-3);
+    assert.equal(o.clip, 0.1);
+    assert.deepEqual(o.loss, { weights: { tv: 1600, spa: 1, col: 5, exp: 10 }, exposure: 0.6, patch: 16 });
+    assert.deepEqual(o.data, ["data/train/"]);
+    assert.equal(o.runDir, "runs/lite-128");
+    const d = parseTrainArgs(["--arch", "dce", "--data", "a,b", "--w-tv", "50", "--exposure", "0.5", "--epochs", "2"])!;
+    assert.equal(d.loss.weights.tv, 50);
+    assert.equal(d.loss.exposure, 0.5);
+    assert.deepEqual(d.data, ["a", "b"]);
+    assert.equal(d.epochs, 2);
+    assert.equal(parseTrainArgs(["--help"]), null);
+    assert.throws(() => parseTrainArgs(["--arch", "big"]), UsageError);
+    assert.throws(() => parseTrainArgs(["--batch", "0"]), UsageError);
+    assert.throws(() => parseTrainArgs(["--steps", "5", "--epochs", "1"]), UsageError);
+    assert.throws(() => parseTrainArgs(["--bogus"]), UsageError);
+  });
+});
+
+describe("progress output", () => {
+  it("draws a bar with ETA on a terminal and keeps log lines above it", () => {
+    const raw: string[] = [];
+    const lines: string[] = [];
+    const p = new Progress(10, 0, { tty: true, write: (s) => raw.push(s), line: (s) => lines.push(s), width: 10 });
+    p.update(5, "loss 1.0");
+    p.log("step 5/10");
+    p.finish();
+    assert.match(raw[0]!, /\[#####\.\.\.\.\.\] 5\/10 50% loss 1\.0 ETA \d+s/);
+    assert.deepEqual(lines, ["step 5/10"]);
+    const plain: string[] = [];
+    const q = new Progress(10, 0, { tty: false, write: (s) => plain.push(`RAW ${s}`), line: (s) => plain.push(s) });
+    q.update(5, "x");
+    q.log("step 5/10");
+    assert.deepEqual(plain, ["step 5/10"]);
+    assert.equal(formatDuration(3725), "1h02m");
+  });
+});
