@@ -97,6 +97,8 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const backend = await setupBackend(o.backend, true);
   log(`backend: ${backend}${backend === "wasm" ? " (SIMD, single thread)" : ""}`);
 
+  log(`loading images from ${o.data.join(", ")} ...`);
+  const loadStart = performance.now();
   const loaded = await loadImages(o.data, o.size);
   const images = loaded.images;
   for (const s of loaded.skipped) log(`warning: skipped ${s.file}: ${s.reason}`);
@@ -108,7 +110,8 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   log(
     `data: ${images.length} images (${Object.entries(loaded.perFolder).map(([f, n]) => `${f}: ${n}`).join(", ")}), ` +
       `resized to longer side ${o.size}, random ${crop}x${crop} crops${o.augment ? ", augmented (exposure, flips)" : ""}` +
-      (enlarged ? `; ${enlarged} small images enlarged to fit the crop` : ""),
+      (enlarged ? `; ${enlarged} small images enlarged to fit the crop` : "") +
+      ` (${((performance.now() - loadStart) / 1000).toFixed(1)} s)`,
   );
 
   let initWeights;
