@@ -10,13 +10,21 @@ import initResizeWasm, { resize as wasmResize } from "@jsquash/resize/lib/resize
 import type { Fit } from "./pipeline.ts";
 import { asBytes, type RgbaImage } from "./image.ts";
 
-export type ResizeFilter = "triangle" | "catrom" | "mitchell" | "lanczos3";
-const FILTER_INDEX: Record<ResizeFilter, number> = { triangle: 0, catrom: 1, mitchell: 2, lanczos3: 3 };
+/**
+ * "area": exact area averaging in JS (each output pixel is the mean of the source area it covers), for
+ * downscaling only; it reads the image in place, so it does not copy the whole source into the
+ * resampler's WASM heap (which never shrinks). Enlarging with "area" falls back to "triangle".
+ */
+export type ResizeFilter = "area" | "triangle" | "catrom" | "mitchell" | "lanczos3";
+const FILTER_INDEX: Record<Exclude<ResizeFilter, "area">, number> = { triangle: 0, catrom: 1, mitchell: 2, lanczos3: 3 };
 
 /** Filter for output-size resizes (thumbnails): sharp, little ringing. */
 export const OUTPUT_FILTER: ResizeFilter = "lanczos3";
-/** Filter for the small copy the curves are estimated on (and the trainer's inputs): smooth and cheap. */
-export const ESTIMATION_FILTER: ResizeFilter = "triangle";
+/**
+ * Filter for the small copy the curves are estimated on (and the trainer's inputs): area averaging,
+ * cheap and alias-free, and no source-sized allocation in WASM on every enhanced request.
+ */
+export const ESTIMATION_FILTER: ResizeFilter = "area";
 
 let ready: Promise<unknown> | undefined;
 
@@ -47,8 +55,83 @@ export async function resizeImage(
     throw new Error(`resize target must be positive integers, got ${width}x${height}`);
   }
   if (width === img.width && height === img.height) return img;
+  if (filter === "area") {
+    if (width <= img.width && height <= img.height) return areaDownscale(img, width, height);
+    filter = "triangle";
+  }
   const out = wasmResize(img.data, img.width, img.height, width, height, FILTER_INDEX[filter], false, false);
   return { width, height, data: asBytes(out) };
+}
+
+/**
+ * For each source index along an axis of `inSize` -> `outSize` (outSize <= inSize): the output index it
+ * starts in and the fraction of its unit length that falls there (the rest goes to the next one).
+ */
+function areaTaps(inSize: number, outSize: number): { to: Int32Array; w: Float64Array } {
+  const s = inSize / outSize;
+  const to = new Int32Array(inSize);
+  const w = new Float64Array(inSize);
+  for (let x = 0; x < inSize; x++) {
+    const o = Math.min(outSize - 1, Math.floor(x / s));
+    const boundary = (o + 1) * s;
+    to[x] = o;
+    w[x] = o === outSize - 1 || x + 1 <= boundary ? 1 : boundary - x;
+  }
+  return { to, w };
+}
+
+/** Exact area-average downscale, one source row at a time (memory: two output rows of floats). */
+function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage {
+  const { width: W, height: H, data: src } = img;
+  const xs = areaTaps(W, width);
+  const ys = areaTaps(H, height);
+  const rowAcc = new Float64Array(width * 4); // current source row, averaged horizontally
+  let cur = new Float64Array(width * 4); // output row being accumulated
+  let next = new Float64Array(width * 4); // the following output row (straddling source rows)
+  const out = new Uint8Array(width * height * 4);
+  const norm = 1 / ((W / width) * (H / height));
+  let oy = 0;
+  for (let y = 0; y < H; y++) {
+    rowAcc.fill(0);
+    for (let x = 0, p = y * W * 4; x < W; x++, p += 4) {
+      const o = xs.to[x]! * 4;
+      const w0 = xs.w[x]!;
+      const r = src[p]!, g = src[p + 1]!, b = src[p + 2]!, a = src[p + 3]!;
+      if (w0 === 1) {
+        rowAcc[o] = rowAcc[o]! + r;
+        rowAcc[o + 1] = rowAcc[o + 1]! + g;
+        rowAcc[o + 2] = rowAcc[o + 2]! + b;
+        rowAcc[o + 3] = rowAcc[o + 3]! + a;
+      } else {
+        const w1 = 1 - w0;
+        rowAcc[o] = rowAcc[o]! + r * w0;
+        rowAcc[o + 1] = rowAcc[o + 1]! + g * w0;
+        rowAcc[o + 2] = rowAcc[o + 2]! + b * w0;
+        rowAcc[o + 3] = rowAcc[o + 3]! + a * w0;
+        rowAcc[o + 4] = rowAcc[o + 4]! + r * w1;
+        rowAcc[o + 5] = rowAcc[o + 5]! + g * w1;
+        rowAcc[o + 6] = rowAcc[o + 6]! + b * w1;
+        rowAcc[o + 7] = rowAcc[o + 7]! + a * w1;
+      }
+    }
+    const ty = ys.to[y]!;
+    const wy = ys.w[y]!;
+    while (oy < ty) {
+      // Output row oy is complete: every source row covering it has been added.
+      for (let i = 0; i < width * 4; i++) out[oy * width * 4 + i] = Math.min(255, Math.round(cur[i]! * norm));
+      [cur, next] = [next, cur];
+      next.fill(0);
+      oy++;
+    }
+    for (let i = 0; i < width * 4; i++) cur[i] = cur[i]! + rowAcc[i]! * wy;
+    if (wy < 1) for (let i = 0; i < width * 4; i++) next[i] = next[i]! + rowAcc[i]! * (1 - wy);
+  }
+  for (; oy < height; oy++) {
+    for (let i = 0; i < width * 4; i++) out[oy * width * 4 + i] = Math.min(255, Math.round(cur[i]! * norm));
+    [cur, next] = [next, cur];
+    next.fill(0);
+  }
+  return { width, height, data: out };
 }
 
 /** Copy out a rectangle (used by `cover` to crop the centre before resizing). */
