@@ -1,0 +1,50 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { initNodeCodecs } from "../scripts/lib/node-engine.ts";
+import { decode, encode } from "../src/codecs.ts";
+import { darkGradient } from "./fixtures/images.ts";
+
+const run = promisify(execFile);
+const tsx = (script: string, args: string[]) => run(process.execPath, ["--import", "tsx", script, ...args], { cwd: process.cwd() });
+
+await initNodeCodecs();
+const dir = mkdtempSync(join(tmpdir(), "lowlight-cli-"));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const low = join(dir, "low");
+const high = join(dir, "high");
+mkdirSync(low);
+mkdirSync(high);
+writeFileSync(join(low, "a.png"), await encode(darkGradient(40, 30), "png"));
+writeFileSync(join(low, "b.jpg"), await encode(darkGradient(32, 48), "jpeg", { quality: 90 }));
+writeFileSync(join(high, "a.png"), await encode(darkGradient(40, 30), "png"));
+writeFileSync(join(high, "b.png"), await decode(new Uint8Array(readFileSync(join(low, "b.jpg"))), "jpeg").then((i) => encode(i, "png")));
+
+test("enhance: one output per input, named after it, in the input's format unless --format", async () => {
+  const out = join(dir, "out");
+  const { stdout } = await tsx("scripts/enhance.ts", ["--strength", "0.5", low, "--out", out]);
+  assert.deepEqual(readdirSync(out).sort(), ["a.png", "b.jpg"]);
+  assert.match(stdout, /a\.png .* 40x30 .* strength 0\.50/);
+  const { stdout: s2 } = await tsx("scripts/enhance.ts", ["--format", "png", "--width", "16", join(low, "b.jpg"), "--out", out]);
+  assert.match(s2, /b\.png\s+16x24/);
+  const png = await decode(new Uint8Array(readFileSync(join(out, "b.png"))), "png");
+  assert.deepEqual([png.width, png.height], [16, 24]);
+  await assert.rejects(tsx("scripts/enhance.ts", ["--mode", "slow", low, "--out", out]), /--mode must be fast or full/);
+});
+
+test("eval --outputs: identical images score SSIM 1 and infinite PSNR; JSON and contact sheet written", async () => {
+  const json = join(dir, "r.json");
+  const sheet = join(dir, "s.png");
+  await tsx("scripts/eval.ts", ["--low", low, "--high", high, "--outputs", high, "--json", json, "--sheet", sheet]);
+  const doc = JSON.parse(readFileSync(json, "utf8"));
+  const outputs = doc.runs.find((r: { source: string }) => r.source === "outputs");
+  assert.equal(outputs.images.length, 2);
+  for (const img of outputs.images) assert.equal(img.ssim, 1);
+  assert.equal(outputs.mean.psnr, null); // Infinity in JSON
+  const s = await decode(new Uint8Array(readFileSync(sheet)), "png");
+  assert.ok(s.width > 0 && s.height > 0);
+});
