@@ -106,8 +106,17 @@ function toModelInput(img: RgbaImage): Float32Array {
 
 async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> {
   const { limits } = opts;
+  // The Worker validates parameters first; these guard the other callers (CLIs, tests).
   if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= 1)) {
     throw new HttpError(400, "bad_parameter", `strength must be between 0 and 1 or "auto", got ${opts.strength}`);
+  }
+  if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100) {
+    throw new HttpError(400, "bad_parameter", `quality must be an integer from 1 to 100, got ${opts.quality}`);
+  }
+  for (const [name, v] of [["width", opts.width], ["height", opts.height]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new HttpError(400, "bad_parameter", `${name} must be a positive integer, got ${v}`);
+    }
   }
   // Everything that can be refused from the header is refused before decoding.
   const header = readHeader(input);

@@ -127,6 +127,16 @@ test("grayscale and 16-bit PNGs decode (to 8-bit RGBA) and enhance", async () =>
   await engine.enhance(gray, opts({ strength: 1 }));
 });
 
+test("tiny images (1x1, 1xN) go through the model", async () => {
+  for (const [w, h] of [[1, 1], [1, 9], [300, 1]]) {
+    const r = await engine.enhance(await encode(darkGradient(w!, h!), "png"), opts({}));
+    assert.deepEqual([r.width, r.height], [w, h]);
+  }
+  await rejects(engine.enhance(darkPng, opts({ quality: 0 })), 400, "bad_parameter");
+  await rejects(engine.enhance(darkPng, opts({ width: 0 })), 400, "bad_parameter");
+  await rejects(engine.enhance(darkPng, opts({ strength: 1.5 })), 400, "bad_parameter");
+});
+
 test("JPEG in, JPEG out; concurrent requests are serialised safely", async () => {
   const jpeg = await encode(darkGradient(120, 90), "jpeg", { quality: 90 });
   const rs = await Promise.all([1, 0.5, 0, "auto" as const].map((strength) => engine.enhance(jpeg, opts({ strength, format: "jpeg" }))));
