@@ -1,7 +1,7 @@
 /**
  * Training data: image files found recursively in one or more folders, decoded with the Worker's codecs
  * (BMP with bmp.ts) and resized with the Worker's own resize code to the copy the Worker estimates
- * curves on (longer side `size`, triangle filter), so training sees the same kind of input as serving.
+ * curves on (longer side `size`, the same ESTIMATION_FILTER), so training sees the same kind of input as serving.
  * The resized images are small and kept in memory as float RGB.
  */
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
