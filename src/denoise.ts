@@ -31,6 +31,14 @@ export interface DenoiseSettings {
 
 export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 4, noise: 0.008, maxEps: 0.01, cell: 32 };
 
+/** The amount `denoise: "auto"` (the default) stands for; see DENOISE_DEFAULTS.noise. */
+export const DENOISE_AUTO = 1;
+
+/** The amount to use for a `denoise` option: a number as given, "auto" or absent = DENOISE_AUTO. */
+export function denoiseAmount(option: number | "auto" | undefined): number {
+  return option === undefined || option === "auto" ? DENOISE_AUTO : option;
+}
+
 /** Luminance block means: cells of `cell` x `cell` pixels (the last row/column of cells may be smaller). */
 export interface LumaGrid {
   width: number;

@@ -13,6 +13,7 @@ import { decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
 import { applyOrientation, orientedSize } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage } from "./resize.ts";
 import { applyCurves, autoStrength, meanLuma } from "./curves.ts";
+import { denoise, denoiseAmount, lumaGrid } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, type ModelRunner } from "./runtime.ts";
 import type { RgbaImage } from "./image.ts";
@@ -38,6 +39,11 @@ export interface PipelineOptions {
   quality: number;
   /** 0 = no enhancement (model not run), 1 = full curves, "auto" = adapt to darkness. */
   strength: number | "auto";
+  /**
+   * Smoothing of the noise the curves lift (src/denoise.ts): 0 = off, 0..1 = assumed noise level,
+   * "auto" (default) = the calibrated level. Regions that were not brightened are never touched.
+   */
+  denoise?: number | "auto";
   mode: "fast" | "full";
   /** Apply EXIF orientation (JPEG). */
   orient: boolean;
@@ -53,7 +59,7 @@ export interface PipelineResult {
   /** The strength actually applied (resolved when "auto"). */
   strength: number;
   /**
-   * Milliseconds per stage (decode, orient, resize, estimate, model, curves, encode). Meaningful in
+   * Milliseconds per stage (decode, orient, resize, estimate, model, curves, denoise, encode). Meaningful in
    * Node; in production Workers the clock does not advance during CPU work.
    */
   timings: Record<string, number>;
@@ -109,6 +115,9 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   // The Worker validates parameters first; these guard the other callers (CLIs, tests).
   if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= 1)) {
     throw new HttpError(400, "bad_parameter", `strength must be between 0 and 1 or "auto", got ${opts.strength}`);
+  }
+  if (typeof opts.denoise === "number" && !(opts.denoise >= 0 && opts.denoise <= 1)) {
+    throw new HttpError(400, "bad_parameter", `denoise must be between 0 and 1 or "auto", got ${opts.denoise}`);
   }
   if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100) {
     throw new HttpError(400, "bad_parameter", `quality must be an integer from 1 to 100, got ${opts.quality}`);
@@ -174,9 +183,16 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     lap("model");
+    const amount = denoiseAmount(opts.denoise);
+    // Block-mean luminance before the curves: denoise smooths each region by how much it was brightened.
+    const before = amount > 0 ? lumaGrid(img) : undefined;
     // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
     img = applyCurves(img, maps, model.iterations, strength);
     lap("curves");
+    if (before) {
+      denoise(img, before, amount);
+      lap("denoise");
+    }
   }
   const bytes = await encode(img, opts.format, { quality: opts.quality });
   lap("encode");
