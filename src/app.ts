@@ -156,6 +156,7 @@ async function run(
     format,
     quality: p.quality,
     strength: p.strength,
+    denoise: p.denoise,
     mode: p.mode,
     orient: p.orient,
     limits: {

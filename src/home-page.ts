@@ -25,6 +25,7 @@ export function homePage(origin: string): string {
 POST ${o}/enhance?format=png   (body: the image, or multipart/form-data with a "file" field)</pre>
 <p>Parameters: <code>w</code>, <code>h</code>, <code>fit</code> (scale-down | contain | cover),
 <code>format</code> (auto | png | jpeg), <code>q</code> (1-100), <code>strength</code> (0-1 or auto; 0 = no enhancement),
+<code>denoise</code> (0-1 or auto; 0 = off: smooths the noise brightening lifts),
 <code>mode</code> (fast | full), <code>orient</code> (true | false).</p>
 <p>Model and limits: <a href="/health">/health</a>.</p>
 </body>

@@ -21,6 +21,8 @@ export interface EnhanceParams {
   /** JPEG quality 1-100 (ignored for PNG output). */
   quality: number;
   strength: number | "auto";
+  /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto (see src/denoise.ts). */
+  denoise: number | "auto";
   mode: "fast" | "full";
   orient: boolean;
 }
@@ -30,6 +32,7 @@ export const PARAM_DEFAULTS = {
   format: "auto",
   quality: 85,
   strength: "auto",
+  denoise: "auto",
   mode: "fast",
   orient: true,
 } as const;
@@ -37,7 +40,7 @@ export const PARAM_DEFAULTS = {
 /** Largest accepted w or h; the output pixel budget (MAX_OUTPUT_PIXELS) is checked by the pipeline. */
 export const MAX_DIMENSION = 8192;
 
-export const ALLOWED_PARAMS = ["url", "w", "h", "fit", "format", "q", "strength", "mode", "orient", "sig"] as const;
+export const ALLOWED_PARAMS = ["url", "w", "h", "fit", "format", "q", "strength", "denoise", "mode", "orient", "sig"] as const;
 
 export interface ParsedQuery {
   params: EnhanceParams;
@@ -63,7 +66,8 @@ export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): Pars
     fit: oneOf("fit", get("fit"), ["scale-down", "contain", "cover"] as const) ?? PARAM_DEFAULTS.fit,
     format: oneOf("format", get("format"), ["auto", "png", "jpeg"] as const) ?? PARAM_DEFAULTS.format,
     quality: integer("q", get("q"), 1, 100) ?? PARAM_DEFAULTS.quality,
-    strength: strength(get("strength")) ?? PARAM_DEFAULTS.strength,
+    strength: unitOrAuto("strength", get("strength")) ?? PARAM_DEFAULTS.strength,
+    denoise: unitOrAuto("denoise", get("denoise")) ?? PARAM_DEFAULTS.denoise,
     mode: oneOf("mode", get("mode"), ["fast", "full"] as const) ?? PARAM_DEFAULTS.mode,
     orient: (oneOf("orient", get("orient"), ["true", "false"] as const) ?? "true") === "true",
   };
@@ -104,6 +108,7 @@ export function signingPayload(params: Map<string, string> | Iterable<[string, s
  */
 export function canonicalKey(p: EnhanceParams, source: string, outputFormat: ImageFormat | "source"): string {
   const entries: Array<[string, string]> = [
+    ["denoise", String(p.denoise)],
     ["fit", p.fit],
     ["format", outputFormat],
     ["mode", p.mode],
@@ -140,11 +145,12 @@ function integer(name: string, raw: string | undefined, min: number, max: number
   return n;
 }
 
-function strength(raw: string | undefined): number | "auto" | undefined {
+/** `auto` or a number from 0 to 1 with at most 2 decimals (strength, denoise). */
+function unitOrAuto(name: string, raw: string | undefined): number | "auto" | undefined {
   if (raw === undefined || raw === "auto") return raw;
   const n = Number(raw);
   if (!/^(?:[01](?:\.\d{1,2})?|\.\d{1,2})$/.test(raw) || n > 1) {
-    throw bad(`strength="${truncate(raw)}" is not allowed; use auto or a number from 0 to 1 with at most 2 decimals`);
+    throw bad(`${name}="${truncate(raw)}" is not allowed; use auto or a number from 0 to 1 with at most 2 decimals`);
   }
   return n;
 }

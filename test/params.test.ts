@@ -27,7 +27,7 @@ test("defaults", () => {
 
 test("every parameter parses", () => {
   const { params, sig } = parseQuery(
-    q(`${URL_}&w=640&h=480&fit=cover&format=jpeg&q=70&strength=0.35&mode=full&orient=false&sig=abc`),
+    q(`${URL_}&w=640&h=480&fit=cover&format=jpeg&q=70&strength=0.35&denoise=0.5&mode=full&orient=false&sig=abc`),
     "GET",
   );
   assert.deepEqual(params, {
@@ -38,13 +38,16 @@ test("every parameter parses", () => {
     format: "jpeg",
     quality: 70,
     strength: 0.35,
+    denoise: 0.5,
     mode: "full",
     orient: false,
   });
   assert.equal(sig, "abc");
   for (const [s, v] of [["0", 0], ["1", 1], ["1.00", 1], [".5", 0.5], ["0.05", 0.05], ["auto", "auto"]] as const) {
     assert.equal(parseQuery(q(`${URL_}&strength=${s}`), "GET").params.strength, v);
+    assert.equal(parseQuery(q(`${URL_}&denoise=${s}`), "GET").params.denoise, v);
   }
+  assert.equal(parseQuery(q(URL_), "GET").params.denoise, "auto");
 });
 
 test("refusals name the parameter and what is allowed", () => {
@@ -61,6 +64,7 @@ test("refusals name the parameter and what is allowed", () => {
   for (const bad of ["0", "101", "50.5", ""]) assert.match(refusal(`${URL_}&q=${bad}`), /q=.* from 1 to 100/, bad);
   for (const bad of ["1.01", "2", "-0.1", "0.333", "", "AUTO", "1e-1", "0."]) {
     assert.match(refusal(`${URL_}&strength=${encodeURIComponent(bad)}`), /strength=.*auto or a number from 0 to 1/, bad);
+    assert.match(refusal(`${URL_}&denoise=${encodeURIComponent(bad)}`), /denoise=.*auto or a number from 0 to 1/, bad);
   }
   assert.match(refusal(""), /url is required/);
   assert.match(refusal("url="), /url is required/);
@@ -84,10 +88,11 @@ test("signing payload: sorted, encodeURIComponent, sig excluded", () => {
 
 test("canonical key fills defaults, so equivalent requests share it", () => {
   const a = parseQuery(q(URL_), "GET").params;
-  const b = parseQuery(q(`${URL_}&fit=scale-down&q=85&strength=auto&mode=fast&orient=true&format=auto`), "GET").params;
+  const b = parseQuery(q(`${URL_}&fit=scale-down&q=85&strength=auto&denoise=auto&mode=fast&orient=true&format=auto`), "GET").params;
   assert.equal(canonicalKey(a, "https://example.com/a.jpg", "png"), canonicalKey(b, "https://example.com/a.jpg", "png"));
   assert.notEqual(canonicalKey(a, "https://example.com/a.jpg", "png"), canonicalKey(a, "https://example.com/a.jpg", "jpeg"));
   assert.notEqual(canonicalKey(a, "https://example.com/a.jpg", "source"), canonicalKey({ ...a, width: 10 }, "https://example.com/a.jpg", "source"));
+  assert.notEqual(canonicalKey(a, "https://example.com/a.jpg", "png"), canonicalKey({ ...a, denoise: 0 }, "https://example.com/a.jpg", "png"));
 });
 
 test("format negotiation from Accept", () => {
