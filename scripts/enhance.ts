@@ -9,7 +9,7 @@ import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { expandInputs, outputName } from "./lib/image-files.ts";
 import { HttpError } from "../src/errors.ts";
 import { sniffFormat } from "../src/sniff.ts";
-import { CLI_LIMITS, parseMode, parseStrength } from "./lib/cli-options.ts";
+import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import type { Fit, ImageFormat } from "../src/pipeline.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
@@ -24,6 +24,8 @@ Options:
                          size, then upsampled; full: estimated at full resolution (the original method;
                          slow, at most ${CLI_LIMITS.maxFullModePixels / 1e6} MP)
   --strength S|auto      0..1 scales the curves, 0 = no enhancement; auto (default) adapts to darkness
+  --denoise D|auto       0..1 smooths the noise the curves lift where they brightened, 0 = off;
+                         auto (default) = the calibrated level
   --format png|jpeg      output format (default: the input's)
   --quality Q            JPEG quality 1-100 (default: 90)
   --width W, --height H, --fit scale-down|contain|cover   resize as the Worker does
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
         model: { type: "string", default: DEFAULT_MODEL },
         mode: { type: "string", default: "fast" },
         strength: { type: "string", default: "auto" },
+        denoise: { type: "string", default: "auto" },
         format: { type: "string" },
         quality: { type: "string", default: "90" },
         width: { type: "string" },
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
   const fit = values.fit;
   if (fit !== "scale-down" && fit !== "contain" && fit !== "cover") fail(`--fit must be scale-down, contain or cover, got "${fit}"`);
   const strength = parseStrength(values.strength, fail);
+  const denoise = parseDenoise(values.denoise, fail);
   const quality = optionalInt(values.quality, "--quality", 1, 100)!;
   const width = optionalInt(values.width, "--width", 1, 100_000);
   const height = optionalInt(values.height, "--height", 1, 100_000);
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
     const outFormat: ImageFormat = (format as ImageFormat | undefined) ?? sniffFormat(bytes) ?? "png";
     const t = performance.now();
     try {
-      const r = await engine.enhance(bytes, { fit: fit as Fit, width, height, format: outFormat, quality, strength, mode, orient: !values["no-orient"], limits: CLI_LIMITS });
+      const r = await engine.enhance(bytes, { fit: fit as Fit, width, height, format: outFormat, quality, strength, denoise, mode, orient: !values["no-orient"], limits: CLI_LIMITS });
       const dest = join(values.out, outputName(input, outFormat));
       writeFileSync(dest, r.bytes);
       const ms = performance.now() - t;

@@ -7,7 +7,7 @@ import { basename, extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engine.ts";
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
-import { CLI_LIMITS, parseMode, parseStrength } from "./lib/cli-options.ts";
+import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { decode, encode } from "../src/codecs.ts";
@@ -31,6 +31,7 @@ Options:
                          repeatable
   --mode fast|full       how curves are estimated (default: fast)
   --strength S|auto      curve strength 0..1 or auto (default: 1, the model as trained)
+  --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
   --json FILE            write all results as JSON
   --sheet FILE.png       contact sheet: one row per image, input | each run | reference
   -h, --help             this text`;
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
         outputs: { type: "string", multiple: true },
         mode: { type: "string", default: "fast" },
         strength: { type: "string", default: "1" },
+        denoise: { type: "string", default: "auto" },
         json: { type: "string" },
         sheet: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
   if (models.length > 0 && !values.low) fail("--low DIR is required to run a model");
   const mode = parseMode(values.mode, fail);
   const strength = parseStrength(values.strength, fail);
+  const denoise = parseDenoise(values.denoise, fail);
 
   await initNodeCodecs();
   // Pairs: every image in high/ (or low/) that has a counterpart.
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
       const bytes = new Uint8Array(readFileSync(p.low!));
       const t = performance.now();
       // PNG output: lossless, so the scores are those of the 8-bit image the pipeline would encode.
-      const r = await engine.enhance(bytes, { fit: "scale-down", format: "png", quality: 90, strength, mode, orient: true, limits: CLI_LIMITS });
+      const r = await engine.enhance(bytes, { fit: "scale-down", format: "png", quality: 90, strength, denoise, mode, orient: true, limits: CLI_LIMITS });
       const ms = performance.now() - t;
       const out = await decode(r.bytes, "png");
       images.push(score(p.file, out, refs[i]!, ms));
@@ -205,6 +208,7 @@ async function main(): Promise<void> {
       high: resolve(values.high),
       mode,
       strength,
+      denoise,
       references: { mean: refMean },
       runs,
     };

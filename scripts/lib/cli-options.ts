@@ -15,6 +15,14 @@ export function parseStrength(v: string, fail: (m: string) => never): number | "
   return s;
 }
 
+/** --denoise: "auto" or a number in 0..1 (0 = off); calls `fail` otherwise. */
+export function parseDenoise(v: string, fail: (m: string) => never): number | "auto" {
+  if (v === "auto") return "auto";
+  const s = Number(v);
+  if (v.trim() === "" || !Number.isFinite(s) || s < 0 || s > 1) fail(`--denoise must be a number in 0..1 or auto, got "${v}"`);
+  return s;
+}
+
 export function parseMode(v: string, fail: (m: string) => never): "fast" | "full" {
   if (v !== "fast" && v !== "full") fail(`--mode must be fast or full, got "${v}"`);
   return v;
