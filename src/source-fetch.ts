@@ -34,6 +34,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export async function fetchSource(first: string, opts: FetchOptions): Promise<FetchedSource> {
   const signal = AbortSignal.timeout(opts.timeoutMs);
   let url = opts.check(first);
+  // Whether a network failure came before the answer (unreachable, not HTTP) or in its body (cut off, bad framing).
+  let readingBody = false;
   try {
     for (let hop = 0; ; hop++) {
       const res = await fetch(url.href, {
@@ -75,6 +77,7 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
         await discard(res);
         throw new HttpError(415, "unsupported_media_type", `upstream Content-Type "${contentType.slice(0, 60)}" is not an image`);
       }
+      readingBody = true;
       const bytes = await readCapped(res.body, res.headers.get("Content-Length"), opts.maxBytes, "source");
       return { bytes, contentType, url };
     }
@@ -83,7 +86,8 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
     if (signal.aborted) {
       throw new HttpError(504, "upstream_timeout", `upstream did not deliver the image within ${opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
     }
-    throw new HttpError(502, "upstream_error", "upstream could not be reached");
+    if (readingBody) throw new HttpError(502, "upstream_error", "upstream's response body broke off or was malformed");
+    throw new HttpError(502, "upstream_error", "upstream could not be reached or did not answer with valid HTTP");
   }
 }
 
