@@ -1,16 +1,22 @@
 /**
  * PNG and JPEG decoding/encoding with jSquash (Squoosh's WASM codecs). The WASM arrives as precompiled
- * `WebAssembly.Module`s (workerd refuses to compile bytes at run time; Node compiles them once), and
- * each codec is initialised once per isolate/process.
+ * `WebAssembly.Module`s (workerd refuses to compile bytes at run time; Node compiles them once).
+ *
+ * Every decode and encode runs in a fresh instance of its codec, dropped when the job is done: WASM
+ * memories grow and never shrink, so a long-lived instance would keep the largest heap it ever
+ * needed (a 12 MP decode leaves 51 MB behind, a 4 MP PNG encode 68 MB) for the isolate's lifetime.
+ * Instantiating a compiled module costs 1-4 ms. A fresh instance also means a decoder that trapped
+ * on a hostile file never serves another request. Decoders hand their pixels over without a copy:
+ * the decoded image is a view into the dropped instance's memory, which then lives exactly as long
+ * as the image.
  */
-import { init as initPngDecode, decode as pngDecode } from "@jsquash/png/decode.js";
-import pngEncode, { init as initPngEncode } from "@jsquash/png/encode.js";
-import jpegDecode, { init as initJpegDecode } from "@jsquash/jpeg/decode.js";
-import jpegEncode, { init as initJpegEncode } from "@jsquash/jpeg/encode.js";
+import mozjpegDecFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
+import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import { initResize } from "./resize.ts";
 import { asBytes, type RgbaImage } from "./image.ts";
 import type { ImageFormat } from "./pipeline.ts";
+import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
@@ -19,35 +25,168 @@ export interface CodecModules {
   resize: WebAssembly.Module; // @jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm
 }
 
+type CodecName = "png" | "jpegDec" | "jpegEnc";
+const trackers: Record<CodecName, MemoryTracker> = { png: new MemoryTracker(), jpegDec: new MemoryTracker(), jpegEnc: new MemoryTracker() };
+
+let modules: CodecModules | undefined;
 let initialised: Promise<void> | undefined;
 
-/** Initialise every codec and the resampler once (memoised; later calls return the same promise). */
-export function initCodecs(modules: CodecModules): Promise<void> {
+/** Take the compiled modules (memoised; later calls return the same promise) and check each instantiates. */
+export function initCodecs(m: CodecModules): Promise<void> {
   initialised ??= (async () => {
-    // One after the other: PNG decode and encode share one wasm-bindgen instance, and initialising
-    // them concurrently instantiated it twice.
-    await initPngDecode(modules.png);
-    await initPngEncode(modules.png);
-    // jSquash's typings omit the module parameter of the JPEG inits.
-    await (initJpegDecode as (m: WebAssembly.Module) => Promise<void>)(modules.jpegDec);
-    await (initJpegEncode as (m: WebAssembly.Module) => Promise<void>)(modules.jpegEnc);
-    await initResize(modules.resize);
+    modules = m;
+    await initResize(m.resize);
+    // Fail at start-up, not on the first request, if a module does not fit its glue.
+    await Promise.all([jpegInstance(m.jpegDec, "jpegDec"), jpegInstance(m.jpegEnc, "jpegEnc")]);
+    pngInstance(m.png);
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
 }
 
-function assertReady(): Promise<void> {
-  if (!initialised) throw new Error("codecs used before initCodecs()");
-  return initialised;
+/** Current byte size of each codec's reachable WASM memories, and the largest each has had. */
+export function codecMemory(): Record<CodecName, number> & { peak: Record<CodecName, number> } {
+  const now = { png: trackers.png.bytes(), jpegDec: trackers.jpegDec.bytes(), jpegEnc: trackers.jpegEnc.bytes() };
+  return { ...now, peak: { png: trackers.png.peak(), jpegDec: trackers.jpegDec.peak(), jpegEnc: trackers.jpegEnc.peak() } };
 }
 
-/** The exact ArrayBuffer of a byte view (jSquash reads `.buffer`), copying only when it is a slice. */
-function exactBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
-    return bytes.buffer;
+async function ready(): Promise<CodecModules> {
+  if (!initialised) throw new Error("codecs used before initCodecs()");
+  await initialised;
+  return modules!;
+}
+
+// ---- JPEG: jSquash's Emscripten builds, one module object per job ----
+
+interface MozJpegModule {
+  decode(data: Uint8Array, preserveOrientation: boolean): { data: Uint8ClampedArray; width: number; height: number } | null;
+  encode(data: Uint8Array, width: number, height: number, options: object): Uint8Array;
+}
+type EmscriptenFactory = (options: object) => Promise<MozJpegModule>;
+
+interface JpegInstance {
+  module: MozJpegModule;
+  memory: WebAssembly.Memory;
+}
+
+/** A fresh instance of a jSquash Emscripten codec from its compiled module (as jSquash's own init does). */
+async function jpegInstance(compiled: WebAssembly.Module, name: "jpegDec" | "jpegEnc"): Promise<JpegInstance> {
+  let memory: WebAssembly.Memory | undefined;
+  const factory = (name === "jpegDec" ? mozjpegDecFactory : mozjpegEncFactory) as unknown as EmscriptenFactory;
+  const module = await factory({
+    noInitialRun: true,
+    instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance) => void): WebAssembly.Exports {
+      const instance = new WebAssembly.Instance(compiled, imports);
+      memory = findMemory(instance.exports, imports);
+      done(instance);
+      return instance.exports;
+    },
+  });
+  if (!memory) throw new Error(`${name}: the codec's WASM memory was not found`);
+  trackers[name].add(memory);
+  return { module, memory };
+}
+
+/**
+ * The JPEG decoder copies its RGBA result out of its heap with `new Uint8ClampedArray(heapView)`,
+ * looked up on globalThis at call time. During the (synchronous) decode we make that constructor
+ * return a view instead of a copy when given a view of this instance's heap, so a 12 MP image
+ * exists once (50 MB), not twice. Nothing else runs during a synchronous call; every other use
+ * still constructs normally.
+ */
+function decodeJpegZeroCopy(inst: JpegInstance, bytes: Uint8Array): { data: Uint8Array; width: number; height: number } {
+  const Real = globalThis.Uint8ClampedArray;
+  const heap = inst.memory;
+  function ViewOfHeap(this: unknown, ...args: unknown[]): Uint8ClampedArray {
+    const a = args[0];
+    if (args.length === 1 && ArrayBuffer.isView(a) && a.buffer === heap.buffer) {
+      return new Real(a.buffer as ArrayBuffer, a.byteOffset, a.byteLength);
+    }
+    return Reflect.construct(Real, args) as Uint8ClampedArray;
   }
-  return bytes.slice().buffer as ArrayBuffer;
+  ViewOfHeap.prototype = Real.prototype;
+  (globalThis as { Uint8ClampedArray: unknown }).Uint8ClampedArray = ViewOfHeap;
+  let img;
+  try {
+    img = inst.module.decode(bytes, false);
+  } finally {
+    globalThis.Uint8ClampedArray = Real;
+  }
+  if (!img) throw new Error("the JPEG decoder returned nothing");
+  trackers.jpegDec.note(heap);
+  return { data: asBytes(img.data), width: img.width, height: img.height };
+}
+
+// ---- PNG: jSquash's wasm-bindgen build, driven by a minimal glue of our own ----
+// jSquash's glue keeps one instance per process (module-level state), which would keep its largest
+// heap forever; the few imports it needs are simple enough to provide per instance.
+
+interface PngExports {
+  memory: WebAssembly.Memory;
+  decode(ptr: number, len: number): number;
+  encode(retptr: number, ptr: number, len: number, width: number, height: number, bitDepth: number): void;
+  __wbindgen_malloc(size: number, align: number): number;
+  __wbindgen_add_to_stack_pointer(delta: number): number;
+}
+
+interface PngInstance {
+  exports: PngExports;
+  /** Objects handed to the WASM side by index (wasm-bindgen's heap). */
+  objects: unknown[];
+}
+
+function pngInstance(compiled: WebAssembly.Module): PngInstance {
+  const objects: unknown[] = [];
+  let exports: PngExports | undefined;
+  const add = (o: unknown): number => objects.push(o) - 1;
+  const bytes = (ptr: number, len: number): Uint8Array => new Uint8Array(exports!.memory.buffer, ptr >>> 0, len >>> 0);
+  // Import names carry a hash per build; match them by prefix.
+  const byPrefix: Record<string, (...a: number[]) => unknown> = {
+    __wbindgen_memory: () => add(exports!.memory),
+    __wbg_buffer_: (o) => add((objects[o] as WebAssembly.Memory).buffer),
+    __wbg_newwithbyteoffsetandlength_: (buf, off, len) => add(new Uint16Array(objects[buf] as ArrayBuffer, off! >>> 0, len! >>> 0)),
+    __wbindgen_object_drop_ref: (o) => void (objects[o] = undefined),
+    // The decoded RGBA: a view of the heap, not a copy (the instance is dropped after this job).
+    __wbg_newwithownedu8clampedarrayandsh_: (ptr, len, w, h) =>
+      add({ data: new Uint8ClampedArray(exports!.memory.buffer, ptr! >>> 0, len! >>> 0), width: w! >>> 0, height: h! >>> 0 }),
+    __wbindgen_throw: (ptr, len) => {
+      throw new Error(new TextDecoder().decode(bytes(ptr!, len!)));
+    },
+  };
+  const wbg: Record<string, (...a: number[]) => unknown> = {};
+  for (const imp of WebAssembly.Module.imports(compiled)) {
+    const prefix = Object.keys(byPrefix).find((p) => imp.name.startsWith(p));
+    if (imp.module !== "wbg" || prefix === undefined) throw new Error(`png codec: unexpected import ${imp.module}.${imp.name}`);
+    wbg[imp.name] = byPrefix[prefix]!;
+  }
+  exports = new WebAssembly.Instance(compiled, { wbg }).exports as unknown as PngExports;
+  trackers.png.add(exports.memory);
+  return { exports, objects };
+}
+
+function passBytes(e: PngExports, data: Uint8Array): number {
+  const ptr = e.__wbindgen_malloc(data.length, 1) >>> 0;
+  new Uint8Array(e.memory.buffer).set(data, ptr);
+  return ptr;
+}
+
+function decodePng(compiled: WebAssembly.Module, data: Uint8Array): { data: Uint8Array; width: number; height: number } {
+  const { exports: e, objects } = pngInstance(compiled);
+  const img = objects[e.decode(passBytes(e, data), data.length)] as { data: Uint8ClampedArray; width: number; height: number } | undefined;
+  trackers.png.note(e.memory);
+  if (!img || !(img.data instanceof Uint8ClampedArray)) throw new Error("the PNG decoder returned nothing");
+  return { data: asBytes(img.data), width: img.width, height: img.height };
+}
+
+function encodePng(compiled: WebAssembly.Module, img: RgbaImage): Uint8Array<ArrayBuffer> {
+  const { exports: e } = pngInstance(compiled);
+  const retptr = e.__wbindgen_add_to_stack_pointer(-16);
+  const ptr = passBytes(e, img.data);
+  e.encode(retptr, ptr, img.data.length, img.width, img.height, 8);
+  const ret = new Int32Array(e.memory.buffer, retptr, 2);
+  const out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
+  trackers.png.note(e.memory);
+  return out;
 }
 
 /**
@@ -56,12 +195,10 @@ function exactBuffer(bytes: Uint8Array): ArrayBuffer {
  * Throws whatever the decoder throws on corrupt data; the pipeline maps that to 422.
  */
 export async function decode(bytes: Uint8Array, format: ImageFormat): Promise<RgbaImage> {
-  await assertReady();
-  const buf = exactBuffer(bytes);
-  const img = format === "png" ? await pngDecode(buf) : await jpegDecode(buf, { preserveOrientation: false });
-  const data = asBytes(img.data);
-  if (data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
-  return { width: img.width, height: img.height, data };
+  const m = await ready();
+  const img = format === "png" ? decodePng(m.png, bytes) : decodeJpegZeroCopy(await jpegInstance(m.jpegDec, "jpegDec"), bytes);
+  if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
+  return img;
 }
 
 /**
@@ -113,21 +250,15 @@ export interface EncodeOptions {
 
 /** Encode RGBA to PNG (alpha kept) or JPEG (alpha composited onto white). */
 export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
-  await assertReady();
-  if (format === "png") {
-    // jSquash's PNG encoder reads `data.buffer` whole, so hand it an exact buffer.
-    const data = new Uint8ClampedArray(exactBuffer(img.data));
-    return new Uint8Array(await pngEncode({ data, width: img.width, height: img.height, colorSpace: "srgb" } as ImageData));
-  }
+  const m = await ready();
+  if (img.data.length !== img.width * img.height * 4) throw new Error(`image data must be ${img.width}x${img.height}x4 bytes`);
+  if (format === "png") return encodePng(m.png, img);
   const quality = opts.quality ?? 85;
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new Error(`JPEG quality must be 1-100, got ${quality}`);
   const flat = flattenAlpha(img);
-  const data = new Uint8ClampedArray(flat.data.buffer, flat.data.byteOffset, flat.data.byteLength);
-  const out = await jpegEncode({ data, width: img.width, height: img.height, colorSpace: "srgb" } as ImageData, {
-    ...jpegDefaults,
-    ...FAST_JPEG,
-    quality,
-    chroma_quality: quality,
-  });
-  return new Uint8Array(out);
+  const inst = await jpegInstance(m.jpegEnc, "jpegEnc");
+  const out = inst.module.encode(flat.data, img.width, img.height, { ...jpegDefaults, ...FAST_JPEG, quality, chroma_quality: quality });
+  trackers.jpegEnc.note(inst.memory);
+  // The encoder's result is already a copy out of its heap.
+  return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength);
 }

@@ -20,17 +20,7 @@ export function applyOrientation(img: RgbaImage, orientation: number): RgbaImage
   const srcBytes = img.data.byteOffset % 4 === 0 ? img.data : img.data.slice();
   const src = new Uint32Array(srcBytes.buffer, srcBytes.byteOffset, W * H);
   const dst = new Uint32Array(ow * oh);
-  // For each output pixel (x, y), the source pixel is (sx, sy) = (ax*x + bx*y + cx, ay*x + by*y + cy).
-  let ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0;
-  switch (orientation) {
-    case 2: ax = -1; cx = W - 1; break;
-    case 3: ax = -1; cx = W - 1; by = -1; cy = H - 1; break;
-    case 4: by = -1; cy = H - 1; break;
-    case 5: ax = 0; bx = 1; ay = 1; by = 0; break;
-    case 6: ax = 0; bx = 1; ay = -1; by = 0; cy = H - 1; break;
-    case 7: ax = 0; bx = -1; cx = W - 1; ay = -1; by = 0; cy = H - 1; break;
-    case 8: ax = 0; bx = -1; cx = W - 1; ay = 1; by = 0; break;
-  }
+  const { ax, bx, cx, ay, by, cy } = sourceMap(orientation, W, H);
   let o = 0;
   for (let y = 0; y < oh; y++) {
     let sx = bx * y + cx;
@@ -42,4 +32,42 @@ export function applyOrientation(img: RgbaImage, orientation: number): RgbaImage
     }
   }
   return { width: ow, height: oh, data: new Uint8Array(dst.buffer) };
+}
+
+/**
+ * For orientation 1-8 of a W x H source: the source pixel of upright pixel (x, y) is
+ * (ax*x + bx*y + cx, ay*x + by*y + cy).
+ */
+function sourceMap(orientation: number, W: number, H: number) {
+  let ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0;
+  switch (orientation) {
+    case 2: ax = -1; cx = W - 1; break;
+    case 3: ax = -1; cx = W - 1; by = -1; cy = H - 1; break;
+    case 4: by = -1; cy = H - 1; break;
+    case 5: ax = 0; bx = 1; ay = 1; by = 0; break;
+    case 6: ax = 0; bx = 1; ay = -1; by = 0; cy = H - 1; break;
+    case 7: ax = 0; bx = -1; cx = W - 1; ay = -1; by = 0; cy = H - 1; break;
+    case 8: ax = 0; bx = -1; cx = W - 1; ay = 1; by = 0; break;
+  }
+  return { ax, bx, cx, ay, by, cy };
+}
+
+/**
+ * The rectangle of a W x H source (stored orientation) that an upright rectangle covers, so a crop
+ * and resize can run before the orientation is applied (on fewer pixels, e.g. a thumbnail of a
+ * 12 MP photo) with the same result.
+ */
+export function sourceRect(
+  rect: { x: number; y: number; width: number; height: number },
+  orientation: number,
+  W: number,
+  H: number,
+): { x: number; y: number; width: number; height: number } {
+  if (!Number.isInteger(orientation) || orientation < 2 || orientation > 8) return rect;
+  const { ax, bx, cx, ay, by, cy } = sourceMap(orientation, W, H);
+  const x0 = rect.x, y0 = rect.y, x1 = rect.x + rect.width - 1, y1 = rect.y + rect.height - 1;
+  const sx = [ax * x0 + bx * y0 + cx, ax * x1 + bx * y1 + cx];
+  const sy = [ay * x0 + by * y0 + cy, ay * x1 + by * y1 + cy];
+  const x = Math.min(sx[0]!, sx[1]!), y = Math.min(sy[0]!, sy[1]!);
+  return { x, y, width: Math.max(sx[0]!, sx[1]!) - x + 1, height: Math.max(sy[0]!, sy[1]!) - y + 1 };
 }

@@ -9,13 +9,14 @@
 import { modelInfoFromMetadata, type ModelInfo } from "./model-info.ts";
 import { HttpError } from "./errors.ts";
 import { readHeader } from "./sniff.ts";
-import { decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
-import { applyOrientation, orientedSize } from "./orient.ts";
-import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage } from "./resize.ts";
+import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
+import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
+import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
 import { applyCurves, autoStrength, meanLuma } from "./curves.ts";
 import { denoise, denoiseAmount, lumaGrid } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
-import { loadModel, type ModelRunner } from "./runtime.ts";
+import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
+import type { WasmMemoryReport } from "./wasm-memory.ts";
 import type { RgbaImage } from "./image.ts";
 
 export type ImageFormat = "png" | "jpeg";
@@ -48,6 +49,8 @@ export interface PipelineOptions {
   /** Apply EXIF orientation (JPEG). */
   orient: boolean;
   limits: PipelineLimits;
+  /** Called after each stage (memory measurements, scripts/memory.ts). */
+  probe?: (stage: string) => void;
 }
 
 export interface PipelineResult {
@@ -68,6 +71,8 @@ export interface PipelineResult {
 export interface Engine {
   model: ModelInfo & { sha256: string };
   enhance(input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult>;
+  /** Byte size of every WASM memory of this isolate/process now (see src/wasm-memory.ts). */
+  memory(): WasmMemoryReport;
 }
 
 /** What an engine is built from; the Worker imports these, the Node CLIs compile/read them. */
@@ -90,7 +95,30 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   const digest = await crypto.subtle.digest("SHA-256", deps.model);
   const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   const model = { ...info, sha256 };
-  return { model, enhance: (input, opts) => enhance(runner, model, input, opts) };
+  // One request's pipeline at a time per isolate: each holds a decoded image (up to 50 MB at the
+  // source limit) and the CPU is single-threaded anyway, so overlapping them only stacks memory.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = queue.then(job, job);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  return { model, enhance: (input, opts) => serialised(() => enhance(runner, model, input, opts)), memory: wasmMemory };
+}
+
+function wasmMemory(): WasmMemoryReport {
+  const c = codecMemory();
+  const r = resizeMemory();
+  const ort = runtimeMemory();
+  return {
+    ort,
+    png: c.png,
+    jpegDec: c.jpegDec,
+    jpegEnc: c.jpegEnc,
+    resize: r.bytes,
+    total: ort + c.png + c.jpegDec + c.jpegEnc + r.bytes,
+    peak: { ...c.peak, resize: r.peak },
+  };
 }
 
 function tooManyPixels(what: string, w: number, h: number, limit: number): HttpError {
@@ -148,6 +176,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     const now = performance.now();
     timings[stage] = (timings[stage] ?? 0) + (now - clock);
     clock = now;
+    opts.probe?.(stage);
   };
 
   let img: RgbaImage;
@@ -162,12 +191,15 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     throw new HttpError(422, "undecodable", `the image header says ${header.width}x${header.height} but it decodes to ${img.width}x${img.height}`);
   }
   lap("decode");
+  // Crop and resize in the stored orientation, then orient: rotating a thumbnail instead of a
+  // 12 MP source saves a 50 MB copy (resizing commutes with flips and transposes).
+  const crop = sourceRect(target.crop, orientation, img.width, img.height);
+  const swap = orientation >= 5 && orientation <= 8;
+  img = cropImage(img, crop.x, crop.y, crop.width, crop.height);
+  img = await resizeImage(img, swap ? target.height : target.width, swap ? target.width : target.height, OUTPUT_FILTER);
+  lap("resize");
   img = applyOrientation(img, orientation);
   lap("orient");
-  const { crop } = target;
-  img = cropImage(img, crop.x, crop.y, crop.width, crop.height);
-  img = await resizeImage(img, target.width, target.height, OUTPUT_FILTER);
-  lap("resize");
 
   // The image the curves are estimated on: a small copy (fast) or the output itself (full).
   let estimate: RgbaImage | undefined;

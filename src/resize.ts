@@ -3,12 +3,14 @@
  * factor, so downscaling is properly antialiased). Shared by the pipeline (output size, estimation copy)
  * and the trainer's data loader, so training and serving see the same kind of input.
  *
- * We call the wasm-bindgen function directly instead of the package's default export: that one builds
- * an `ImageData`, which neither Node 20 nor workerd define.
+ * The resampler runs in a fresh instance per call (it needs no imports, so we drive its exports
+ * directly): WASM memories never shrink, and one long-lived instance would keep the largest
+ * input+output it ever held. Large downscales are first reduced in JS by exact area averaging to at
+ * most twice the target (and at most WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
  */
-import initResizeWasm, { resize as wasmResize } from "@jsquash/resize/lib/resize/pkg/squoosh_resize.js";
 import type { Fit } from "./pipeline.ts";
-import { asBytes, type RgbaImage } from "./image.ts";
+import type { RgbaImage } from "./image.ts";
+import { MemoryTracker } from "./wasm-memory.ts";
 
 /**
  * "area": exact area averaging in JS (each output pixel is the mean of the source area it covers), for
@@ -27,15 +29,63 @@ export const OUTPUT_FILTER: ResizeFilter = "lanczos3";
 export const ESTIMATION_FILTER: ResizeFilter = "area";
 
 let ready: Promise<unknown> | undefined;
+let compiled: WebAssembly.Module | undefined;
+const tracker = new MemoryTracker();
 
-/** Initialise the resampler once per isolate/process from a precompiled module (or bytes in Node). */
+/** Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (8 MB of RGBA). */
+export const WASM_RESIZE_MAX_PIXELS = 2 * 1024 * 1024;
+
+/** Take the resampler's module once per isolate/process (precompiled, or bytes compiled here in Node). */
 export function initResize(wasm: WebAssembly.Module | BufferSource): Promise<unknown> {
-  ready ??= initResizeWasm(wasm);
+  ready ??= (async () => {
+    compiled = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+    new WebAssembly.Instance(compiled, {}); // fail now if the module does not instantiate without imports
+  })();
+  ready.catch(() => (ready = undefined));
   return ready;
+}
+
+/** Bytes of the resampler's memories still reachable, and the largest one it has had. */
+export function resizeMemory(): { bytes: number; peak: number } {
+  return { bytes: tracker.bytes(), peak: tracker.peak() };
 }
 
 function assertReady(): void {
   if (!ready) throw new Error("resize used before initResize()/initCodecs()");
+}
+
+interface ResizeExports {
+  memory: WebAssembly.Memory;
+  resize(retptr: number, ptr: number, len: number, iw: number, ih: number, ow: number, oh: number, filter: number, premultiply: number, linear: number): void;
+  __wbindgen_malloc(size: number, align: number): number;
+  __wbindgen_add_to_stack_pointer(delta: number): number;
+}
+
+/** One call of the Rust resampler in its own instance; the result is copied out so the heap can go. */
+function wasmResize(img: RgbaImage, width: number, height: number, filter: number): Uint8Array {
+  const e = new WebAssembly.Instance(compiled!, {}).exports as unknown as ResizeExports;
+  tracker.add(e.memory);
+  const retptr = e.__wbindgen_add_to_stack_pointer(-16);
+  const ptr = e.__wbindgen_malloc(img.data.length, 1) >>> 0;
+  new Uint8Array(e.memory.buffer).set(img.data, ptr);
+  e.resize(retptr, ptr, img.data.length, img.width, img.height, width, height, filter, 0, 0);
+  const ret = new Int32Array(e.memory.buffer, retptr, 2);
+  const out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
+  tracker.note(e.memory);
+  if (out.length !== width * height * 4) throw new Error(`resampler returned ${out.length} bytes for ${width}x${height}`);
+  return out;
+}
+
+/** Size to area-reduce a large source to before the WASM resampler: <= 2x the target, <= WASM_RESIZE_MAX_PIXELS, >= the target. */
+function preReduction(w: number, h: number, width: number, height: number): { width: number; height: number } {
+  let pw = Math.min(w, 2 * width);
+  let ph = Math.min(h, 2 * height);
+  if (pw * ph > WASM_RESIZE_MAX_PIXELS) {
+    const f = Math.sqrt(WASM_RESIZE_MAX_PIXELS / (pw * ph));
+    pw = Math.max(width, Math.floor(pw * f));
+    ph = Math.max(height, Math.floor(ph * f));
+  }
+  return { width: pw, height: ph };
 }
 
 /**
@@ -55,12 +105,17 @@ export async function resizeImage(
     throw new Error(`resize target must be positive integers, got ${width}x${height}`);
   }
   if (width === img.width && height === img.height) return img;
+  const down = width <= img.width && height <= img.height;
   if (filter === "area") {
-    if (width <= img.width && height <= img.height) return areaDownscale(img, width, height);
+    if (down) return areaDownscale(img, width, height);
     filter = "triangle";
   }
-  const out = wasmResize(img.data, img.width, img.height, width, height, FILTER_INDEX[filter], false, false);
-  return { width, height, data: asBytes(out) };
+  if (down && img.width * img.height > WASM_RESIZE_MAX_PIXELS) {
+    const pre = preReduction(img.width, img.height, width, height);
+    if (pre.width !== img.width || pre.height !== img.height) img = areaDownscale(img, pre.width, pre.height);
+    if (img.width === width && img.height === height) return img;
+  }
+  return { width, height, data: wasmResize(img, width, height, FILTER_INDEX[filter]) };
 }
 
 /**
