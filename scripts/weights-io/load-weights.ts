@@ -27,10 +27,16 @@ export function stripModulePrefix(weights: Weights): Weights {
   return new Map([...weights].map(([k, v]) => [k.slice("module.".length), v]));
 }
 
+/** Training snapshots also carry Adam's state (`optimizer.*`); only the network's parameters matter here. */
+export function dropTrainingState(weights: Weights): Weights {
+  if (![...weights.keys()].some((k) => k.startsWith("optimizer."))) return weights;
+  return new Map([...weights].filter(([k]) => !k.startsWith("optimizer.")));
+}
+
 export function parseWeights(bytes: Uint8Array, arch?: Arch): LoadedWeights {
   const format = sniffWeightsFormat(bytes);
   const raw = format === "safetensors" ? readSafetensors(bytes) : readPth(bytes);
-  const weights = stripModulePrefix(raw);
+  const weights = dropTrainingState(stripModulePrefix(raw));
   const detected = detectArch(weights);
   if (arch && arch !== detected) throw new Error(`--arch ${arch} given, but the weights are ${detected}`);
   return { weights, arch: detected, format };
