@@ -1,25 +1,30 @@
 /**
  * Noise-aware smoothing after the curves. Brightening a dark region by a gain g lifts its sensor noise
  * by g too; a guided filter (He et al.) whose regularisation eps grows with the local gain smooths
- * that lifted noise and leaves edges, and leaves regions that were not brightened exactly as they are.
+ * that lifted noise and keeps edges, and leaves regions that were not brightened exactly as they are.
  *
  * Filter: a "joint" self-guided filter on luminance Y. Per pixel, over a (2r+1)^2 window,
  * A = var(Y) / (var(Y) + eps) and B_c = (1 - A) * mean(channel c); the output is
  * mean(A) * p_c + mean(B_c) for each RGB channel p_c. Flat regions (var << eps) take their window
  * mean, edges (var >> eps) keep their pixels. Smoothing follows luminance structure, so lifted colour
- * noise in flat areas goes too, at a third of the cost of three separate guided filters.
+ * noise in flat areas goes too (filtering luminance alone left most of LOL's SSIM loss), at about the
+ * quality of three per-channel guided filters and a fraction of their cost.
+ *
+ * As in the "fast guided filter" (He & Sun 2015), A and B are computed on a 2x2-averaged copy and
+ * upsampled bilinearly; the output uses the full-resolution pixels, so edges stay sharp. On LOL this
+ * scored the same as the full-resolution filter at a quarter of the box-filter work.
  *
  * Gain: block means of luminance before (`lumaGrid`, taken before the curves) and after the curves
- * give one gain per cell; eps = (amount * NOISE * (gain - 1))^2, interpolated between cell centres.
+ * give one gain per cell; eps = (amount * noise * (gain - 1))^2, interpolated between cell centres.
  * Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the pixel is returned unchanged.
  *
- * Cost: O(pixels), box sums kept as running column sums and streamed row by row; memory is a few
- * rows (O(width * radius)) plus the cell grids, never a full-size plane.
+ * Cost: O(pixels); box sums are running column sums, streamed row by row, so memory is a few rows
+ * (O(width * radius)) plus the cell grids, never a full-size plane.
  */
 import type { RgbaImage } from "./image.ts";
 
 export interface DenoiseSettings {
-  /** Window radius in pixels (window 2r+1). */
+  /** Window radius on the half-resolution copy (window 2r+1 there, about 4r+2 output pixels). */
   radius: number;
   /** Noise std (0..1 units) assumed per unit of extra gain, at amount 1. */
   noise: number;
@@ -29,7 +34,7 @@ export interface DenoiseSettings {
   cell: number;
 }
 
-export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 4, noise: 0.008, maxEps: 0.01, cell: 32 };
+export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.012, maxEps: 0.01, cell: 32 };
 
 /** The amount `denoise: "auto"` (the default) stands for; see DENOISE_DEFAULTS.noise. */
 export const DENOISE_AUTO = 1;
@@ -108,13 +113,16 @@ export function denoise(img: RgbaImage, before: LumaGrid, amount: number, s: Den
   return true;
 }
 
-/** Cell-centre interpolation taps along one axis: lower cell, upper cell, weight of the upper. */
-function cellTaps(size: number, cell: number, cells: number): { lo: Int32Array; hi: Int32Array; f: Float32Array } {
+/**
+ * Linear interpolation taps from `size` positions onto `cells` samples whose centres are `step`
+ * positions apart: lower sample, upper sample, weight of the upper. Position i sits at i + 0.5.
+ */
+function taps(size: number, cells: number, step: number, offset = 0.5): { lo: Int32Array; hi: Int32Array; f: Float32Array } {
   const lo = new Int32Array(size);
   const hi = new Int32Array(size);
   const f = new Float32Array(size);
   for (let i = 0; i < size; i++) {
-    const u = Math.min(Math.max((i + 0.5) / cell - 0.5, 0), cells - 1);
+    const u = Math.min(Math.max((i + offset) / step - 0.5, 0), cells - 1);
     const l = Math.floor(u);
     lo[i] = l;
     hi[i] = Math.min(l + 1, cells - 1);
@@ -124,121 +132,146 @@ function cellTaps(size: number, cell: number, cells: number): { lo: Int32Array; 
 }
 
 /**
- * The streamed guided filter. Step t loads source row t, finishes the coefficients of row t - r and
- * writes output row t - 2r. Source rows are copied into a ring first, so writing the output in place
- * never disturbs a row a window still needs. Column-sum arrays carry r zeros on each side so the
- * horizontal running sums need no bounds checks; a row of zeros stands in for rows outside the image.
+ * The streamed filter. Stage 1 (window statistics and A, B) runs on the half-resolution copy, built
+ * two source rows at a time; stage 2 (window means of A and B, and the output) runs at full
+ * resolution with each copy pixel's coefficients standing for its 2x2 block, over a window (2r') no
+ * wider than the copy windows, so every coefficient set it averages was fitted on a window that
+ * covers the output pixel: edges come out as sharp as with the full-resolution filter.
+ *
+ * Step t adds copy row t and finishes the coefficients of copy row t - r, then writes every output
+ * row whose stage 2 window is complete. Output rows are written in place strictly behind the source
+ * rows the copy still reads; copy rows and coefficient rows stay in rings until their windows pass.
+ * Stage 1 column sums carry r zeros on each side so its running sums need no bounds checks; an
+ * all-zero row or column stands in for anything outside the image.
  */
 function filter(img: RgbaImage, grid: LumaGrid, eps: Float32Array, r: number): void {
   const { width: W, height: H, data } = img;
-  const S = 2 * r + 2; // rows a ring holds: a window plus the row leaving it
-  const ZERO = S; // index of the all-zero row after the ring
-  const rowBytes = W * 4;
-  const P = W + 2 * r; // padded width
-  const src = new Uint8Array((S + 1) * rowBytes);
-  const lum = new Uint8Array((S + 1) * W);
-  // Stage 1 column sums over source rows (Y, Y^2, R, G, B), padded.
-  const cs = new Int32Array(5 * P);
-  // Stage 1 output ring (A, B_r, B_g, B_b per pixel) and stage 2 column sums over it, padded.
-  const coef = new Float32Array((S + 1) * W * 4);
-  const cc = new Float64Array(4 * P);
-  // 1 / (columns inside the window) per x; rows are handled per row.
+  const w = (W + 1) >> 1;
+  const h = (H + 1) >> 1;
+  const R = 2 * r; // stage 2 radius, in output pixels
+  const S = 2 * r + 3; // rows a ring holds: a window, the row leaving it, one spare
+  const ZERO = S; // the all-zero row after each ring
+  const P = w + 2 * r; // padded width of the stage 1 column sums
+  // Copy rows: R, G, B (2x2 means) and Y per pixel.
+  const copy = new Float32Array((S + 1) * w * 4);
+  // Stage 1 column sums over copy rows (Y, Y^2, R, G, B) and its output ring (A, B_r, B_g, B_b).
+  const cs = new Float64Array(5 * P);
+  const coef = new Float32Array((S + 1) * w * 4);
+  // Stage 2 column sums per copy column (A, B_r, B_g, B_b) over output rows, plus a zero column.
+  const cc = new Float64Array(4 * (w + 1));
+  // Stage 2 running sums: output column x + R enters before pixel x, column x - R leaves after it;
+  // as offsets into cc (the copy column holding them, or the zero column).
+  const addAt = new Int32Array(W);
+  const dropAt = new Int32Array(W);
+  for (let x = 0; x < W; x++) {
+    addAt[x] = 4 * (x + R < W ? (x + R) >> 1 : w);
+    dropAt[x] = 4 * (x - R >= 0 ? (x - R) >> 1 : w);
+  }
+  const invCopyCols = new Float64Array(w);
+  for (let i = 0; i < w; i++) invCopyCols[i] = 1 / (Math.min(w - 1, i + r) - Math.max(0, i - r) + 1);
   const invCols = new Float64Array(W);
-  for (let x = 0; x < W; x++) invCols[x] = 1 / (Math.min(W - 1, x + r) - Math.max(0, x - r) + 1);
+  for (let x = 0; x < W; x++) invCols[x] = 1 / (Math.min(W - 1, x + R) - Math.max(0, x - R) + 1);
+  const slot = (row: number): number => (row >= 0 && row < h ? row % S : ZERO);
+  // eps per copy pixel: cells of the gain grid are `cell` source pixels, a copy pixel is 2.
   const epsCells = new Float32Array(grid.cols);
-  const xs = cellTaps(W, grid.cell, grid.cols);
-  const ys = cellTaps(H, grid.cell, grid.rows);
-  const slot = (row: number): number => (row >= 0 && row < H ? row % S : ZERO);
-  const invRows = (c: number): number => 1 / (Math.min(H - 1, c + r) - Math.max(0, c - r) + 1);
+  const ex = taps(w, grid.cols, grid.cell / 2);
+  const ey = taps(h, grid.rows, grid.cell / 2);
+  let y = 0; // next output row
 
-  for (let t = 0; t < H + 2 * r; t++) {
-    if (t < H) {
-      const o = (t % S) * rowBytes;
-      src.set(data.subarray(t * rowBytes, (t + 1) * rowBytes), o);
-      for (let x = 0, p = o, l = (t % S) * W; x < W; x++, p += 4) lum[l + x] = luma(src[p]!, src[p + 1]!, src[p + 2]!);
+  for (let t = 0; t < h + r; t++) {
+    if (t < h) {
+      // Copy row t: mean of source rows 2t and 2t + 1 (one row at an odd bottom edge), pairs of columns.
+      const o = (t % S) * w * 4;
+      const r0 = 2 * t * W * 4;
+      const r1 = 2 * t + 1 < H ? r0 + W * 4 : r0;
+      for (let i = 0; i < w; i++) {
+        const p = 8 * i;
+        const q = 2 * i + 1 < W ? p + 4 : p;
+        const cr = (data[r0 + p]! + data[r0 + q]! + data[r1 + p]! + data[r1 + q]!) * 0.25;
+        const cg = (data[r0 + p + 1]! + data[r0 + q + 1]! + data[r1 + p + 1]! + data[r1 + q + 1]!) * 0.25;
+        const cb = (data[r0 + p + 2]! + data[r0 + q + 2]! + data[r1 + p + 2]! + data[r1 + q + 2]!) * 0.25;
+        const k = o + 4 * i;
+        copy[k] = cr;
+        copy[k + 1] = cg;
+        copy[k + 2] = cb;
+        copy[k + 3] = 0.2126 * cr + 0.7152 * cg + 0.0722 * cb;
+      }
     }
-    // Source window of stage 1 moves from rows [t-2r-1, t-1] to [t-2r, t].
-    {
-      const ni = slot(t), oi = slot(t - 2 * r - 1);
-      if (ni !== ZERO || oi !== ZERO) {
-        const np = ni * rowBytes, op = oi * rowBytes, nl = ni * W, ol = oi * W;
-        for (let x = 0; x < W; x++) {
-          const yn = lum[nl + x]!, yo = lum[ol + x]!, pn = np + 4 * x, po = op + 4 * x, k = 5 * (x + r);
-          cs[k]! += yn - yo;
-          cs[k + 1]! += yn * yn - yo * yo;
-          cs[k + 2]! += src[pn]! - src[po]!;
-          cs[k + 3]! += src[pn + 1]! - src[po + 1]!;
-          cs[k + 4]! += src[pn + 2]! - src[po + 2]!;
+    // Stage 1 window moves from copy rows [t-2r-1, t-1] to [t-2r, t].
+    const sn = slot(t), so = slot(t - 2 * r - 1);
+    if (sn !== ZERO || so !== ZERO) {
+      const np = sn * w * 4, op = so * w * 4;
+      for (let i = 0; i < w; i++) {
+        const pn = np + 4 * i, po = op + 4 * i, k = 5 * (i + r);
+        const yn = copy[pn + 3]!, yo = copy[po + 3]!;
+        cs[k]! += yn - yo;
+        cs[k + 1]! += yn * yn - yo * yo;
+        cs[k + 2]! += copy[pn]! - copy[po]!;
+        cs[k + 3]! += copy[pn + 1]! - copy[po + 1]!;
+        cs[k + 4]! += copy[pn + 2]! - copy[po + 2]!;
+      }
+    }
+
+    const c1 = t - r; // stage 1: coefficients of copy row c1
+    if (c1 < 0) continue;
+    const j0 = ey.lo[c1]! * grid.cols, j1 = ey.hi[c1]! * grid.cols, fy = ey.f[c1]!;
+    for (let i = 0; i < grid.cols; i++) epsCells[i] = eps[j0 + i]! + (eps[j1 + i]! - eps[j0 + i]!) * fy;
+    const iy = 1 / (Math.min(h - 1, c1 + r) - Math.max(0, c1 - r) + 1);
+    let sY = 0, sYY = 0, sR = 0, sG = 0, sB = 0;
+    for (let k = 0; k < 10 * r; k += 5) {
+      sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
+    }
+    const o = (c1 % S) * w * 4;
+    for (let i = 0; i < w; i++) {
+      const k = 5 * (i + 2 * r);
+      sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
+      const lo = epsCells[ex.lo[i]!]!;
+      const e = lo + (epsCells[ex.hi[i]!]! - lo) * ex.f[i]!;
+      const inv = iy * invCopyCols[i]!;
+      const m = sY * inv;
+      const v = sYY * inv - m * m;
+      const a = e > 0 ? (v > 0 ? v / (v + e) : 0) : 1; // eps 0: identity (A 1, B 0)
+      const b = (1 - a) * inv;
+      const p = o + 4 * i;
+      coef[p] = a;
+      coef[p + 1] = b * sR;
+      coef[p + 2] = b * sG;
+      coef[p + 3] = b * sB;
+      const j = 5 * i;
+      sY -= cs[j]!; sYY -= cs[j + 1]!; sR -= cs[j + 2]!; sG -= cs[j + 3]!; sB -= cs[j + 4]!;
+    }
+
+    // Stage 2: every output row whose window [y-R, y+R] has its coefficient rows.
+    for (; y < H && (Math.min(H - 1, y + R) >> 1) <= c1; y++) {
+      // Window moves from output rows [y-R-1, y+R-1] to [y-R, y+R].
+      const an = y + R < H ? slot((y + R) >> 1) : ZERO;
+      const ao = y - R - 1 >= 0 ? slot((y - R - 1) >> 1) : ZERO;
+      const np = an * w * 4, op = ao * w * 4;
+      for (let k = 0; k < 4 * w; k++) cc[k]! += coef[np + k]! - coef[op + k]!;
+      if (y === 0) {
+        // The first window also holds rows 0..R-1.
+        for (let u = 0; u < R && u < H; u++) {
+          const up = slot(u >> 1) * w * 4;
+          for (let k = 0; k < 4 * w; k++) cc[k]! += coef[up + k]!;
         }
       }
-    }
-
-    const c1 = t - r; // stage 1: coefficients of row c1
-    if (c1 >= 0 && c1 < H) {
-      const j0 = ys.lo[c1]! * grid.cols, j1 = ys.hi[c1]! * grid.cols, fy = ys.f[c1]!;
-      for (let i = 0; i < grid.cols; i++) epsCells[i] = eps[j0 + i]! + (eps[j1 + i]! - eps[j0 + i]!) * fy;
-      const iy = invRows(c1);
-      let sY = 0, sYY = 0, sR = 0, sG = 0, sB = 0;
-      for (let k = 0; k < 10 * r; k += 5) {
-        sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
-      }
-      const o = (c1 % S) * W * 4;
-      for (let x = 0; x < W; x++) {
-        const k = 5 * (x + 2 * r);
-        sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
-        const lo = epsCells[xs.lo[x]!]!;
-        const e = lo + (epsCells[xs.hi[x]!]! - lo) * xs.f[x]!;
-        const inv = iy * invCols[x]!;
-        const m = sY * inv;
-        const v = sYY * inv - m * m;
-        const a = e > 0 ? (v > 0 ? v / (v + e) : 0) : 1; // eps 0: identity (A 1, B 0)
-        const b = (1 - a) * inv;
-        const p = o + 4 * x;
-        coef[p] = a;
-        coef[p + 1] = b * sR;
-        coef[p + 2] = b * sG;
-        coef[p + 3] = b * sB;
-        const j = 5 * x;
-        sY -= cs[j]!; sYY -= cs[j + 1]!; sR -= cs[j + 2]!; sG -= cs[j + 3]!; sB -= cs[j + 4]!;
-      }
-    }
-    // Coefficient window of stage 2 moves from rows [c1-2r-1, c1-1] to [c1-2r, c1].
-    {
-      const ni = slot(c1), oi = slot(c1 - 2 * r - 1);
-      if (ni !== ZERO || oi !== ZERO) {
-        const np = ni * W * 4, op = oi * W * 4;
-        for (let x = 0; x < W; x++) {
-          const pn = np + 4 * x, po = op + 4 * x, k = 4 * (x + r);
-          cc[k]! += coef[pn]! - coef[po]!;
-          cc[k + 1]! += coef[pn + 1]! - coef[po + 1]!;
-          cc[k + 2]! += coef[pn + 2]! - coef[po + 2]!;
-          cc[k + 3]! += coef[pn + 3]! - coef[po + 3]!;
-        }
-      }
-    }
-
-    const c2 = t - 2 * r; // stage 2: output row c2
-    if (c2 >= 0 && c2 < H) {
-      const iy = invRows(c2);
+      const iy2 = 1 / (Math.min(H - 1, y + R) - Math.max(0, y - R) + 1);
       let sA = 0, sBr = 0, sBg = 0, sBb = 0;
-      for (let k = 0; k < 8 * r; k += 4) {
+      for (let x = 0; x < R && x < W; x++) {
+        const k = 4 * (x >> 1);
         sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
       }
-      const so = (c2 % S) * rowBytes;
-      const out = c2 * rowBytes;
-      for (let x = 0; x < W; x++) {
-        const k = 4 * (x + 2 * r);
+      for (let x = 0, q = y * W * 4; x < W; x++, q += 4) {
+        const k = addAt[x]!;
         sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
-        const inv = iy * invCols[x]!;
+        const inv = iy2 * invCols[x]!;
         const a = sA * inv;
-        const p = so + 4 * x;
-        const q = out + 4 * x;
         // Where every coefficient in the window is (1, 0) this is the source pixel.
-        data[q] = clampByte(a * src[p]! + sBr * inv);
-        data[q + 1] = clampByte(a * src[p + 1]! + sBg * inv);
-        data[q + 2] = clampByte(a * src[p + 2]! + sBb * inv);
-        const j = 4 * x;
-        sA -= cc[j]!; sBr -= cc[j + 1]!; sBg -= cc[j + 2]!; sBb -= cc[j + 3]!;
+        data[q] = clampByte(a * data[q]! + sBr * inv);
+        data[q + 1] = clampByte(a * data[q + 1]! + sBg * inv);
+        data[q + 2] = clampByte(a * data[q + 2]! + sBb * inv);
+        const d = dropAt[x]!;
+        sA -= cc[d]!; sBr -= cc[d + 1]!; sBg -= cc[d + 2]!; sBb -= cc[d + 3]!;
       }
     }
   }
