@@ -161,6 +161,7 @@ async function run(
     orient: p.orient,
     limits: {
       maxSourcePixels: cfg.limits.maxSourcePixels,
+      maxPngSourcePixels: cfg.limits.maxPngSourcePixels,
       maxOutputPixels: cfg.limits.maxOutputPixels,
       maxFullModePixels: cfg.limits.maxFullModePixels,
     },

@@ -6,9 +6,9 @@
  * memories grow and never shrink, so a long-lived instance would keep the largest heap it ever
  * needed (a 12 MP decode leaves 51 MB behind, a 4 MP PNG encode 68 MB) for the isolate's lifetime.
  * Instantiating a compiled module costs 1-4 ms. A fresh instance also means a decoder that trapped
- * on a hostile file never serves another request. Decoders hand their pixels over without a copy:
- * the decoded image is a view into the dropped instance's memory, which then lives exactly as long
- * as the image.
+ * on a hostile file never serves another request. The JPEG decoder hands its pixels over without a
+ * copy: the decoded image is a view into the dropped instance's memory (input + RGBA, little else),
+ * which then lives exactly as long as the image.
  */
 import mozjpegDecFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
@@ -25,6 +25,17 @@ export interface CodecModules {
   resize: WebAssembly.Module; // @jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm
 }
 
+// jSquash's Emscripten glue defines a global ImageData polyfill where none exists (Node, workerd),
+// as a class created inside the codec instance's closure: the first instance would then stay
+// reachable from globalThis forever, with its heap. Defining it here first avoids that.
+(globalThis as { ImageData?: unknown }).ImageData ??= class ImageData {
+  constructor(
+    public data: Uint8ClampedArray,
+    public width: number,
+    public height: number,
+  ) {}
+};
+
 type CodecName = "png" | "jpegDec" | "jpegEnc";
 const trackers: Record<CodecName, MemoryTracker> = { png: new MemoryTracker(), jpegDec: new MemoryTracker(), jpegEnc: new MemoryTracker() };
 
@@ -37,8 +48,11 @@ export function initCodecs(m: CodecModules): Promise<void> {
     modules = m;
     await initResize(m.resize);
     // Fail at start-up, not on the first request, if a module does not fit its glue.
-    await Promise.all([jpegInstance(m.jpegDec, "jpegDec"), jpegInstance(m.jpegEnc, "jpegEnc")]);
-    pngInstance(m.png);
+    for (const name of ["jpegEnc", "jpegDec"] as const) {
+      const { memory } = await jpegInstance(m[name], name);
+      trackers[name].end(memory);
+    }
+    trackers.png.end(pngInstance(m.png).exports.memory);
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
@@ -83,7 +97,7 @@ async function jpegInstance(compiled: WebAssembly.Module, name: "jpegDec" | "jpe
     },
   });
   if (!memory) throw new Error(`${name}: the codec's WASM memory was not found`);
-  trackers[name].add(memory);
+  trackers[name].start(memory);
   return { module, memory };
 }
 
@@ -111,9 +125,9 @@ function decodeJpegZeroCopy(inst: JpegInstance, bytes: Uint8Array): { data: Uint
     img = inst.module.decode(bytes, false);
   } finally {
     globalThis.Uint8ClampedArray = Real;
+    trackers.jpegDec.end(heap);
   }
   if (!img) throw new Error("the JPEG decoder returned nothing");
-  trackers.jpegDec.note(heap);
   return { data: asBytes(img.data), width: img.width, height: img.height };
 }
 
@@ -146,9 +160,10 @@ function pngInstance(compiled: WebAssembly.Module): PngInstance {
     __wbg_buffer_: (o) => add((objects[o] as WebAssembly.Memory).buffer),
     __wbg_newwithbyteoffsetandlength_: (buf, off, len) => add(new Uint16Array(objects[buf] as ArrayBuffer, off! >>> 0, len! >>> 0)),
     __wbindgen_object_drop_ref: (o) => void (objects[o] = undefined),
-    // The decoded RGBA: a view of the heap, not a copy (the instance is dropped after this job).
+    // The decoded RGBA, copied out: the PNG decoder's heap is about 4x the image (input, raw
+    // scanlines, conversions), so keeping a view would keep all of it.
     __wbg_newwithownedu8clampedarrayandsh_: (ptr, len, w, h) =>
-      add({ data: new Uint8ClampedArray(exports!.memory.buffer, ptr! >>> 0, len! >>> 0), width: w! >>> 0, height: h! >>> 0 }),
+      add({ data: new Uint8ClampedArray(exports!.memory.buffer, ptr! >>> 0, len! >>> 0).slice(), width: w! >>> 0, height: h! >>> 0 }),
     __wbindgen_throw: (ptr, len) => {
       throw new Error(new TextDecoder().decode(bytes(ptr!, len!)));
     },
@@ -160,7 +175,7 @@ function pngInstance(compiled: WebAssembly.Module): PngInstance {
     wbg[imp.name] = byPrefix[prefix]!;
   }
   exports = new WebAssembly.Instance(compiled, { wbg }).exports as unknown as PngExports;
-  trackers.png.add(exports.memory);
+  trackers.png.start(exports.memory);
   return { exports, objects };
 }
 
@@ -172,21 +187,27 @@ function passBytes(e: PngExports, data: Uint8Array): number {
 
 function decodePng(compiled: WebAssembly.Module, data: Uint8Array): { data: Uint8Array; width: number; height: number } {
   const { exports: e, objects } = pngInstance(compiled);
-  const img = objects[e.decode(passBytes(e, data), data.length)] as { data: Uint8ClampedArray; width: number; height: number } | undefined;
-  trackers.png.note(e.memory);
+  let img: { data: Uint8ClampedArray; width: number; height: number } | undefined;
+  try {
+    img = objects[e.decode(passBytes(e, data), data.length)] as typeof img;
+  } finally {
+    trackers.png.end(e.memory);
+  }
   if (!img || !(img.data instanceof Uint8ClampedArray)) throw new Error("the PNG decoder returned nothing");
   return { data: asBytes(img.data), width: img.width, height: img.height };
 }
 
 function encodePng(compiled: WebAssembly.Module, img: RgbaImage): Uint8Array<ArrayBuffer> {
   const { exports: e } = pngInstance(compiled);
-  const retptr = e.__wbindgen_add_to_stack_pointer(-16);
-  const ptr = passBytes(e, img.data);
-  e.encode(retptr, ptr, img.data.length, img.width, img.height, 8);
-  const ret = new Int32Array(e.memory.buffer, retptr, 2);
-  const out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
-  trackers.png.note(e.memory);
-  return out;
+  try {
+    const retptr = e.__wbindgen_add_to_stack_pointer(-16);
+    const ptr = passBytes(e, img.data);
+    e.encode(retptr, ptr, img.data.length, img.width, img.height, 8);
+    const ret = new Int32Array(e.memory.buffer, retptr, 2);
+    return new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
+  } finally {
+    trackers.png.end(e.memory);
+  }
 }
 
 /**
@@ -257,8 +278,12 @@ export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOp
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new Error(`JPEG quality must be 1-100, got ${quality}`);
   const flat = flattenAlpha(img);
   const inst = await jpegInstance(m.jpegEnc, "jpegEnc");
-  const out = inst.module.encode(flat.data, img.width, img.height, { ...jpegDefaults, ...FAST_JPEG, quality, chroma_quality: quality });
-  trackers.jpegEnc.note(inst.memory);
+  let out: Uint8Array;
+  try {
+    out = inst.module.encode(flat.data, img.width, img.height, { ...jpegDefaults, ...FAST_JPEG, quality, chroma_quality: quality });
+  } finally {
+    trackers.jpegEnc.end(inst.memory);
+  }
   // The encoder's result is already a copy out of its heap.
   return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength);
 }

@@ -10,6 +10,7 @@ export interface Env {
   MAX_SOURCE_BYTES?: string | number;
   MAX_SOURCE_PIXELS?: string | number;
   MAX_OUTPUT_PIXELS?: string | number;
+  MAX_PNG_SOURCE_PIXELS?: string | number;
   MAX_FULL_MODE_PIXELS?: string | number;
   FETCH_TIMEOUT_MS?: string | number;
   MAX_REDIRECTS?: string | number;
@@ -33,11 +34,27 @@ export interface Config {
 export const DEFAULTS = {
   /** 16 MiB: larger than any 12 MP JPEG; the bytes live in the isolate's 128 MB next to the decoded pixels. */
   MAX_SOURCE_BYTES: 16 * 1024 * 1024,
-  /** 4096 x 3072 (12.6 MP): covers 12 MP phone photos; decoded RGBA alone is 4 bytes/pixel (50 MB here). */
+  /**
+   * 4096 x 3072 (12.6 MP): covers 12 MP phone photos. A JPEG decodes into about 4.5 bytes/pixel of
+   * WASM heap (57 MB here), which with ORT's 28 MB and a thumbnail's encoder keeps the request under
+   * 100 MB (npm run memory).
+   */
   MAX_SOURCE_PIXELS: 4096 * 3072,
-  /** 2048 x 2048 (4.2 MP): output RGBA, curve maps and the JPEG encoder's heap must fit next to the source. */
-  MAX_OUTPUT_PIXELS: 2048 * 2048,
-  /** 512 x 512: mode=full runs the net at output size, about 3.4 s of CPU and 32 MB per activation here. */
+  /**
+   * 1920 x 1280 (2.46 MP). A full-size JPEG output holds the decoded image (4.5 bytes/pixel) while
+   * mozjpeg's encoder heap takes 16 MB + 12.6 bytes/pixel (whole-image trellis buffers): with ORT's
+   * 28 MB that is about 85 MB here; 2048 x 2048 would need 114 MB.
+   */
+  MAX_OUTPUT_PIXELS: 1920 * 1280,
+  /**
+   * 1920 x 1280 (2.46 MP): the PNG decoder's heap is about 17 bytes/pixel (input, scanlines,
+   * conversions) before the image is copied out; 2.46 MP keeps that request under 100 MB too.
+   */
+  MAX_PNG_SOURCE_PIXELS: 1920 * 1280,
+  /**
+   * 512 x 512: mode=full runs the net at output size, about 3.4 s of CPU in workerd. Memory is not
+   * the bound: the runner splits large inputs into exact overlapping 128 px tiles (ORT stays at 28 MB).
+   */
   MAX_FULL_MODE_PIXELS: 512 * 512,
   /** One deadline for all redirect hops and the body read. */
   FETCH_TIMEOUT_MS: 10_000,
@@ -76,10 +93,12 @@ export function resolveConfig(env: Env): Config {
   };
   const maxSourcePixels = int("MAX_SOURCE_PIXELS", 1, 100_000_000);
   const maxOutputPixels = int("MAX_OUTPUT_PIXELS", 1, 100_000_000);
+  const maxPngSourcePixels = int("MAX_PNG_SOURCE_PIXELS", 1, 100_000_000);
   const maxFullModePixels = int("MAX_FULL_MODE_PIXELS", 1, 100_000_000);
   const limits = {
     maxSourceBytes: int("MAX_SOURCE_BYTES", 1024, 100 * 1024 * 1024),
     maxSourcePixels,
+    maxPngSourcePixels,
     maxOutputPixels,
     maxFullModePixels,
     fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),

@@ -25,6 +25,11 @@ export type Fit = "scale-down" | "contain" | "cover";
 export interface PipelineLimits {
   /** Max width*height of the source, read from the header before decoding (422 above). */
   maxSourcePixels: number;
+  /**
+   * Max width*height of a PNG source (422 above; default: maxSourcePixels). PNG decoding needs about
+   * 17 bytes per pixel of WASM heap against about 4.5 for JPEG, so PNG sources get a lower limit.
+   */
+  maxPngSourcePixels?: number;
   /** Max width*height of the output (422 above). */
   maxOutputPixels: number;
   /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */
@@ -49,8 +54,8 @@ export interface PipelineOptions {
   /** Apply EXIF orientation (JPEG). */
   orient: boolean;
   limits: PipelineLimits;
-  /** Called after each stage (memory measurements, scripts/memory.ts). */
-  probe?: (stage: string) => void;
+  /** Called after each stage with the current image (memory measurements, scripts/memory.ts). */
+  probe?: (stage: string, img: RgbaImage) => void;
 }
 
 export interface PipelineResult {
@@ -160,6 +165,9 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (header.width * header.height > limits.maxSourcePixels) {
     throw tooManyPixels("the source image", header.width, header.height, limits.maxSourcePixels);
   }
+  if (header.format === "png" && limits.maxPngSourcePixels !== undefined && header.width * header.height > limits.maxPngSourcePixels) {
+    throw tooManyPixels("the PNG source image", header.width, header.height, limits.maxPngSourcePixels);
+  }
   const orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
   const upright = orientedSize(header.width, header.height, orientation);
   const target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
@@ -176,7 +184,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     const now = performance.now();
     timings[stage] = (timings[stage] ?? 0) + (now - clock);
     clock = now;
-    opts.probe?.(stage);
+    opts.probe?.(stage, img);
   };
 
   let img: RgbaImage;

@@ -32,8 +32,8 @@ let ready: Promise<unknown> | undefined;
 let compiled: WebAssembly.Module | undefined;
 const tracker = new MemoryTracker();
 
-/** Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (8 MB of RGBA). */
-export const WASM_RESIZE_MAX_PIXELS = 2 * 1024 * 1024;
+/** Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (4 MB of RGBA). */
+export const WASM_RESIZE_MAX_PIXELS = 1024 * 1024;
 
 /** Take the resampler's module once per isolate/process (precompiled, or bytes compiled here in Node). */
 export function initResize(wasm: WebAssembly.Module | BufferSource): Promise<unknown> {
@@ -64,14 +64,18 @@ interface ResizeExports {
 /** One call of the Rust resampler in its own instance; the result is copied out so the heap can go. */
 function wasmResize(img: RgbaImage, width: number, height: number, filter: number): Uint8Array {
   const e = new WebAssembly.Instance(compiled!, {}).exports as unknown as ResizeExports;
-  tracker.add(e.memory);
-  const retptr = e.__wbindgen_add_to_stack_pointer(-16);
-  const ptr = e.__wbindgen_malloc(img.data.length, 1) >>> 0;
-  new Uint8Array(e.memory.buffer).set(img.data, ptr);
-  e.resize(retptr, ptr, img.data.length, img.width, img.height, width, height, filter, 0, 0);
-  const ret = new Int32Array(e.memory.buffer, retptr, 2);
-  const out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
-  tracker.note(e.memory);
+  tracker.start(e.memory);
+  let out: Uint8Array;
+  try {
+    const retptr = e.__wbindgen_add_to_stack_pointer(-16);
+    const ptr = e.__wbindgen_malloc(img.data.length, 1) >>> 0;
+    new Uint8Array(e.memory.buffer).set(img.data, ptr);
+    e.resize(retptr, ptr, img.data.length, img.width, img.height, width, height, filter, 0, 0);
+    const ret = new Int32Array(e.memory.buffer, retptr, 2);
+    out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
+  } finally {
+    tracker.end(e.memory);
+  }
   if (out.length !== width * height * 4) throw new Error(`resampler returned ${out.length} bytes for ${width}x${height}`);
   return out;
 }

@@ -26,49 +26,58 @@ export function memoryBytes(m: WebAssembly.Memory | undefined): number {
 }
 
 /**
- * The memories of one codec's short-lived instances (one per job): counted while they are still
- * reachable (in use, or not yet garbage-collected), plus the largest single one seen.
+ * The memories of one codec's short-lived instances (one per job). A job's memory is held (and
+ * counted) from start() to end(); after that the tracker keeps no reference, so it is garbage unless
+ * the job's result is a view of it (decoded pixels are), and it then lives exactly as long as that
+ * result. (No WeakRef here: V8 keeps a WeakRef's target alive until the current macrotask ends,
+ * which would hold every heap of a request until the request is over.)
  */
 export class MemoryTracker {
-  private readonly live = new Set<WeakRef<WebAssembly.Memory>>();
+  private readonly active = new Set<WebAssembly.Memory>();
   private largest = 0;
 
-  add(m: WebAssembly.Memory | undefined): void {
-    if (m) this.live.add(new WeakRef(m));
+  start(m: WebAssembly.Memory): void {
+    this.active.add(m);
   }
 
-  /** Bytes of the memories still reachable now. */
+  /** The job is over (call from a finally): its memory is at its largest now. */
+  end(m: WebAssembly.Memory): void {
+    if (m.buffer.byteLength > this.largest) this.largest = m.buffer.byteLength;
+    try {
+      jobEnd.probe?.();
+    } finally {
+      this.active.delete(m);
+      releasedHeaps.add(m.buffer);
+    }
+  }
+
+  /** Bytes of the memories of the jobs running now. */
   bytes(): number {
     let sum = 0;
-    for (const ref of this.live) {
-      const m = ref.deref();
-      if (m === undefined) {
-        this.live.delete(ref);
-        continue;
-      }
-      const n = m.buffer.byteLength;
-      sum += n;
-      if (n > this.largest) this.largest = n;
-    }
+    for (const m of this.active) sum += m.buffer.byteLength;
     return sum;
   }
 
-  /** The largest single memory seen (as of the last bytes() or note()). */
+  /** The largest single memory a job has had. */
   peak(): number {
     return this.largest;
   }
-
-  /** Record a memory's size now (call when a job ends, before it can be collected). */
-  note(m: WebAssembly.Memory | undefined): void {
-    if (m && m.buffer.byteLength > this.largest) this.largest = m.buffer.byteLength;
-  }
 }
+
+/** Buffers of finished jobs' memories: a decoded image whose data is a view of one holds that whole heap. */
+export const releasedHeaps = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Measurement hook (scripts/memory.ts): called at the end of every codec/resampler job, the moment
+ * its memory is largest, so a measurement sees peaks that stage boundaries would miss.
+ */
+export const jobEnd: { probe?: () => void } = {};
 
 /** Byte size of the WASM memories of an isolate/process, by owner. */
 export interface WasmMemoryReport {
   /** onnxruntime-web: one instance per isolate. */
   ort: number;
-  /** Codecs and resampler: one instance per job, counted while still reachable. */
+  /** Codecs and resampler: one instance per job, counted while the job runs. */
   png: number;
   jpegDec: number;
   jpegEnc: number;
