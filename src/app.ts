@@ -41,7 +41,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/health", async (c) => {
     const cfg = getConfig(c.env);
-    const m = (await deps.getEngine()).model;
+    const engine = await deps.getEngine();
+    const m = engine.model;
+    const { peak, ...wasmMemory } = engine.memory();
     return c.json(
       {
         status: "ok",
@@ -54,6 +56,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           estimationSize: m.estimationSize,
         },
         limits: cfg.limits,
+        // Bytes of this isolate's WASM memories now (ORT persists; codecs exist only during a job) and
+        // the largest each per-job codec has needed: the isolate's budget at a glance.
+        wasmMemory: { ...wasmMemory, peak },
         sources: {
           allowPrivate: cfg.allowPrivate,
           allowList: cfg.allowList.length > 0,
