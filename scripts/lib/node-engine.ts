@@ -44,14 +44,19 @@ export const ORT_WASM = require.resolve("onnxruntime-web/ort-wasm-simd-threaded.
 
 let ortWasm: Promise<WebAssembly.Module> | undefined;
 
+/** onnxruntime-web's module compiled once per process (ORT accepts only one). */
+export function ortModule(): Promise<WebAssembly.Module> {
+  ortWasm ??= compile(ORT_WASM);
+  return ortWasm;
+}
+
 /** Default model path: the deployed model, relative to the repository root. */
 export const DEFAULT_MODEL = fileURLToPath(new URL("../../model/lowlight.onnx", import.meta.url));
 
 /** An Engine for the model file at `modelPath`, running the Worker's pipeline code in Node. */
 export async function createNodeEngine(modelPath: string = DEFAULT_MODEL): Promise<Engine> {
   await initNodeCodecs();
-  ortWasm ??= compile(ORT_WASM);
   const bytes = await readFile(modelPath);
   const model = new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  return createEngine({ codecs: await codecModules(), ortWasm: await ortWasm, model });
+  return createEngine({ codecs: await codecModules(), ortWasm: await ortModule(), model });
 }

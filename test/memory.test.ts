@@ -1,0 +1,89 @@
+/**
+ * The memory bounds: the model runner's tiling is exact, codec heaps do not outlive their jobs,
+ * large downscales and EXIF rotation give the same image as the direct way, PNG sources have their
+ * own pixel limit.
+ */
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createNodeEngine, DEFAULT_MODEL, ortModule } from "../scripts/lib/node-engine.ts";
+import { loadModel, TILE } from "../src/runtime.ts";
+import { applyOrientation, sourceRect } from "../src/orient.ts";
+import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../src/resize.ts";
+import { encodePng, initFixtures, paint } from "./helpers/fixtures.ts";
+import type { Engine, PipelineOptions } from "../src/pipeline.ts";
+
+let engine: Engine;
+before(async () => {
+  await initFixtures();
+  engine = await createNodeEngine();
+});
+
+test("the model runs large inputs in tiles that stitch to exactly the untiled result", async () => {
+  const wasm = await ortModule();
+  const bytes = await readFile(DEFAULT_MODEL);
+  const runner = await loadModel(wasm, new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
+  // A TILE x TILE input runs in one piece; compare it with the same input padded to force tiling.
+  const W = TILE, H = TILE;
+  const input = new Float32Array(3 * W * H).map((_, i) => ((i * 7919) % 1000) / 1000);
+  const whole = await runner.run(input, W, H);
+  const W2 = W + 40, H2 = H + 1; // bigger than one tile: the runner tiles it
+  const big = new Float32Array(3 * W2 * H2);
+  for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) big.set(input.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * H2 + y) * W2);
+  const tiled = await runner.run(big, W2, H2);
+  assert.equal(tiled.width, W2);
+  // Pixels farther than the receptive field (7) from the padding see identical inputs in both runs.
+  let maxDiff = 0;
+  for (let c = 0; c < whole.channels; c++) {
+    for (let y = 0; y < H - 8; y++) {
+      for (let x = 0; x < W - 8; x++) {
+        maxDiff = Math.max(maxDiff, Math.abs(whole.data[(c * H + y) * W + x]! - tiled.data[(c * H2 + y) * W2 + x]!));
+      }
+    }
+  }
+  assert.ok(maxDiff < 1e-5, `tiled maps differ by ${maxDiff}`);
+});
+
+const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 300_000, maxPngSourcePixels: 5000 };
+const opts = (o: Partial<PipelineOptions>): PipelineOptions => ({ fit: "scale-down", format: "png", quality: 90, strength: "auto", mode: "fast", orient: true, limits, ...o });
+
+test("codec and resampler heaps do not outlive their jobs; ORT's stays at its tile size", async () => {
+  const png = await encodePng(paint(60, 60, (x, y) => [x * 4, y * 4, 30]));
+  await engine.enhance(png, opts({ mode: "full", strength: 1 }));
+  const m = engine.memory();
+  assert.equal(m.png + m.jpegDec + m.jpegEnc + m.resize, 0, "no codec instance is held between requests");
+  assert.ok(m.ort > 0 && m.ort < 40 * 2 ** 20, `ORT heap ${m.ort}`);
+  assert.ok(m.peak.png > 0, "the PNG codec's heap was measured");
+});
+
+test("PNG sources above maxPngSourcePixels are refused with 422 before decoding", async () => {
+  const png = await encodePng(paint(100, 60, () => [1, 2, 3]));
+  await assert.rejects(engine.enhance(png, opts({})), (e: { status?: number; message?: string }) => e.status === 422 && /PNG source/.test(e.message ?? ""));
+});
+
+test("sourceRect maps an upright rectangle back to the stored orientation", () => {
+  const img = paint(7, 5, (x, y) => [x, y, 0]);
+  for (let o = 1; o <= 8; o++) {
+    const up = applyOrientation(img, o);
+    const rect = { x: 1, y: 2, width: 2, height: 3 };
+    const src = sourceRect(rect, o, img.width, img.height);
+    // Every pixel of the upright rectangle comes from inside the source rectangle.
+    for (let y = rect.y; y < rect.y + rect.height; y++) {
+      for (let x = rect.x; x < rect.x + rect.width; x++) {
+        const i = (y * up.width + x) * 4;
+        const [sx, sy] = [up.data[i]!, up.data[i + 1]!];
+        assert.ok(sx >= src.x && sx < src.x + src.width && sy >= src.y && sy < src.y + src.height, `orientation ${o}`);
+      }
+    }
+    assert.equal(src.width * src.height, 6);
+  }
+});
+
+test("a large downscale is pre-reduced in JS and still lands on the exact target size", async () => {
+  const side = Math.ceil(Math.sqrt(WASM_RESIZE_MAX_PIXELS)) + 200;
+  const img = paint(side, side, (x, y) => [(x >> 4) & 255, (y >> 4) & 255, 128]);
+  const out = await resizeImage(img, 100, 100);
+  assert.equal(out.width * out.height * 4, out.data.length);
+  assert.deepEqual([out.width, out.height], [100, 100]);
+  assert.ok(Math.abs(out.data[2]! - 128) <= 1, "flat channels stay flat");
+});
