@@ -100,3 +100,14 @@ test("every truncation of a valid file is refused", () => {
 test("writing refuses a tensor whose shape does not match its data", () => {
   assert.throws(() => writeSafetensors(new Map([["t", { shape: [3], data: new Float32Array(2) }]])), /shape \[3\] does not match its 2 values/);
 });
+
+test("a training snapshot (weights + optimizer.* state) loads as the network's weights", async () => {
+  const { parseWeights } = await import("../scripts/weights-io/load-weights.ts");
+  const w = initWeights(networkSpec("lite"), 3);
+  const snap: Weights = new Map(w);
+  snap.set("optimizer.iterations", { shape: [1], data: Float32Array.from([42]) });
+  snap.set("optimizer.m.e_conv1.depth_conv.weight", { shape: [3, 3, 3, 1], data: new Float32Array(27) });
+  const loaded = parseWeights(writeSafetensors(snap));
+  assert.equal(loaded.arch, "lite");
+  assertSameWeights(loaded.weights, w);
+});
