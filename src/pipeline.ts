@@ -12,7 +12,7 @@ import { readHeader } from "./sniff.ts";
 import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
-import { applyCurves, autoStrength, meanLuma } from "./curves.ts";
+import { applyCurves, autoStrength, exposureScore } from "./curves.ts";
 import { denoise, denoiseAmount, lumaGrid } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
@@ -217,7 +217,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
       const e = estimationDims(img.width, img.height, model.estimationSize);
       estimate = await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
     } else estimate = img;
-    if (strength === "auto") strength = autoStrength(meanLuma(estimate));
+    if (strength === "auto") strength = autoStrength(exposureScore(estimate));
     lap("estimate");
   }
   if (strength !== 0 && estimate) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, autoStrength, meanLuma, type CurveMaps } from "../src/curves.ts";
+import { applyCurves, autoStrength, exposureScore, meanLuma, type CurveMaps } from "../src/curves.ts";
 import { makePixels } from "./fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
@@ -86,17 +86,30 @@ test("mismatched maps are refused", () => {
 
 test("autoStrength: 1 when dark, 0 when well exposed, monotonic in between", () => {
   assert.equal(autoStrength(0.05), 1);
-  assert.equal(autoStrength(0.2), 1);
+  assert.equal(autoStrength(0.25), 1);
   assert.equal(autoStrength(0.45), 0);
   assert.equal(autoStrength(0.7), 0);
   let prev = 1;
-  for (let m = 0.2; m <= 0.45; m += 0.01) {
+  for (let m = 0.25; m <= 0.45; m += 0.01) {
     const s = autoStrength(m);
     assert.ok(s <= prev && s >= 0 && s <= 1);
     prev = s;
   }
   assert.ok(Math.abs(meanLuma(makePixels(2, 1, () => [255, 255, 255, 255])) - 1) < 1e-12);
   assert.ok(Math.abs(meanLuma(makePixels(1, 1, () => [255, 0, 0, 255])) - 0.2126) < 1e-12);
+});
+
+test("exposureScore: a dark background under a well-lit subject does not read as a dark image", () => {
+  // 70% black background, 30% well-lit subject (luma 200): mean 0.235, but p90 = 200/255.
+  const portrait = makePixels(10, 10, (x) => (x < 7 ? [0, 0, 0, 255] : [200, 200, 200, 255]));
+  assert.ok(meanLuma(portrait) < 0.25);
+  const score = exposureScore(portrait);
+  assert.ok(Math.abs(score - (60 / 255 + 200 / 255) / 2) < 1e-9, `score ${score}`);
+  assert.equal(autoStrength(score), 0);
+  // A dark room with one bright lamp (5% of pixels) is still dark.
+  const room = makePixels(20, 10, (x, y) => (x === 0 && y < 10 ? [255, 255, 220, 255] : [15, 12, 10, 255]));
+  assert.equal(autoStrength(exposureScore(room)), 1);
+  assert.equal(exposureScore(makePixels(2, 2, () => [255, 255, 255, 255])), 1);
 });
 
 test("the lookup-table path for shared maps matches the exact iteration to within one level", () => {
