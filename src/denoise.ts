@@ -36,12 +36,18 @@ export interface DenoiseSettings {
 
 export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.012, maxEps: 0.01, cell: 32 };
 
-/** The amount `denoise: "auto"` (the default) stands for; see DENOISE_DEFAULTS.noise. */
-export const DENOISE_AUTO = 1;
+/**
+ * `denoise: "auto"`: the amount is the input's measured noise (std of luminance, 8-bit levels, see
+ * `lumaGrid`) over this level, at most 1. LOL's dark shots measure about 1 level; clean photos less.
+ */
+export const AUTO_FULL_NOISE = 1.5;
 
-/** The amount to use for a `denoise` option: a number as given, "auto" or absent = DENOISE_AUTO. */
-export function denoiseAmount(option: number | "auto" | undefined): number {
-  return option === undefined || option === "auto" ? DENOISE_AUTO : option;
+/** Amount for `option` given the input's grid: a number as given; "auto" (or absent) from its noise. */
+export function denoiseAmount(option: number | "auto" | undefined, before: LumaGrid): number {
+  if (typeof option === "number") return option;
+  // Too small to measure: assume the level "auto" was calibrated on.
+  const noise = Number.isFinite(before.noise) ? before.noise : AUTO_FULL_NOISE;
+  return Math.min(1, noise / AUTO_FULL_NOISE);
 }
 
 /** Luminance block means: cells of `cell` x `cell` pixels (the last row/column of cells may be smaller). */
@@ -53,6 +59,12 @@ export interface LumaGrid {
   rows: number;
   /** Mean luminance 0..255 per cell, row-major. */
   mean: Float32Array;
+  /**
+   * Noise std of the luminance in 8-bit levels, NaN where the image is too small to tell: the 10th
+   * percentile over cells of Immerkaer's estimate (mean |3x3 Laplacian| * sqrt(pi/2) / 6), so the
+   * flattest cells speak, not textured ones. Cells darker than 4 levels are left out (clipped at 0).
+   */
+  noise: number;
 }
 
 /** Rec. 709 luminance of 8-bit RGB as an integer 0..255 (weights 54/183/19 out of 256). */
@@ -60,22 +72,56 @@ function luma(r: number, g: number, b: number): number {
   return (54 * r + 183 * g + 19 * b + 128) >> 8;
 }
 
-/** Block-mean luminance of `img`; take it before the curves so `denoise` can tell how much each cell was brightened. */
-export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): LumaGrid {
+/**
+ * Block-mean luminance of `img`, and (with `measureNoise`) its noise level. Take it before the curves,
+ * so `denoise` can tell how much each cell was brightened and how noisy the input was.
+ */
+export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell, measureNoise = true): LumaGrid {
   const { width: W, height: H, data: d } = img;
   const cols = Math.max(1, Math.ceil(W / cell));
   const rows = Math.max(1, Math.ceil(H / cell));
   const sum = new Float64Array(cols * rows);
+  const cellOf = new Int32Array(W);
+  for (let x = 0; x < W; x++) cellOf[x] = (x / cell) | 0;
+  // Laplacian magnitudes per cell, over the interior of every other row (a sample is plenty).
+  const lap = new Float64Array(cols * rows);
+  const lapCount = new Float64Array(cols * rows);
+  const ring = new Int32Array(3 * W); // luminance of the last three rows
   for (let y = 0; y < H; y++) {
     const rb = ((y / cell) | 0) * cols;
-    for (let x = 0, p = y * W * 4; x < W; x++, p += 4) sum[rb + ((x / cell) | 0)]! += luma(d[p]!, d[p + 1]!, d[p + 2]!);
+    const cur = (y % 3) * W;
+    for (let x = 0, p = y * W * 4; x < W; x++, p += 4) {
+      const v = luma(d[p]!, d[p + 1]!, d[p + 2]!);
+      ring[cur + x] = v;
+      sum[rb + cellOf[x]!]! += v;
+    }
+    // Row y - 1 (odd) has both neighbours now.
+    if (measureNoise && y >= 2 && (y & 1) === 0 && W >= 3) {
+      const a = ((y - 2) % 3) * W, b = ((y - 1) % 3) * W, c = cur;
+      const lb = (((y - 1) / cell) | 0) * cols;
+      for (let x = 1; x < W - 1; x++) {
+        const l = ring[a + x - 1]! - 2 * ring[a + x]! + ring[a + x + 1]!
+          - 2 * (ring[b + x - 1]! - 2 * ring[b + x]! + ring[b + x + 1]!)
+          + ring[c + x - 1]! - 2 * ring[c + x]! + ring[c + x + 1]!;
+        const k = lb + cellOf[x]!;
+        lap[k]! += l < 0 ? -l : l;
+        lapCount[k]!++;
+      }
+    }
   }
   const mean = new Float32Array(cols * rows);
+  const sigmas: number[] = [];
   for (let j = 0; j < rows; j++) {
     const ch = Math.min(cell, H - j * cell);
-    for (let i = 0; i < cols; i++) mean[j * cols + i] = sum[j * cols + i]! / (ch * Math.min(cell, W - i * cell));
+    for (let i = 0; i < cols; i++) {
+      const k = j * cols + i;
+      mean[k] = sum[k]! / (ch * Math.min(cell, W - i * cell));
+      if (lapCount[k]! >= 32 && mean[k]! >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap[k]! / lapCount[k]!));
+    }
   }
-  return { width: W, height: H, cell, cols, rows, mean };
+  sigmas.sort((p, q) => p - q);
+  const noise = sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
+  return { width: W, height: H, cell, cols, rows, mean, noise };
 }
 
 /**
@@ -96,21 +142,22 @@ export function cellEps(before: LumaGrid, after: LumaGrid, amount: number, s: De
 
 /**
  * Smooth `img` (the curves' output) in place where it was brightened relative to `before` (its
- * `lumaGrid` before the curves). `amount` 0..1 scales the assumed noise; 0 returns at once.
- * Returns whether anything was filtered.
+ * `lumaGrid` before the curves). `option` 0..1 scales the assumed noise (0 returns at once), "auto"
+ * takes it from the noise measured in `before`. Returns the amount applied: 0 when nothing changed.
  */
-export function denoise(img: RgbaImage, before: LumaGrid, amount: number, s: DenoiseSettings = DENOISE_DEFAULTS): boolean {
+export function denoise(img: RgbaImage, before: LumaGrid, option: number | "auto" = "auto", s: DenoiseSettings = DENOISE_DEFAULTS): number {
   const { width: W, height: H } = img;
   if (before.width !== W || before.height !== H) {
     throw new Error(`luminance grid is for ${before.width}x${before.height}, the image is ${W}x${H}`);
   }
-  if (!(amount >= 0 && amount <= 1)) throw new Error(`denoise amount must be in 0..1, got ${amount}`);
+  const amount = denoiseAmount(option, before);
+  if (!(amount >= 0 && amount <= 1)) throw new Error(`denoise amount must be in 0..1 or "auto", got ${option}`);
   if (!Number.isInteger(s.radius) || s.radius < 1) throw new Error(`denoise radius must be a positive integer, got ${s.radius}`);
-  if (amount === 0 || W * H === 0) return false;
-  const eps = cellEps(before, lumaGrid(img, before.cell), amount, s);
-  if (eps.every((e) => e === 0)) return false;
+  if (amount === 0 || W * H === 0) return 0;
+  const eps = cellEps(before, lumaGrid(img, before.cell, false), amount, s);
+  if (eps.every((e) => e === 0)) return 0;
   filter(img, before, eps, s.radius);
-  return true;
+  return amount;
 }
 
 /**

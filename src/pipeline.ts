@@ -13,7 +13,7 @@ import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./co
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
 import { applyCurves, autoStrength, exposureScore } from "./curves.ts";
-import { denoise, denoiseAmount, lumaGrid } from "./denoise.ts";
+import { denoise, lumaGrid } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
 import type { WasmMemoryReport } from "./wasm-memory.ts";
@@ -223,14 +223,14 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     lap("model");
-    const amount = denoiseAmount(opts.denoise);
-    // Block-mean luminance before the curves: denoise smooths each region by how much it was brightened.
-    const before = amount > 0 ? lumaGrid(img) : undefined;
+    // Block-mean luminance and noise before the curves: denoise smooths each region by how much it
+    // was brightened and how noisy the input is.
+    const before = opts.denoise !== 0 ? lumaGrid(img) : undefined;
     // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
     img = applyCurves(img, maps, model.iterations, strength);
     lap("curves");
     if (before) {
-      denoise(img, before, amount);
+      denoise(img, before, opts.denoise ?? "auto");
       lap("denoise");
     }
   }
