@@ -34,7 +34,7 @@ export interface DenoiseSettings {
   cell: number;
 }
 
-export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.012, maxEps: 0.01, cell: 32 };
+export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.015, maxEps: 0.01, cell: 32 };
 
 /**
  * `denoise: "auto"`: the amount is the input's measured noise (std of luminance, 8-bit levels, see
