@@ -213,13 +213,31 @@ test("argument checks and the auto amount", () => {
   const img = noisyDark(8, 8, 20, 2);
   assert.throws(() => denoise(img, lumaGrid(noisyDark(8, 9, 20, 2)), 1), /grid is for 8x9, the image is 8x8/);
   assert.throws(() => denoise(img, lumaGrid(img), 1.5), /amount must be in 0..1/);
-  void AUTO_FULL_NOISE;
   const grid = lumaGrid(img);
   assert.equal(denoiseAmount(0.3, grid), 0.3);
   assert.equal(denoiseAmount(undefined, grid), denoiseAmount("auto", grid));
   // Too small to measure noise (8x8 has too few Laplacian samples per cell): the calibrated level.
   assert.ok(Number.isNaN(grid.noise));
   assert.equal(denoiseAmount("auto", grid), 1);
+});
+
+test("lumaGrid measures the noise: grey Gaussian noise of std 2 reads about 2, a clean gradient far less", () => {
+  const n = noise(5);
+  const gauss = (): number => {
+    const u = (n() + 1) / 2 || 1e-9, v = (n() + 1) / 2;
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  const noisy = makePixels(128, 96, () => {
+    const v = clamp(60 + 2 * gauss());
+    return [v, v, v, 255];
+  });
+  const measured = lumaGrid(noisy).noise;
+  assert.ok(measured > 1.6 && measured < 2.5, `measured ${measured}`);
+  const clean = makePixels(128, 96, (x, y) => [40 + (x >> 2), 50 + (y >> 2), 60, 255]);
+  assert.ok(lumaGrid(clean).noise < 0.3, `clean ${lumaGrid(clean).noise}`);
+  // auto: more smoothing for the noisy input, and at most 1.
+  assert.ok(denoiseAmount("auto", lumaGrid(noisy)) === Math.min(1, measured / AUTO_FULL_NOISE));
+  assert.ok(denoiseAmount("auto", lumaGrid(clean)) < 0.2);
 });
 
 test("lumaGrid: block means with partial edge cells", () => {
