@@ -9,7 +9,7 @@ import { ARCHES, type Arch } from "../src/network.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
 import { DEFAULT_EXPOSURE, DEFAULT_PATCH, defaultLossWeights } from "./tf/losses.ts";
-import { runTraining, type TrainOptions } from "./tf/trainer.ts";
+import { runTraining, type LrSchedule, type TrainOptions } from "./tf/trainer.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
 
 export const DEFAULT_ARCH: Arch = "lite";
@@ -36,6 +36,9 @@ Optimisation
   --batch N              images per step (default 8)
   --micro-batch N        split each batch into passes of N images to bound memory (default: automatic)
   --lr X                 Adam learning rate (default 1e-3; the original's 1e-4 is slow at this scale)
+  --lr-schedule S        constant | cosine: cosine decays --lr to --lr-min over the run, so the final
+                         weights do not depend on where a noisy high-lr run happened to stop (default cosine)
+  --lr-min X             final learning rate of the cosine schedule (default 1e-5)
   --weight-decay X       L2 weight decay as PyTorch Adam (default 1e-4)
   --clip X               gradient-norm clipping (default 0.1; 0 disables)
   --seed N               weights init, shuffling, crops and augmentation (default 1)
@@ -92,6 +95,8 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         batch: { type: "string" },
         "micro-batch": { type: "string" },
         lr: { type: "string" },
+        "lr-min": { type: "string" },
+        "lr-schedule": { type: "string" },
         "weight-decay": { type: "string" },
         clip: { type: "string" },
         seed: { type: "string" },
@@ -145,6 +150,8 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
     batch,
     steps: num("steps", v.steps, DEFAULT_STEPS, { int: true, min: 1 }),
     lr: num("lr", v.lr, 1e-3, { min: 0 }),
+    lrMin: num("lr-min", v["lr-min"], 1e-5, { min: 0 }),
+    lrSchedule: parseSchedule(v["lr-schedule"]),
     weightDecay: num("weight-decay", v["weight-decay"], 1e-4, { min: 0 }),
     clip: num("clip", v.clip, 0.1, { min: 0 }),
     seed: num("seed", v.seed, 1, { int: true, min: 0 }),
@@ -214,4 +221,10 @@ export async function main(argv: string[]): Promise<number> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
+}
+
+function parseSchedule(v: string | undefined): LrSchedule {
+  const s = v ?? "cosine";
+  if (s !== "constant" && s !== "cosine") throw new UsageError(`--lr-schedule must be constant or cosine, got "${s}"`);
+  return s;
 }

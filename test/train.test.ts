@@ -51,6 +51,8 @@ function options(arch: "dce" | "lite", name: string, extra: Partial<TrainOptions
     batch: 4,
     steps: 16,
     lr: 1e-2,
+    lrSchedule: "constant",
+    lrMin: 0,
     weightDecay: 1e-4,
     clip: 0.1,
     seed: 3,
@@ -213,3 +215,14 @@ describe("progress output", () => {
     assert.equal(formatDuration(3725), "1h02m");
   });
 });
+
+it("cosine learning rate: starts at --lr, ends at --lr-min, decreases monotonically", async () => {
+  const { learningRate } = await import("../scripts/tf/trainer.ts");
+  const o = { lr: 1e-3, lrMin: 1e-5, lrSchedule: "cosine" as const, steps: 101 };
+  assert.equal(learningRate(o, 0), 1e-3);
+  assert.ok(Math.abs(learningRate(o, 100) - 1e-5) < 1e-15);
+  assert.ok(Math.abs(learningRate(o, 50) - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-12);
+  for (let s = 1; s <= 100; s++) assert.ok(learningRate(o, s) < learningRate(o, s - 1));
+  assert.equal(learningRate({ ...o, lrSchedule: "constant" }, 70), 1e-3);
+});
+

@@ -22,6 +22,14 @@ import { latestSnapshot, loadSnapshot, saveSnapshot } from "./snapshot.ts";
 import { Progress, formatDuration } from "./progress.ts";
 import { pickSamples, writeReport, type HistoryEntry } from "./report.ts";
 
+export type LrSchedule = "constant" | "cosine";
+
+/** Learning rate for 0-based `step` of a run of `steps`: a pure function of the step, so --resume agrees. */
+export function learningRate(o: Pick<TrainOptions, "lr" | "lrMin" | "lrSchedule" | "steps">, step: number): number {
+  if (o.lrSchedule === "constant" || o.steps <= 1) return o.lr;
+  return o.lrMin + 0.5 * (o.lr - o.lrMin) * (1 + Math.cos((Math.PI * step) / (o.steps - 1)));
+}
+
 export interface TrainOptions {
   data: string[];
   arch: Arch;
@@ -33,6 +41,9 @@ export interface TrainOptions {
   /** Total steps of the run (a resumed run continues up to this). */
   steps: number;
   lr: number;
+  /** How the learning rate moves over the run; cosine ends at lrMin. */
+  lrSchedule: LrSchedule;
+  lrMin: number;
   weightDecay: number;
   clip: number;
   seed: number;
@@ -143,7 +154,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const stepOpts = { loss: o.loss, clip: o.clip, weightDecay: o.weightDecay, microBatch: micro };
   log(
     `training ${o.arch} for steps ${start + 1}..${o.steps}: batch ${o.batch}${micro < o.batch ? ` (micro-batches of ${micro})` : ""}, ` +
-      `Adam lr ${o.lr} wd ${o.weightDecay} clip ${o.clip}, loss ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
+      `Adam lr ${o.lr}${o.lrSchedule === "cosine" ? ` (cosine to ${o.lrMin})` : ""} wd ${o.weightDecay} clip ${o.clip}, loss ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
   );
   const progress = new Progress(o.steps, start, { tty: o.tty, line: log });
   let window: StepResult[] = [];
@@ -152,6 +163,8 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const t0 = performance.now();
   for (let step = start; step < o.steps; step++) {
     const ts = performance.now();
+    // tfjs's Adam reads its learningRate field on every step; there is no public setter.
+    (optimizer as unknown as { learningRate: number }).learningRate = learningRate(o, step);
     const x = tf.tensor4d(makeBatch(images, o.batch, crop, step, o.seed, { augment: o.augment }), [o.batch, crop, crop, 3]);
     const r = trainStep(model, optimizer, x, stepOpts);
     x.dispose();
@@ -204,7 +217,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     batch: o.batch,
     microBatch: micro,
     epochs: Number(((o.steps * o.batch) / images.length).toFixed(2)),
-    optimizer: { name: "Adam", lr: o.lr, weightDecay: o.weightDecay, gradNormClip: o.clip },
+    optimizer: { name: "Adam", lr: o.lr, lrSchedule: o.lrSchedule, lrMin: o.lrMin, weightDecay: o.weightDecay, gradNormClip: o.clip },
     losses: { weights: o.loss.weights, exposureLevel: o.loss.exposure, patch: o.loss.patch },
     seed: o.seed,
     init: o.init ?? "random (Zero-DCE init)",
