@@ -10,16 +10,21 @@
  * noise in flat areas goes too (filtering luminance alone left most of LOL's SSIM loss), at about the
  * quality of three per-channel guided filters and a fraction of their cost.
  *
- * As in the "fast guided filter" (He & Sun 2015), A and B are computed on a 2x2-averaged copy and
- * upsampled bilinearly; the output uses the full-resolution pixels, so edges stay sharp. On LOL this
- * scored the same as the full-resolution filter at a quarter of the box-filter work.
+ * Speed: stage 1 (window statistics, A and B) runs on a 2x2-averaged copy, as in the "fast guided
+ * filter" (He & Sun 2015); stage 2 (window means of A and B, and the output) runs at full size with
+ * each copy pixel's coefficients standing for its 2x2 block, on a window no wider than the copy's,
+ * so edges stay as sharp as with the full-size filter. On LOL it scored the same as the full-size
+ * filter (radius 3) at about half the cost.
  *
  * Gain: block means of luminance before (`lumaGrid`, taken before the curves) and after the curves
  * give one gain per cell; eps = (amount * noise * (gain - 1))^2, interpolated between cell centres.
  * Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the pixel is returned unchanged.
+ * `amount` "auto" follows the input's measured noise (`lumaGrid().noise`), so clean photos, even
+ * when brightened, are barely touched.
  *
- * Cost: O(pixels); box sums are running column sums, streamed row by row, so memory is a few rows
- * (O(width * radius)) plus the cell grids, never a full-size plane.
+ * Cost: O(pixels), about 20 ms/MP in Node (a quarter of that when the input is clean: measured, then
+ * skipped); box sums are running column sums, streamed row by row, so memory is a few rows
+ * (O(width): under 1 MB at 4000 px wide) plus the cell grids, never a full-size plane.
  */
 import type { RgbaImage } from "./image.ts";
 
