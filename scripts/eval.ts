@@ -3,13 +3,14 @@
  * (run through the Worker's pipeline code) or of existing output images, against references.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, extname, join, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engine.ts";
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
+import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./model-card.ts";
 import { decode, encode } from "../src/codecs.ts";
 import { fitSize, resizeImage } from "../src/resize.ts";
 import { sniffFormat } from "../src/sniff.ts";
@@ -20,7 +21,8 @@ const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
 Scores enhanced images against references (pairs matched by file name; LOL eval15 is
 ../shared/datasets/lol-eval15/{low,high}): PSNR and SSIM on full-resolution RGB in [0,1] (SSIM as
 scikit-image structural_similarity(channel_axis=2, data_range=1)), and mean brightness, per image and
-mean. The input itself (low vs high) is scored as a baseline row.
+mean (identical images, PSNR infinite, count as 60 dB in means). The input itself (low vs high) is
+scored as a baseline row.
 
 Options:
   --low DIR              low-light inputs (required unless only --outputs is scored)
@@ -30,10 +32,13 @@ Options:
   --outputs DIR          score existing output images in DIR (same file names, any of .png/.jpg);
                          repeatable
   --mode fast|full       how curves are estimated (default: fast)
-  --strength S|auto      curve strength 0..1 or auto (default: 1, the model as trained)
+  --strength S|auto      curve strength 0..1 or auto (default: auto, as served)
   --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
   --json FILE            write all results as JSON
   --sheet FILE.png       contact sheet: one row per image, input | each run | reference
+  --card DIR             record the scores of models in DIR in DIR's model card (quality table,
+                         with this command), replacing an earlier row for the same set and settings
+  --set NAME             the set's name in the card (default: the name of --low's parent folder)
   -h, --help             this text`;
 
 function fail(msg: string): never {
@@ -54,7 +59,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; ms?: number };
+  mean: { psnr: number; ssim: number; mean: number; ms?: number; minPsnr: number; identical: number };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -78,9 +83,22 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, ms?: number): Image
   return { file, psnr: psnr(out, ref), ssim: ssim(out, ref), mean: meanBrightness(out), ...(ms !== undefined ? { ms } : {}) };
 }
 
+/**
+ * Identical images have infinite PSNR; for means they count as 60 dB (well below one 8-bit level of
+ * error), so a set where most photos pass unchanged still has a finite, comparable mean.
+ */
+const PSNR_CAP = 60;
+
 function summarise(images: ImageScore[]): RunResult["mean"] {
   const avg = (f: (s: ImageScore) => number) => images.reduce((a, s) => a + f(s), 0) / images.length;
-  const m: RunResult["mean"] = { psnr: avg((s) => s.psnr), ssim: avg((s) => s.ssim), mean: avg((s) => s.mean) };
+  const capped = (s: ImageScore) => Math.min(PSNR_CAP, s.psnr);
+  const m: RunResult["mean"] = {
+    psnr: avg(capped),
+    ssim: avg((s) => s.ssim),
+    mean: avg((s) => s.mean),
+    minPsnr: Math.min(...images.map(capped)),
+    identical: images.filter((s) => s.psnr === Infinity).length,
+  };
   if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
   return m;
 }
@@ -112,10 +130,12 @@ async function main(): Promise<void> {
         model: { type: "string", multiple: true },
         outputs: { type: "string", multiple: true },
         mode: { type: "string", default: "fast" },
-        strength: { type: "string", default: "1" },
+        strength: { type: "string", default: "auto" },
         denoise: { type: "string", default: "auto" },
         json: { type: "string" },
         sheet: { type: "string" },
+        card: { type: "string" },
+        set: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -215,6 +235,7 @@ async function main(): Promise<void> {
     writeFileSync(values.json, JSON.stringify(doc, null, 1) + "\n");
     console.log(`\nwrote ${values.json}`);
   }
+  if (values.card) recordInCard(values.card, values.set ?? basename(resolve(values.low ?? values.high, "..")), runs, { mode, strength, denoise });
   if (values.sheet) {
     for (const [i, row] of sheetRows.entries()) row.push(await thumb(refs[i]!));
     const sheet = await contactSheet(sheetRows, { cellWidth: CELL.w, cellHeight: CELL.h });
@@ -222,6 +243,36 @@ async function main(): Promise<void> {
     const cols = [...(values.low ? ["input"] : []), ...runs.filter((r) => r.source !== "input").map((r) => r.label), "reference"];
     console.log(`wrote ${values.sheet} (${sheet.width}x${sheet.height}; columns: ${cols.join(" | ")})`);
   }
+}
+
+/** Writes each model run whose file lives in `dir` into that model card's quality table. */
+function recordInCard(dir: string, set: string, runs: RunResult[], how: { mode: string; strength: number | "auto"; denoise: number | "auto" }): void {
+  const card = readCard(dir);
+  if (!card) fail(`--card ${dir}: no ${CARD_JSON} there`);
+  const command = ["npm run eval --", ...process.argv.slice(2).map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a))].join(" ");
+  const entries = card.evaluation ?? [];
+  for (const run of runs) {
+    if (run.source !== "model" || !run.path || resolve(dirname(run.path)) !== resolve(dir)) continue;
+    const e: EvaluationEntry = {
+      set,
+      variant: String(run.model?.variant ?? basename(run.path)),
+      mode: how.mode,
+      strength: String(how.strength),
+      denoise: String(how.denoise),
+      psnr: run.mean.psnr,
+      ssim: run.mean.ssim,
+      mean: run.mean.mean,
+      minPsnr: run.mean.minPsnr,
+      images: run.images.length,
+      command,
+    };
+    const same = (x: EvaluationEntry) => x.set === e.set && x.variant === e.variant && x.mode === e.mode && x.strength === e.strength && x.denoise === e.denoise;
+    const i = entries.findIndex(same);
+    if (i >= 0) entries[i] = e;
+    else entries.push(e);
+    console.log(`recorded in ${join(dir, CARD_JSON)}: ${set}, ${e.variant} ${e.mode}: ${e.psnr.toFixed(2)} dB / ${e.ssim.toFixed(3)}`);
+  }
+  writeCard(dir, { ...card, evaluation: entries });
 }
 
 await main();

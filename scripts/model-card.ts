@@ -11,6 +11,24 @@ import { MODEL_INPUT, MODEL_OUTPUT } from "../src/model-info.ts";
 /** Free-form training record from the trainer: data, steps, losses, command... */
 export type TrainingSection = Record<string, unknown>;
 
+/** One measured row of the card's quality table, with the command that reproduces it. */
+export interface EvaluationEntry {
+  /** What was scored, e.g. "LOL eval15" or "well-exposed (photos-cc held out), output vs input". */
+  set: string;
+  variant: string;
+  mode: string;
+  strength: string;
+  denoise: string;
+  psnr: number;
+  ssim: number;
+  /** Mean brightness of the outputs. */
+  mean: number;
+  /** Worst image's PSNR (identical images count as the cap). */
+  minPsnr: number;
+  images: number;
+  command: string;
+}
+
 export interface VariantEntry {
   variant: Variant;
   file: string;
@@ -40,6 +58,8 @@ export interface ModelCard {
   weightsSha256: string;
   extra: Record<string, string>;
   training?: TrainingSection;
+  /** Quality measured by `npm run eval -- ... --card DIR`; kept across re-exports of the same weights. */
+  evaluation?: EvaluationEntry[];
   verification: { reference: string; samples: string };
   variants: VariantEntry[];
   deployed: { variant: Variant; file: string; sha256: string; why: string };
@@ -72,8 +92,9 @@ export function describeArch(arch: ModelInfo["arch"]): string {
 export function writeCard(outDir: string, card: ModelCard): ModelCard {
   const previous = readCard(outDir);
   const same = previous?.weightsSha256 === card.weightsSha256;
-  const merged: ModelCard = card.training === undefined && same ? { ...card, training: previous?.training } : card;
+  const merged: ModelCard = card.training === undefined && same ? { ...card, training: previous?.training } : { ...card };
   if (merged.training === undefined) delete merged.training;
+  if (merged.evaluation === undefined && same && previous?.evaluation) merged.evaluation = previous.evaluation;
   writeFileSync(join(outDir, CARD_JSON), JSON.stringify(merged, null, 2) + "\n");
   writeFileSync(join(outDir, CARD_README), renderCard(merged));
   return merged;
@@ -115,6 +136,25 @@ export function renderCard(card: ModelCard): string {
     `Deployed: \`${card.deployed.file}\` = ${card.deployed.variant} (sha256 \`${card.deployed.sha256}\`). ${card.deployed.why}`,
     "",
   ];
+  if (card.evaluation?.length) {
+    lines.push(
+      "## Quality",
+      "",
+      "Measured through the serving pipeline (`npm run eval`; PSNR/SSIM as scikit-image on full-resolution RGB; identical images count as 60 dB).",
+      "",
+      "| Set | Variant | Mode | strength / denoise | PSNR dB | SSIM | mean brightness | worst PSNR | images |",
+      "|---|---|---|---|---|---|---|---|---|",
+      ...card.evaluation.map(
+        (e) =>
+          `| ${e.set} | ${e.variant} | ${e.mode} | ${e.strength} / ${e.denoise} | ${e.psnr.toFixed(2)} | ${e.ssim.toFixed(3)} | ${e.mean.toFixed(3)} | ${e.minPsnr.toFixed(2)} | ${e.images} |`,
+      ),
+      "",
+      "Commands:",
+      "",
+      ...[...new Set(card.evaluation.map((e) => e.command))].map((c) => `- \`${c}\``),
+      "",
+    );
+  }
   if (card.training) {
     lines.push("## Training", "", "```json", JSON.stringify(card.training, null, 2), "```", "");
   }

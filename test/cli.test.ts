@@ -44,7 +44,30 @@ test("eval --outputs: identical images score SSIM 1 and infinite PSNR; JSON and 
   const outputs = doc.runs.find((r: { source: string }) => r.source === "outputs");
   assert.equal(outputs.images.length, 2);
   for (const img of outputs.images) assert.equal(img.ssim, 1);
-  assert.equal(outputs.mean.psnr, null); // Infinity in JSON
+  assert.equal(outputs.images[0].psnr, null); // Infinity in JSON
+  assert.equal(outputs.mean.psnr, 60); // identical images count as 60 dB in means
+  assert.equal(outputs.mean.identical, 2);
   const s = await decode(new Uint8Array(readFileSync(sheet)), "png");
   assert.ok(s.width > 0 && s.height > 0);
 });
+
+test("eval --card: the model's scores and the command land in its model card's quality table", async () => {
+  const cardDir = join(dir, "card");
+  mkdirSync(cardDir);
+  for (const f of ["lowlight.onnx", "model-card.json"]) writeFileSync(join(cardDir, f), readFileSync(join("model", f)));
+  const model = join(cardDir, "lowlight.onnx");
+  await tsx("scripts/eval.ts", ["--low", low, "--high", high, "--model", model, "--card", cardDir, "--set", "tiny"]);
+  const card = JSON.parse(readFileSync(join(cardDir, "model-card.json"), "utf8"));
+  assert.equal(card.evaluation.length, 1);
+  const e = card.evaluation[0];
+  assert.equal(e.set, "tiny");
+  assert.equal(e.images, 2);
+  assert.equal(e.strength, "auto");
+  assert.ok(Number.isFinite(e.psnr) && e.ssim > 0 && e.ssim <= 1);
+  assert.match(e.command, /^npm run eval -- .*--card/);
+  // Re-running the same set and settings replaces the row instead of adding one.
+  await tsx("scripts/eval.ts", ["--low", low, "--high", high, "--model", model, "--card", cardDir, "--set", "tiny"]);
+  assert.equal(JSON.parse(readFileSync(join(cardDir, "model-card.json"), "utf8")).evaluation.length, 1);
+  assert.match(readFileSync(join(cardDir, "README.md"), "utf8"), /## Quality[\s\S]*\| tiny \|/);
+});
+
