@@ -218,6 +218,7 @@ describe("enhance", () => {
     assert.match(res.headers.get("ETag") ?? "", /^"[0-9a-f]{32}"$/);
     assert.match(res.headers.get("X-Enhance-Strength") ?? "", /^[01](\.\d+)?$/);
     assert.equal(res.headers.get("X-Enhance-Size"), `${W}x${H}`);
+    assert.match(res.headers.get("Server-Timing") ?? "", /^decode;dur=[\d.]+, .*model;dur=[\d.]+, .*encode;dur=[\d.]+$/);
 
     res = await fetch(`${open.url}/enhance?q=80`, { method: "POST", body: darkJpeg, headers: { "Content-Type": "application/octet-stream" } });
     const jpeg = await image(res, "image/jpeg");
@@ -263,6 +264,7 @@ describe("enhance", () => {
     const res = await fetch(`${open.url}/enhance?strength=0`, { method: "POST", body: await encodePng(src), headers: { "Content-Type": "image/png" } });
     const out = await image(res, "image/png");
     assert.equal(res.headers.get("X-Enhance-Strength"), "0");
+    assert.doesNotMatch(res.headers.get("Server-Timing") ?? "", /model;/, "strength=0 must not run the model");
     assert.deepEqual([out.width, out.height], [40, 30]);
     assert.ok(Buffer.from(out.data).equals(Buffer.from(src.data)), "pixels differ");
   });
