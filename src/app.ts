@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { checkSourceUrl, type SourceRules } from "./address-rules.ts";
 import { ConfigError, getConfig, type Config, type Env } from "./config.ts";
 import { HttpError } from "./errors.ts";
+import { ByteBudget } from "./byte-budget.ts";
 import { HOME_PAGE_CSP, homePage } from "./home-page.ts";
 import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./http-cache.ts";
 import { negotiateFormat, type NegotiatedFormat } from "./negotiate.ts";
@@ -89,13 +90,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const hit = await cacheLookup(key);
     if (hit !== null) return hit;
 
-    const { bytes } = await fetchSource(source.href, {
-      maxBytes: cfg.limits.maxSourceBytes,
-      timeoutMs: cfg.limits.fetchTimeoutMs,
-      maxRedirects: cfg.limits.maxRedirects,
-      check: (u) => checkSourceUrl(u, rules),
-    });
-    const result = await run(engine, bytes, params, negotiated, cfg);
+    const lease = bufferBudget(cfg).lease();
+    let result: PipelineResult;
+    try {
+      const { bytes } = await fetchSource(source.href, {
+        maxBytes: cfg.limits.maxSourceBytes,
+        timeoutMs: cfg.limits.fetchTimeoutMs,
+        maxRedirects: cfg.limits.maxRedirects,
+        check: (u) => checkSourceUrl(u, rules),
+        lease,
+      });
+      result = await run(engine, bytes, params, negotiated, cfg);
+    } finally {
+      lease.release();
+    }
     const response = imageResponse(result, etag, IMMUTABLE, vary, engine);
     c.executionCtx.waitUntil(cacheStore(key, response.clone()));
     return response;
@@ -104,12 +112,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.post("/enhance", async (c) => {
     const cfg = getConfig(c.env);
     const { params } = await parseAndVerify(new URL(c.req.url), "POST", cfg);
-    const bytes = await readUpload(c.req.raw, cfg.limits.maxSourceBytes);
-    const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
+    const lease = bufferBudget(cfg).lease();
+    let result: PipelineResult;
+    let etag: string;
+    try {
+      const bytes = await readUpload(c.req.raw, cfg.limits.maxSourceBytes, lease);
+      const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
+      const engine = await deps.getEngine();
+      const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
+      etag = await etagFor(canonical, engine.model.sha256);
+      result = await run(engine, bytes, params, negotiated, cfg);
+    } finally {
+      lease.release();
+    }
     const engine = await deps.getEngine();
-    const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
-    const etag = await etagFor(canonical, engine.model.sha256);
-    const result = await run(engine, bytes, params, negotiated, cfg);
     // Uploads are one client's data: never stored by this service or by shared caches.
     return imageResponse(result, etag, "no-store", params.format === "auto", engine);
   });
@@ -199,6 +215,15 @@ function headerSafe(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
 }
 
+const budgets = new Map<number, ByteBudget>();
+
+/** The isolate's one budget of buffered source bytes (per configured size: tests run several configs). */
+function bufferBudget(cfg: Config): ByteBudget {
+  let b = budgets.get(cfg.limits.maxBufferedBytes);
+  if (!b) budgets.set(cfg.limits.maxBufferedBytes, (b = new ByteBudget(cfg.limits.maxBufferedBytes)));
+  return b;
+}
+
 function errorResponse(err: unknown, extraHeaders: Record<string, string> = {}): Response {
   let e: HttpError;
   if (err instanceof HttpError) {
@@ -211,5 +236,6 @@ function errorResponse(err: unknown, extraHeaders: Record<string, string> = {}):
     e = new HttpError(500, "internal", "internal error");
   }
   const headers = new Headers({ "Cache-Control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
+  if (e.status === 503) headers.set("Retry-After", "1");
   return Response.json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
 }

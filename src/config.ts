@@ -12,6 +12,7 @@ export interface Env {
   MAX_OUTPUT_PIXELS?: string | number;
   MAX_PNG_SOURCE_PIXELS?: string | number;
   MAX_FULL_MODE_PIXELS?: string | number;
+  MAX_BUFFERED_BYTES?: string | number;
   FETCH_TIMEOUT_MS?: string | number;
   MAX_REDIRECTS?: string | number;
   ALLOWED_SOURCES?: string;
@@ -22,6 +23,7 @@ export interface Env {
 export interface Config {
   limits: PipelineLimits & {
     maxSourceBytes: number;
+    maxBufferedBytes: number;
     fetchTimeoutMs: number;
     maxRedirects: number;
   };
@@ -56,6 +58,12 @@ export const DEFAULTS = {
    * the bound: the runner splits large inputs into exact overlapping 128 px tiles (ORT stays at 28 MB).
    */
   MAX_FULL_MODE_PIXELS: 512 * 512,
+  /**
+   * 24 MiB: source bytes held by all in-flight requests of an isolate together (they wait their turn
+   * for the pipeline holding them). The worst single request peaks near 97 MB of the isolate's 128 MB,
+   * which leaves about this much for the others' queued images. At least MAX_SOURCE_BYTES.
+   */
+  MAX_BUFFERED_BYTES: 24 * 1024 * 1024,
   /** One deadline for all redirect hops and the body read. */
   FETCH_TIMEOUT_MS: 10_000,
   /** Each hop is a subrequest; real image hosts need one or two. */
@@ -101,9 +109,14 @@ export function resolveConfig(env: Env): Config {
     maxPngSourcePixels,
     maxOutputPixels,
     maxFullModePixels,
+    maxBufferedBytes: int("MAX_BUFFERED_BYTES", 1024, 1024 * 1024 * 1024),
     fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),
     maxRedirects: int("MAX_REDIRECTS", 0, 20),
   };
+
+  if (limits.maxBufferedBytes < limits.maxSourceBytes) {
+    throw new ConfigError(`MAX_BUFFERED_BYTES (${limits.maxBufferedBytes}) must be at least MAX_SOURCE_BYTES (${limits.maxSourceBytes})`);
+  }
 
   const privRaw = env.ALLOW_PRIVATE_SOURCES;
   let allowPrivate: boolean;

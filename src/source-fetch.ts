@@ -10,6 +10,7 @@
  * image/* type is not trusted either way: the pipeline sniffs the bytes.
  */
 import { HttpError } from "./errors.ts";
+import type { Lease } from "./byte-budget.ts";
 
 export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";
 /** Only PNG and JPEG are decoded; other image types end in a 415 after sniffing. */
@@ -21,6 +22,8 @@ export interface FetchOptions {
   maxRedirects: number;
   /** Validates a hop's URL (throws HttpError); applied to the first URL and to every redirect target. */
   check: (url: string | URL) => URL;
+  /** The isolate-wide budget of buffered source bytes this request draws on. */
+  lease?: Lease;
 }
 
 export interface FetchedSource {
@@ -78,7 +81,7 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
         throw new HttpError(415, "unsupported_media_type", `upstream Content-Type "${contentType.slice(0, 60)}" is not an image`);
       }
       readingBody = true;
-      const bytes = await readCapped(res.body, res.headers.get("Content-Length"), opts.maxBytes, "source");
+      const bytes = await readCapped(res.body, res.headers.get("Content-Length"), opts.maxBytes, "source", opts.lease);
       return { bytes, contentType, url };
     }
   } catch (e) {
@@ -114,6 +117,7 @@ export async function readCapped(
   contentLength: string | null,
   maxBytes: number,
   what: "source" | "request body",
+  lease?: Lease,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const tooBig = () => new HttpError(413, "too_large", `${what} is larger than ${maxBytes} bytes (MAX_SOURCE_BYTES)`);
   if (contentLength !== null && /^\d+$/.test(contentLength.trim()) && Number(contentLength) > maxBytes) {
@@ -131,6 +135,12 @@ export async function readCapped(
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
       throw tooBig();
+    }
+    try {
+      lease?.add(value.byteLength);
+    } catch (e) {
+      await reader.cancel().catch(() => {});
+      throw e;
     }
     chunks.push(value);
   }

@@ -5,8 +5,9 @@
  */
 import { HttpError } from "./errors.ts";
 import { readCapped } from "./source-fetch.ts";
+import type { Lease } from "./byte-budget.ts";
 
-export async function readUpload(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+export async function readUpload(request: Request, maxBytes: number, lease?: Lease): Promise<Uint8Array<ArrayBuffer>> {
   const contentType = request.headers.get("Content-Type") ?? "";
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
   const raw = mediaType.startsWith("image/") || mediaType === "application/octet-stream";
@@ -18,7 +19,7 @@ export async function readUpload(request: Request, maxBytes: number): Promise<Ui
       `Content-Type "${contentType.slice(0, 60)}" is not accepted; send image/png, image/jpeg, application/octet-stream, or multipart/form-data with a "file" field`,
     );
   }
-  const body = await readCapped(request.body, request.headers.get("Content-Length"), maxBytes, "request body");
+  const body = await readCapped(request.body, request.headers.get("Content-Length"), maxBytes, "request body", lease);
   const bytes = multipart ? await fileField(body, contentType) : body;
   if (bytes.length === 0) throw new HttpError(400, "bad_parameter", "the image is empty: send the image's bytes");
   return bytes;
