@@ -14,7 +14,7 @@ import { sniffFormat } from "../src/sniff.ts";
 import { makeImage, type RgbaImage } from "../src/image.ts";
 import { gaussian, mulberry32 } from "../src/rng.ts";
 
-const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg [--model F] [--darken G,GAMMA] [--cell WxH]`;
+const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -70,5 +70,6 @@ for (const path of positionals) {
   console.log(`${path}: strength ${res.strength.toFixed(2)}`);
 }
 const sheet = await contactSheet(rows, { cellWidth: Number(cell![1]), cellHeight: Number(cell![2]), background: 255 });
-writeFileSync(values.out!, await encode(sheet, "jpeg", { quality: 85 }));
+const asPng = values.out!.toLowerCase().endsWith(".png");
+writeFileSync(values.out!, asPng ? await encode(sheet, "png") : await encode(sheet, "jpeg", { quality: 85 }));
 console.log(`wrote ${values.out} (${sheet.width}x${sheet.height}; columns: input | enhanced)`);
