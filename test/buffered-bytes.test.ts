@@ -45,7 +45,7 @@ test("a second upload while the first holds the budget is a 503 with Retry-After
   const second = await fetch(`${worker.url}/enhance?strength=0&format=png`, { method: "POST", headers: { "Content-Type": "image/png" }, body: png });
   assert.equal(second.status, 503);
   assert.equal(second.headers.get("Retry-After"), "1");
-  assert.equal((await second.json()).error.code, "busy");
+  assert.equal(((await second.json()) as { error: { code: string } }).error.code, "busy");
   release();
   const res = await first;
   assert.equal(res.status, 200, await res.clone().text());
