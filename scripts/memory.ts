@@ -19,7 +19,7 @@ import { mulberry32 } from "../src/rng.ts";
 import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/wasm-memory.ts";
 import type { PipelineOptions } from "../src/pipeline.ts";
 
-const HELP = `Usage: node --expose-gc --import tsx scripts/memory.ts [--requests N] [--budget MB]
+const HELP = `Usage: node --expose-gc --import tsx scripts/memory.ts [--requests N] [--budget MB] [--trace TEXT]
 
   --requests N  mixed requests in phase (c) (default 300)
   --budget MB   the bound every peak must stay under (default 100)`;
@@ -28,6 +28,7 @@ const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "300" },
     budget: { type: "string", default: "100" },
+    trace: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -163,6 +164,7 @@ let currentFrom: "png" | "jpegDec" = "jpegDec";
 function track(stage?: string, img?: RgbaImage): void {
   if (img) current = img;
   const s = sample();
+  if (tracing) console.log(`  ${(stage ?? "end").padEnd(8)} ${KEYS.map((k) => `${k} ${fmt(s[k])}`).join("  ")}`);
   for (const k of KEYS) phasePeak[k] = Math.max(phasePeak[k], s[k]);
 }
 
@@ -202,6 +204,19 @@ async function phase(name: string, jobs: Job[]): Promise<void> {
   const after = sample();
   rows.push({ phase: name, peak: phasePeak, after, worst });
   console.log(`${name}: ${jobs.length} request(s), ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}
+
+let tracing = false;
+if (values.trace !== undefined) {
+  // Per-stage memory of the mixed jobs whose name contains the text, three times each.
+  tracing = true;
+  for (const j of MIX.filter((m) => m.name.includes(values.trace!))) {
+    for (let i = 0; i < 3; i++) {
+      console.log(`${j.name} #${i + 1}`);
+      await run(j);
+    }
+  }
+  process.exit(0);
 }
 
 await phase(A.name, [A]);

@@ -32,8 +32,12 @@ let ready: Promise<unknown> | undefined;
 let compiled: WebAssembly.Module | undefined;
 const tracker = new MemoryTracker();
 
-/** Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (4 MB of RGBA). */
-export const WASM_RESIZE_MAX_PIXELS = 1024 * 1024;
+/**
+ * Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (2 MB of RGBA).
+ * Half a megapixel keeps the resampler's heap near 8 MB while a 12 MP decode (50 MB) is still alive:
+ * at 1 MP the 12 MP-to-thumbnail request peaked at 102 MB (npm run memory -- --trace EXIF).
+ */
+export const WASM_RESIZE_MAX_PIXELS = 512 * 1024;
 
 /** Take the resampler's module once per isolate/process (precompiled, or bytes compiled here in Node). */
 export function initResize(wasm: WebAssembly.Module | BufferSource): Promise<unknown> {
