@@ -112,20 +112,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.post("/enhance", async (c) => {
     const cfg = getConfig(c.env);
     const { params } = await parseAndVerify(new URL(c.req.url), "POST", cfg);
+    const engine = await deps.getEngine();
     const lease = bufferBudget(cfg).lease();
     let result: PipelineResult;
     let etag: string;
     try {
       const bytes = await readUpload(c.req.raw, cfg.limits.maxSourceBytes, lease);
       const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
-      const engine = await deps.getEngine();
       const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
       etag = await etagFor(canonical, engine.model.sha256);
       result = await run(engine, bytes, params, negotiated, cfg);
     } finally {
       lease.release();
     }
-    const engine = await deps.getEngine();
     // Uploads are one client's data: never stored by this service or by shared caches.
     return imageResponse(result, etag, "no-store", params.format === "auto", engine);
   });
