@@ -143,10 +143,31 @@ function areaTaps(inSize: number, outSize: number): { to: Int32Array; w: Float64
   return { to, w };
 }
 
+/**
+ * Per output column along an axis of `inSize` -> `outSize` (outSize <= inSize): the source pixels
+ * wholly inside it [start, end) and the fraction `split` of pixel `end` that falls inside (0 when no
+ * pixel straddles its right boundary; the rest of a straddler goes to the next column).
+ */
+function areaSpans(inSize: number, outSize: number): { start: Int32Array; end: Int32Array; split: Float64Array } {
+  const { to, w } = areaTaps(inSize, outSize);
+  const start = new Int32Array(outSize);
+  const end = new Int32Array(outSize);
+  const split = new Float64Array(outSize);
+  for (let x = inSize - 1; x >= 0; x--) start[to[x]!] = x;
+  for (let o = 0; o < outSize; o++) {
+    // A pixel that starts in o and spills into o + 1 ends the run of whole pixels.
+    let e = start[o]!;
+    while (e < inSize && to[e] === o && w[e] === 1) e++;
+    end[o] = e;
+    split[o] = e < inSize && to[e] === o ? w[e]! : 0;
+  }
+  return { start, end, split };
+}
+
 /** Exact area-average downscale, one source row at a time (memory: two output rows of floats). */
 function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage {
   const { width: W, height: H, data: src } = img;
-  const xs = areaTaps(W, width);
+  const xs = areaSpans(W, width);
   const ys = areaTaps(H, height);
   const rowAcc = new Float64Array(width * 4); // current source row, averaged horizontally
   let cur = new Float64Array(width * 4); // output row being accumulated
@@ -155,27 +176,39 @@ function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage
   const norm = 1 / ((W / width) * (H / height));
   let oy = 0;
   for (let y = 0; y < H; y++) {
-    rowAcc.fill(0);
-    for (let x = 0, p = y * W * 4; x < W; x++, p += 4) {
-      const o = xs.to[x]! * 4;
-      const w0 = xs.w[x]!;
-      const r = src[p]!, g = src[p + 1]!, b = src[p + 2]!, a = src[p + 3]!;
-      if (w0 === 1) {
-        rowAcc[o] = rowAcc[o]! + r;
-        rowAcc[o + 1] = rowAcc[o + 1]! + g;
-        rowAcc[o + 2] = rowAcc[o + 2]! + b;
-        rowAcc[o + 3] = rowAcc[o + 3]! + a;
-      } else {
-        const w1 = 1 - w0;
-        rowAcc[o] = rowAcc[o]! + r * w0;
-        rowAcc[o + 1] = rowAcc[o + 1]! + g * w0;
-        rowAcc[o + 2] = rowAcc[o + 2]! + b * w0;
-        rowAcc[o + 3] = rowAcc[o + 3]! + a * w0;
-        rowAcc[o + 4] = rowAcc[o + 4]! + r * w1;
-        rowAcc[o + 5] = rowAcc[o + 5]! + g * w1;
-        rowAcc[o + 6] = rowAcc[o + 6]! + b * w1;
-        rowAcc[o + 7] = rowAcc[o + 7]! + a * w1;
+    // Whole pixels summed in locals per output column; a straddling pixel is split between the
+    // column it starts in and the next (carried in cr..ca).
+    let cr = 0, cg = 0, cb = 0, ca = 0;
+    const row = y * W * 4;
+    for (let o = 0; o < width; o++) {
+      let r = cr, g = cg, b = cb, a = ca;
+      const e = xs.end[o]!;
+      // start[o] is past any straddler of o - 1: that one belongs to the column it starts in.
+      let x = xs.start[o]!;
+      for (let p = row + 4 * x; x < e; x++, p += 4) {
+        r += src[p]!;
+        g += src[p + 1]!;
+        b += src[p + 2]!;
+        a += src[p + 3]!;
       }
+      const w0 = xs.split[o]!;
+      if (w0 > 0) {
+        const p = row + 4 * e;
+        const w1 = 1 - w0;
+        r += src[p]! * w0;
+        g += src[p + 1]! * w0;
+        b += src[p + 2]! * w0;
+        a += src[p + 3]! * w0;
+        cr = src[p]! * w1;
+        cg = src[p + 1]! * w1;
+        cb = src[p + 2]! * w1;
+        ca = src[p + 3]! * w1;
+      } else cr = cg = cb = ca = 0;
+      const k = 4 * o;
+      rowAcc[k] = r;
+      rowAcc[k + 1] = g;
+      rowAcc[k + 2] = b;
+      rowAcc[k + 3] = a;
     }
     const ty = ys.to[y]!;
     const wy = ys.w[y]!;
