@@ -16,14 +16,14 @@
  * so edges stay as sharp as with the full-size filter. On LOL it scored the same as the full-size
  * filter (radius 3) at about half the cost.
  *
- * Gain: block means of luminance before (`lumaGrid`, taken before the curves) and after the curves
- * give one gain per cell; eps = (amount * noise * (gain - 1))^2, interpolated between cell centres.
- * Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the pixel is returned unchanged.
- * `amount` "auto" follows the input's measured noise (`lumaGrid().noise`), so clean photos, even
- * when brightened, are barely touched.
+ * Gain: block means of luminance (`lumaGrid`) before and after the curves give one gain per cell;
+ * eps = (amount * noise * (gain - 1))^2, interpolated between cell centres. The pipeline measures
+ * them on the estimation copy (the curves applied to 11k pixels instead of a full-size pass twice):
+ * gain is a smooth, regional quantity. Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the
+ * pixel is returned unchanged. `amount` "auto" follows the input's measured noise (`measureNoise`,
+ * at full resolution, sampled), so clean photos, even when brightened, are barely touched.
  *
- * Cost: O(pixels), about 20 ms/MP in Node (a quarter of that when the input is clean: measured, then
- * skipped); box sums are running column sums, streamed row by row, so memory is a few rows
+ * Cost: O(pixels); box sums are running column sums, streamed row by row, so memory is a few rows
  * (O(width): under 1 MB at 4000 px wide) plus the cell grids, never a full-size plane.
  */
 import type { RgbaImage } from "./image.ts";
@@ -43,20 +43,21 @@ export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.015, maxE
 
 /**
  * `denoise: "auto"`: the amount is the input's measured noise (std of luminance, 8-bit levels, see
- * `lumaGrid`) over this level, at most 1. LOL's dark shots measure about 1 level; clean photos less.
+ * `measureNoise`) over this level, at most 1. LOL's dark shots measure about 1 level; clean photos less.
  */
 export const AUTO_FULL_NOISE = 1.5;
 
-/** Amount for `option` given the input's grid: a number as given; "auto" (or absent) from its noise. */
-export function denoiseAmount(option: number | "auto" | undefined, before: LumaGrid): number {
+/** Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from the noise. */
+export function denoiseAmount(option: number | "auto" | undefined, noise: number): number {
   if (typeof option === "number") return option;
   // Too small to measure: assume the level "auto" was calibrated on.
-  const noise = Number.isFinite(before.noise) ? before.noise : AUTO_FULL_NOISE;
-  return Math.min(1, noise / AUTO_FULL_NOISE);
+  const n = Number.isFinite(noise) ? noise : AUTO_FULL_NOISE;
+  return Math.min(1, n / AUTO_FULL_NOISE);
 }
 
 /** Luminance block means: cells of `cell` x `cell` pixels (the last row/column of cells may be smaller). */
 export interface LumaGrid {
+  /** Size of the image the grid was measured on (it may stand for a larger image of the same shape). */
   width: number;
   height: number;
   cell: number;
@@ -64,12 +65,6 @@ export interface LumaGrid {
   rows: number;
   /** Mean luminance 0..255 per cell, row-major. */
   mean: Float32Array;
-  /**
-   * Noise std of the luminance in 8-bit levels, NaN where the image is too small to tell: the 10th
-   * percentile over cells of Immerkaer's estimate (mean |3x3 Laplacian| * sqrt(pi/2) / 6), so the
-   * flattest cells speak, not textured ones. Cells darker than 4 levels are left out (clipped at 0).
-   */
-  noise: number;
 }
 
 /** Rec. 709 luminance of 8-bit RGB as an integer 0..255 (weights 54/183/19 out of 256). */
@@ -77,56 +72,96 @@ function luma(r: number, g: number, b: number): number {
   return (54 * r + 183 * g + 19 * b + 128) >> 8;
 }
 
-/**
- * Block-mean luminance of `img`, and (with `measureNoise`) its noise level. Take it before the curves,
- * so `denoise` can tell how much each cell was brightened and how noisy the input was.
- */
-export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell, measureNoise = true): LumaGrid {
+/** Block-mean luminance of `img` in cells of `cell` pixels. */
+export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): LumaGrid {
   const { width: W, height: H, data: d } = img;
+  if (!Number.isInteger(cell) || cell < 1) throw new Error(`cell must be a positive integer, got ${cell}`);
   const cols = Math.max(1, Math.ceil(W / cell));
   const rows = Math.max(1, Math.ceil(H / cell));
   const sum = new Float64Array(cols * rows);
-  const cellOf = new Int32Array(W);
-  for (let x = 0; x < W; x++) cellOf[x] = (x / cell) | 0;
-  // Laplacian magnitudes per cell, over the interior of every other row (a sample is plenty).
-  const lap = new Float64Array(cols * rows);
-  const lapCount = new Float64Array(cols * rows);
-  const ring = new Int32Array(3 * W); // luminance of the last three rows
   for (let y = 0; y < H; y++) {
     const rb = ((y / cell) | 0) * cols;
-    const cur = (y % 3) * W;
-    for (let x = 0, p = y * W * 4; x < W; x++, p += 4) {
-      const v = luma(d[p]!, d[p + 1]!, d[p + 2]!);
-      ring[cur + x] = v;
-      sum[rb + cellOf[x]!]! += v;
-    }
-    // Row y - 1 (odd) has both neighbours now.
-    if (measureNoise && y >= 2 && (y & 1) === 0 && W >= 3) {
-      const a = ((y - 2) % 3) * W, b = ((y - 1) % 3) * W, c = cur;
-      const lb = (((y - 1) / cell) | 0) * cols;
-      for (let x = 1; x < W - 1; x++) {
-        const l = ring[a + x - 1]! - 2 * ring[a + x]! + ring[a + x + 1]!
-          - 2 * (ring[b + x - 1]! - 2 * ring[b + x]! + ring[b + x + 1]!)
-          + ring[c + x - 1]! - 2 * ring[c + x]! + ring[c + x + 1]!;
-        const k = lb + cellOf[x]!;
-        lap[k]! += l < 0 ? -l : l;
-        lapCount[k]!++;
-      }
+    for (let i = 0, p = y * W * 4; i < cols; i++) {
+      let s = 0;
+      for (let x = i * cell, e = Math.min(W, x + cell); x < e; x++, p += 4) s += luma(d[p]!, d[p + 1]!, d[p + 2]!);
+      sum[rb + i]! += s;
     }
   }
   const mean = new Float32Array(cols * rows);
-  const sigmas: number[] = [];
   for (let j = 0; j < rows; j++) {
     const ch = Math.min(cell, H - j * cell);
-    for (let i = 0; i < cols; i++) {
-      const k = j * cols + i;
-      mean[k] = sum[k]! / (ch * Math.min(cell, W - i * cell));
-      if (lapCount[k]! >= 32 && mean[k]! >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap[k]! / lapCount[k]!));
+    for (let i = 0; i < cols; i++) mean[j * cols + i] = sum[j * cols + i]! / (ch * Math.min(cell, W - i * cell));
+  }
+  return { width: W, height: H, cell, cols, rows, mean };
+}
+
+/** `measureNoise` looks at every k-th cell row and column, k as large as keeps at least this many cells. */
+export const NOISE_MIN_CELLS = 200;
+
+/**
+ * Noise std of the luminance of `img` in 8-bit levels, NaN where the image is too small to tell: the
+ * 10th percentile over `cell`-pixel cells of Immerkaer's estimate (mean |3x3 Laplacian| * sqrt(pi/2) / 6,
+ * on every other row), so the flattest cells speak, not textured ones. Cells darker than 4 levels are
+ * left out (clipped at 0). Large images are sampled: every k-th cell in each direction, at least
+ * NOISE_MIN_CELLS cells (a percentile over an even sample estimates the same percentile), so the
+ * cost stays near that of a 0.2 MP image.
+ */
+export function measureNoise(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): number {
+  const { width: W, height: H, data: d } = img;
+  const cols = Math.max(1, Math.ceil(W / cell));
+  const rows = Math.max(1, Math.ceil(H / cell));
+  const k = Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
+  const sigmas: number[] = [];
+  // Luminance of one band: a cell row plus the row below it (the last centre row's neighbour).
+  const band = new Int32Array((cell + 1) * W);
+  const lap = new Float64Array(cols);
+  const lapCount = new Float64Array(cols);
+  const sum = new Float64Array(cols);
+  for (let j = 0; j < rows; j += k) {
+    const y0 = j * cell;
+    const y1 = Math.min(H, y0 + cell);
+    const yEnd = Math.min(H, y1 + 1);
+    for (let y = y0; y < yEnd; y++) {
+      for (let i = 0; i < cols; i += k) {
+        const x0 = i * cell, x1 = Math.min(W, x0 + cell + 1);
+        const b = (y - y0) * W;
+        for (let x = Math.max(0, x0 - 1), p = 4 * (y * W + x); x < x1; x++, p += 4) band[b + x] = luma(d[p]!, d[p + 1]!, d[p + 2]!);
+      }
+    }
+    lap.fill(0);
+    lapCount.fill(0);
+    sum.fill(0);
+    for (let y = y0; y < y1; y++) {
+      const b = (y - y0) * W;
+      for (let i = 0; i < cols; i += k) {
+        const x0 = i * cell, x1 = Math.min(W, x0 + cell);
+        let s = 0;
+        for (let x = x0; x < x1; x++) s += band[b + x]!;
+        sum[i]! += s;
+        // Centre rows are the odd ones with a row on each side.
+        if ((y & 1) === 0 || y + 1 >= H || W < 3) continue;
+        const a = b - W, c = b + W;
+        // Row y - 1 of the band: a cell row starting at an odd y reads the row above it, outside the band.
+        if (y === y0) continue;
+        let l1 = 0, n = 0;
+        for (let x = Math.max(1, x0); x < Math.min(W - 1, x1); x++, n++) {
+          const l = band[a + x - 1]! - 2 * band[a + x]! + band[a + x + 1]!
+            - 2 * (band[b + x - 1]! - 2 * band[b + x]! + band[b + x + 1]!)
+            + band[c + x - 1]! - 2 * band[c + x]! + band[c + x + 1]!;
+          l1 += l < 0 ? -l : l;
+        }
+        lap[i]! += l1;
+        lapCount[i]! += n;
+      }
+    }
+    const ch = y1 - y0;
+    for (let i = 0; i < cols; i += k) {
+      const mean = sum[i]! / (ch * Math.min(cell, W - i * cell));
+      if (lapCount[i]! >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap[i]! / lapCount[i]!));
     }
   }
   sigmas.sort((p, q) => p - q);
-  const noise = sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
-  return { width: W, height: H, cell, cols, rows, mean, noise };
+  return sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
 }
 
 /**
@@ -134,6 +169,9 @@ export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell, m
  * cell was brightened. A small offset keeps near-black cells from reading as huge gains.
  */
 export function cellEps(before: LumaGrid, after: LumaGrid, amount: number, s: DenoiseSettings = DENOISE_DEFAULTS): Float32Array {
+  if (before.cols !== after.cols || before.rows !== after.rows) {
+    throw new Error(`luminance grids differ: ${before.cols}x${before.rows} cells before the curves, ${after.cols}x${after.rows} after`);
+  }
   const eps = new Float32Array(before.mean.length);
   const k = amount * s.noise * 255;
   const cap = s.maxEps * 255 * 255;
@@ -145,25 +183,44 @@ export function cellEps(before: LumaGrid, after: LumaGrid, amount: number, s: De
   return eps;
 }
 
+/** How much each region was brightened: luminance grids of the same image before and after the curves. */
+export interface Gain {
+  before: LumaGrid;
+  after: LumaGrid;
+}
+
 /**
- * Smooth `img` (the curves' output) in place where it was brightened relative to `before` (its
- * `lumaGrid` before the curves). `option` 0..1 scales the assumed noise (0 returns at once), "auto"
- * takes it from the noise measured in `before`. Returns the amount applied: 0 when nothing changed.
+ * Smooth `img` (the curves' output) in place where `gain` says it was brightened. The grids may be
+ * measured on a smaller copy of the same shape (the estimation copy: its cells then stand for
+ * proportionally larger regions of `img`). `amount` 0..1 scales the assumed noise (0 returns at
+ * once; see `denoiseAmount`). Returns the amount applied: 0 when nothing changed.
  */
-export function denoise(img: RgbaImage, before: LumaGrid, option: number | "auto" = "auto", s: DenoiseSettings = DENOISE_DEFAULTS): number {
+export function denoise(img: RgbaImage, gain: Gain, amount: number, s: DenoiseSettings = DENOISE_DEFAULTS): number {
   const { width: W, height: H } = img;
-  if (before.width !== W || before.height !== H) {
-    throw new Error(`luminance grid is for ${before.width}x${before.height}, the image is ${W}x${H}`);
+  const { before, after } = gain;
+  if (before.width !== after.width || before.height !== after.height || before.cell !== after.cell) {
+    throw new Error(`luminance grids differ: ${before.width}x${before.height} before the curves, ${after.width}x${after.height} after`);
   }
-  const amount = denoiseAmount(option, before);
-  if (!(amount >= 0 && amount <= 1)) throw new Error(`denoise amount must be in 0..1 or "auto", got ${option}`);
+  if (!(amount >= 0 && amount <= 1)) throw new Error(`denoise amount must be in 0..1, got ${amount}`);
   if (!Number.isInteger(s.radius) || s.radius < 1) throw new Error(`denoise radius must be a positive integer, got ${s.radius}`);
   if (amount === 0 || W * H === 0) return 0;
-  const eps = cellEps(before, lumaGrid(img, before.cell, false), amount, s);
+  const eps = cellEps(before, after, amount, s);
   // eps of 1 level^2 or less only touches regions already flat to within about a level: skip the work.
   if (eps.every((e) => e <= 1)) return 0;
-  filter(img, before, eps, s.radius);
+  // Cell size in img pixels along each axis.
+  const stepX = (before.cell * W) / before.width;
+  const stepY = (before.cell * H) / before.height;
+  filter(img, { cols: before.cols, rows: before.rows, stepX, stepY, eps }, s.radius);
   return amount;
+}
+
+/** Per-cell eps on `img`'s pixel grid: cells `stepX` x `stepY` pixels. */
+interface EpsGrid {
+  cols: number;
+  rows: number;
+  stepX: number;
+  stepY: number;
+  eps: Float32Array;
 }
 
 /**
@@ -197,8 +254,10 @@ function taps(size: number, cells: number, step: number, offset = 0.5): { lo: In
  * Stage 1 column sums carry r zeros on each side so its running sums need no bounds checks; an
  * all-zero row or column stands in for anything outside the image.
  */
-function filter(img: RgbaImage, grid: LumaGrid, eps: Float32Array, r: number): void {
+function filter(img: RgbaImage, grid: EpsGrid, r: number): void {
   const { width: W, height: H, data } = img;
+  // Written through a clamped view: stores round and clamp to 0..255 themselves.
+  const out = new Uint8ClampedArray(data.buffer, data.byteOffset, data.length);
   const w = (W + 1) >> 1;
   const h = (H + 1) >> 1;
   const R = 2 * r; // stage 2 radius, in output pixels
@@ -225,111 +284,129 @@ function filter(img: RgbaImage, grid: LumaGrid, eps: Float32Array, r: number): v
   const invCols = new Float64Array(W);
   for (let x = 0; x < W; x++) invCols[x] = 1 / (Math.min(W - 1, x + R) - Math.max(0, x - R) + 1);
   const slot = (row: number): number => (row >= 0 && row < h ? row % S : ZERO);
-  // eps per copy pixel: cells of the gain grid are `cell` source pixels, a copy pixel is 2.
+  // eps per copy pixel: a copy pixel is 2 source pixels.
+  const { eps } = grid;
   const epsCells = new Float32Array(grid.cols);
-  const ex = taps(w, grid.cols, grid.cell / 2);
-  const ey = taps(h, grid.rows, grid.cell / 2);
+  const ex = taps(w, grid.cols, grid.stepX / 2);
+  const ey = taps(h, grid.rows, grid.stepY / 2);
   let y = 0; // next output row
 
+  // The per-row work is in small functions called once per row: V8 optimises those reliably, where
+  // one large function with nested loops ran at half speed on some requests (on-stack replacement).
   for (let t = 0; t < h + r; t++) {
-    if (t < h) {
-      // Copy row t: mean of source rows 2t and 2t + 1 (one row at an odd bottom edge), pairs of columns.
-      const o = (t % S) * w * 4;
-      const r0 = 2 * t * W * 4;
-      const r1 = 2 * t + 1 < H ? r0 + W * 4 : r0;
-      for (let i = 0; i < w; i++) {
-        const p = 8 * i;
-        const q = 2 * i + 1 < W ? p + 4 : p;
-        const cr = (data[r0 + p]! + data[r0 + q]! + data[r1 + p]! + data[r1 + q]!) * 0.25;
-        const cg = (data[r0 + p + 1]! + data[r0 + q + 1]! + data[r1 + p + 1]! + data[r1 + q + 1]!) * 0.25;
-        const cb = (data[r0 + p + 2]! + data[r0 + q + 2]! + data[r1 + p + 2]! + data[r1 + q + 2]!) * 0.25;
-        const k = o + 4 * i;
-        copy[k] = cr;
-        copy[k + 1] = cg;
-        copy[k + 2] = cb;
-        copy[k + 3] = 0.2126 * cr + 0.7152 * cg + 0.0722 * cb;
-      }
-    }
+    if (t < h) copyRow(data, W, H, t, copy, (t % S) * w * 4, w);
     // Stage 1 window moves from copy rows [t-2r-1, t-1] to [t-2r, t].
     const sn = slot(t), so = slot(t - 2 * r - 1);
-    if (sn !== ZERO || so !== ZERO) {
-      const np = sn * w * 4, op = so * w * 4;
-      for (let i = 0; i < w; i++) {
-        const pn = np + 4 * i, po = op + 4 * i, k = 5 * (i + r);
-        const yn = copy[pn + 3]!, yo = copy[po + 3]!;
-        cs[k]! += yn - yo;
-        cs[k + 1]! += yn * yn - yo * yo;
-        cs[k + 2]! += copy[pn]! - copy[po]!;
-        cs[k + 3]! += copy[pn + 1]! - copy[po + 1]!;
-        cs[k + 4]! += copy[pn + 2]! - copy[po + 2]!;
-      }
-    }
+    if (sn !== ZERO || so !== ZERO) windowSums(copy, sn * w * 4, so * w * 4, cs, w, r);
 
     const c1 = t - r; // stage 1: coefficients of copy row c1
     if (c1 < 0) continue;
     const j0 = ey.lo[c1]! * grid.cols, j1 = ey.hi[c1]! * grid.cols, fy = ey.f[c1]!;
     for (let i = 0; i < grid.cols; i++) epsCells[i] = eps[j0 + i]! + (eps[j1 + i]! - eps[j0 + i]!) * fy;
     const iy = 1 / (Math.min(h - 1, c1 + r) - Math.max(0, c1 - r) + 1);
-    let sY = 0, sYY = 0, sR = 0, sG = 0, sB = 0;
-    for (let k = 0; k < 10 * r; k += 5) {
-      sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
-    }
-    const o = (c1 % S) * w * 4;
-    for (let i = 0; i < w; i++) {
-      const k = 5 * (i + 2 * r);
-      sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
-      const lo = epsCells[ex.lo[i]!]!;
-      const e = lo + (epsCells[ex.hi[i]!]! - lo) * ex.f[i]!;
-      const inv = iy * invCopyCols[i]!;
-      const m = sY * inv;
-      const v = sYY * inv - m * m;
-      const a = e > 0 ? (v > 0 ? v / (v + e) : 0) : 1; // eps 0: identity (A 1, B 0)
-      const b = (1 - a) * inv;
-      const p = o + 4 * i;
-      coef[p] = a;
-      coef[p + 1] = b * sR;
-      coef[p + 2] = b * sG;
-      coef[p + 3] = b * sB;
-      const j = 5 * i;
-      sY -= cs[j]!; sYY -= cs[j + 1]!; sR -= cs[j + 2]!; sG -= cs[j + 3]!; sB -= cs[j + 4]!;
-    }
+    coefRow(cs, coef, (c1 % S) * w * 4, w, r, epsCells, ex.lo, ex.hi, ex.f, iy, invCopyCols);
 
     // Stage 2: every output row whose window [y-R, y+R] has its coefficient rows.
     for (; y < H && (Math.min(H - 1, y + R) >> 1) <= c1; y++) {
       // Window moves from output rows [y-R-1, y+R-1] to [y-R, y+R].
       const an = y + R < H ? slot((y + R) >> 1) : ZERO;
       const ao = y - R - 1 >= 0 ? slot((y - R - 1) >> 1) : ZERO;
-      const np = an * w * 4, op = ao * w * 4;
-      for (let k = 0; k < 4 * w; k++) cc[k]! += coef[np + k]! - coef[op + k]!;
+      moveSums(cc, coef, an * w * 4, ao * w * 4, 4 * w);
       if (y === 0) {
         // The first window also holds rows 0..R-1.
-        for (let u = 0; u < R && u < H; u++) {
-          const up = slot(u >> 1) * w * 4;
-          for (let k = 0; k < 4 * w; k++) cc[k]! += coef[up + k]!;
-        }
+        for (let u = 0; u < R && u < H; u++) moveSums(cc, coef, slot(u >> 1) * w * 4, ZERO * w * 4, 4 * w);
       }
       const iy2 = 1 / (Math.min(H - 1, y + R) - Math.max(0, y - R) + 1);
-      let sA = 0, sBr = 0, sBg = 0, sBb = 0;
-      for (let x = 0; x < R && x < W; x++) {
-        const k = 4 * (x >> 1);
-        sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
-      }
-      for (let x = 0, q = y * W * 4; x < W; x++, q += 4) {
-        const k = addAt[x]!;
-        sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
-        const inv = iy2 * invCols[x]!;
-        const a = sA * inv;
-        // Where every coefficient in the window is (1, 0) this is the source pixel.
-        data[q] = clampByte(a * data[q]! + sBr * inv);
-        data[q + 1] = clampByte(a * data[q + 1]! + sBg * inv);
-        data[q + 2] = clampByte(a * data[q + 2]! + sBb * inv);
-        const d = dropAt[x]!;
-        sA -= cc[d]!; sBr -= cc[d + 1]!; sBg -= cc[d + 2]!; sBb -= cc[d + 3]!;
-      }
+      outputRow(data, out, y * W * 4, W, R, cc, addAt, dropAt, invCols, iy2);
     }
   }
 }
 
-function clampByte(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+/** Copy row t: mean of source rows 2t and 2t + 1 (one row at an odd bottom edge), pairs of columns, and its Y. */
+function copyRow(data: Uint8Array, W: number, H: number, t: number, copy: Float32Array, o: number, w: number): void {
+  const r0 = 2 * t * W * 4;
+  const r1 = 2 * t + 1 < H ? r0 + W * 4 : r0;
+  for (let i = 0; i < w; i++) {
+    const p = 8 * i;
+    const q = 2 * i + 1 < W ? p + 4 : p;
+    const cr = (data[r0 + p]! + data[r0 + q]! + data[r1 + p]! + data[r1 + q]!) * 0.25;
+    const cg = (data[r0 + p + 1]! + data[r0 + q + 1]! + data[r1 + p + 1]! + data[r1 + q + 1]!) * 0.25;
+    const cb = (data[r0 + p + 2]! + data[r0 + q + 2]! + data[r1 + p + 2]! + data[r1 + q + 2]!) * 0.25;
+    const k = o + 4 * i;
+    copy[k] = cr;
+    copy[k + 1] = cg;
+    copy[k + 2] = cb;
+    copy[k + 3] = 0.2126 * cr + 0.7152 * cg + 0.0722 * cb;
+  }
+}
+
+/** Stage 1 column sums: add the copy row at offset np, remove the one at op. */
+function windowSums(copy: Float32Array, np: number, op: number, cs: Float64Array, w: number, r: number): void {
+  for (let i = 0; i < w; i++) {
+    const pn = np + 4 * i, po = op + 4 * i, k = 5 * (i + r);
+    const yn = copy[pn + 3]!, yo = copy[po + 3]!;
+    cs[k]! += yn - yo;
+    cs[k + 1]! += yn * yn - yo * yo;
+    cs[k + 2]! += copy[pn]! - copy[po]!;
+    cs[k + 3]! += copy[pn + 1]! - copy[po + 1]!;
+    cs[k + 4]! += copy[pn + 2]! - copy[po + 2]!;
+  }
+}
+
+/** Stage 1 coefficients (A, B_r, B_g, B_b) of one copy row from the column sums, into coef at offset o. */
+function coefRow(
+  cs: Float64Array, coef: Float32Array, o: number, w: number, r: number, epsCells: Float32Array,
+  exLo: Int32Array, exHi: Int32Array, exF: Float32Array, iy: number, invCopyCols: Float64Array,
+): void {
+  let sY = 0, sYY = 0, sR = 0, sG = 0, sB = 0;
+  for (let k = 0; k < 10 * r; k += 5) {
+    sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
+  }
+  for (let i = 0; i < w; i++) {
+    const k = 5 * (i + 2 * r);
+    sY += cs[k]!; sYY += cs[k + 1]!; sR += cs[k + 2]!; sG += cs[k + 3]!; sB += cs[k + 4]!;
+    const lo = epsCells[exLo[i]!]!;
+    const e = lo + (epsCells[exHi[i]!]! - lo) * exF[i]!;
+    const inv = iy * invCopyCols[i]!;
+    const m = sY * inv;
+    const v = sYY * inv - m * m;
+    const a = e > 0 ? (v > 0 ? v / (v + e) : 0) : 1; // eps 0: identity (A 1, B 0)
+    const b = (1 - a) * inv;
+    const p = o + 4 * i;
+    coef[p] = a;
+    coef[p + 1] = b * sR;
+    coef[p + 2] = b * sG;
+    coef[p + 3] = b * sB;
+    const j = 5 * i;
+    sY -= cs[j]!; sYY -= cs[j + 1]!; sR -= cs[j + 2]!; sG -= cs[j + 3]!; sB -= cs[j + 4]!;
+  }
+}
+
+/** Stage 2 column sums: add the coefficient row at offset np, remove the one at op (n values). */
+function moveSums(cc: Float64Array, coef: Float32Array, np: number, op: number, n: number): void {
+  for (let k = 0; k < n; k++) cc[k]! += coef[np + k]! - coef[op + k]!;
+}
+
+/** Stage 2 output row at offset q: window means of the coefficients applied to each pixel. */
+function outputRow(
+  data: Uint8Array, out: Uint8ClampedArray, q: number, W: number, R: number, cc: Float64Array,
+  addAt: Int32Array, dropAt: Int32Array, invCols: Float64Array, iy2: number,
+): void {
+  let sA = 0, sBr = 0, sBg = 0, sBb = 0;
+  for (let x = 0; x < R && x < W; x++) {
+    const k = 4 * (x >> 1);
+    sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
+  }
+  for (let x = 0; x < W; x++, q += 4) {
+    const k = addAt[x]!;
+    sA += cc[k]!; sBr += cc[k + 1]!; sBg += cc[k + 2]!; sBb += cc[k + 3]!;
+    const inv = iy2 * invCols[x]!;
+    const a = sA * inv;
+    // Where every coefficient in the window is (1, 0) this is the source pixel.
+    out[q] = a * data[q]! + sBr * inv;
+    out[q + 1] = a * data[q + 1]! + sBg * inv;
+    out[q + 2] = a * data[q + 2]! + sBb * inv;
+    const d = dropAt[x]!;
+    sA -= cc[d]!; sBr -= cc[d + 1]!; sBg -= cc[d + 2]!; sBb -= cc[d + 3]!;
+  }
 }

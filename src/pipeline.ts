@@ -13,7 +13,7 @@ import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./co
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
 import { applyCurves, autoStrength, exposureScore } from "./curves.ts";
-import { denoise, lumaGrid } from "./denoise.ts";
+import { denoise, denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, type Gain } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
 import type { WasmMemoryReport } from "./wasm-memory.ts";
@@ -223,14 +223,27 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     lap("model");
-    // Block-mean luminance and noise before the curves: denoise smooths each region by how much it
-    // was brightened and how noisy the input is.
-    const before = opts.denoise !== 0 ? lumaGrid(img) : undefined;
+    // Denoise smooths each region by how much it was brightened and how noisy the input is: the
+    // noise is measured on the input (full size), the gain on the estimation copy, whose curves are
+    // the same maps at their own resolution (an 11k-pixel pass instead of two full-size ones).
+    const amount = opts.denoise === 0 ? 0 : denoiseAmount(opts.denoise, measureNoise(img));
+    let gain: Gain | undefined;
+    let cell = 0;
+    if (amount > 0) {
+      // Cells of about DENOISE_DEFAULTS.cell output pixels.
+      cell = Math.max(1, Math.round((DENOISE_DEFAULTS.cell * estimate.width) / img.width));
+      const before = lumaGrid(estimate, cell);
+      gain = estimate === img
+        ? { before, after: before } // full mode: measured on the output after the curves, below
+        : { before, after: lumaGrid(applyCurves(estimate, maps, model.iterations, strength, new Uint8Array(estimate.data.length)), cell) };
+      lap("denoise");
+    }
     // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
     img = applyCurves(img, maps, model.iterations, strength);
     lap("curves");
-    if (before) {
-      denoise(img, before, opts.denoise ?? "auto");
+    if (gain) {
+      if (gain.after === gain.before) gain.after = lumaGrid(img, cell);
+      denoise(img, gain, amount);
       lap("denoise");
     }
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AUTO_FULL_NOISE, cellEps, denoise, denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type LumaGrid } from "../src/denoise.ts";
+import { AUTO_FULL_NOISE, cellEps, denoise, denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, NOISE_MIN_CELLS, type Gain, type LumaGrid } from "../src/denoise.ts";
 import { createNodeEngine } from "../scripts/lib/node-engine.ts";
 import { decode, encode } from "../src/codecs.ts";
 import { HttpError } from "../src/errors.ts";
@@ -20,6 +20,9 @@ function noise(seed: number): () => number {
     return (s / 0xffffffff) * 2 - 1;
   };
 }
+
+/** Gain grids for `after` (to be denoised) relative to `before` (both measured at full size). */
+const gainOf = (before: RgbaImage, after: RgbaImage): Gain => ({ before: lumaGrid(before), after: lumaGrid(after) });
 
 const clamp = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
 
@@ -50,11 +53,10 @@ const noisyDark = (w: number, h: number, level: number, sd: number, seed = 7): R
 
 test("a flat noisy dark patch brightened 6x loses most of its lifted noise", () => {
   const low = noisyDark(96, 64, 20, 4);
-  const before = lumaGrid(low);
   const out = brighten(low, 6);
   const lifted = channelStd(out, 1);
   assert.ok(lifted > 10, `lifted noise ${lifted}`);
-  assert.ok(denoise(out, before, 1) > 0);
+  assert.ok(denoise(out, gainOf(low, out), 1) > 0);
   for (let c = 0; c < 3; c++) {
     const left = channelStd(out, c);
     assert.ok(left < lifted / 3, `channel ${c}: std ${left.toFixed(2)} after, ${lifted.toFixed(2)} before`);
@@ -69,7 +71,7 @@ test("a sharp edge stays sharp: no blur or halo beyond a level or two", () => {
   const low = makePixels(64, 40, (x) => (x < 32 ? [10, 10, 10, 255] : [40, 40, 40, 255]));
   const out = brighten(low, 5);
   const expected = out.data.slice();
-  denoise(out, lumaGrid(low), 1);
+  denoise(out, gainOf(low, out), 1);
   assert.ok(maxDiff(out, { ...out, data: expected }) <= 2, `max change ${maxDiff(out, { ...out, data: expected })}`);
   // With noise on both sides: the step keeps its full height within one pixel of the edge.
   const nlow = makePixels(64, 40, (x) => {
@@ -79,7 +81,7 @@ test("a sharp edge stays sharp: no blur or halo beyond a level or two", () => {
   const n = noise(3);
   for (let i = 0; i < nlow.data.length; i++) if (i % 4 !== 3) nlow.data[i] = clamp(nlow.data[i]! + 2 * n());
   const nout = brighten(nlow, 5);
-  denoise(nout, lumaGrid(nlow), 1);
+  denoise(nout, gainOf(nlow, nout), 1);
   for (let y = 2; y < 38; y++) {
     const row = (x: number): number => nout.data[(y * 64 + x) * 4 + 1]!;
     assert.ok(row(30) < 75 && row(31) < 75, `row ${y}: dark side next to the edge ${row(30)}, ${row(31)}`);
@@ -91,23 +93,23 @@ test("an image that was not brightened comes back unchanged", () => {
   const n = noise(11);
   const photo = makePixels(70, 45, (x, y) => [clamp(120 + 60 * Math.sin(x / 3) + 10 * n()), clamp(90 + y + 8 * n()), clamp(150 + 20 * n()), 200]);
   const same = { ...photo, data: photo.data.slice() };
-  assert.equal(denoise(same, lumaGrid(photo), 1), 0, "gain 1: nothing to do");
+  assert.equal(denoise(same, gainOf(photo, same), 1), 0, "gain 1: nothing to do");
   assert.deepEqual(same.data, photo.data);
   // Darkened (gain < 1): untouched too.
   const darker = brighten(photo, 0.8);
   const copy = { ...darker, data: darker.data.slice() };
-  denoise(copy, lumaGrid(photo), 1);
+  denoise(copy, gainOf(photo, copy), 1);
   assert.deepEqual(copy.data, darker.data);
   // A barely brightened (3%) textured photo moves by at most one level.
   const lifted = brighten(photo, 1.03);
   const kept = { ...lifted, data: lifted.data.slice() };
-  denoise(kept, lumaGrid(photo), 1);
+  denoise(kept, gainOf(photo, kept), 1);
   assert.ok(maxDiff(kept, lifted) <= 1, `max change ${maxDiff(kept, lifted)}`);
   // Amount 0 does nothing whatever the gain.
   const dark = noisyDark(20, 20, 15, 3);
   const bright = brighten(dark, 8);
   const untouched = { ...bright, data: bright.data.slice() };
-  assert.equal(denoise(untouched, lumaGrid(dark), 0), 0);
+  assert.equal(denoise(untouched, gainOf(dark, untouched), 0), 0);
   assert.deepEqual(untouched.data, bright.data);
 });
 
@@ -191,7 +193,7 @@ test("the streamed filter equals the filter computed window by window, at any si
     assert.ok(eps > 10, `eps ${eps}`);
     const expected = reference(img, eps, DENOISE_DEFAULTS.radius);
     const out = { ...img, data: img.data.slice() };
-    assert.ok(denoise(out, before, 1) > 0);
+    assert.ok(denoise(out, { before, after: lumaGrid(img) }, 1) > 0);
     let worst = 0;
     for (let i = 0; i < out.data.length; i++) worst = Math.max(worst, Math.abs(out.data[i]! - expected[i]!));
     assert.ok(worst <= 1, `${w}x${h}: differs from the reference by ${worst} levels`);
@@ -204,24 +206,24 @@ test("1xN and Nx1 strips: noise reduced, nothing out of range", () => {
     const low = noisyDark(w, h, 18, 4, w + h);
     const out = brighten(low, 6);
     const lifted = channelStd(out, 0);
-    denoise(out, lumaGrid(low), 1);
+    denoise(out, gainOf(low, out), 1);
     assert.ok(channelStd(out, 0) < lifted / 2, `${w}x${h}: ${channelStd(out, 0)} vs ${lifted}`);
   }
 });
 
 test("argument checks and the auto amount", () => {
   const img = noisyDark(8, 8, 20, 2);
-  assert.throws(() => denoise(img, lumaGrid(noisyDark(8, 9, 20, 2)), 1), /grid is for 8x9, the image is 8x8/);
-  assert.throws(() => denoise(img, lumaGrid(img), 1.5), /amount must be in 0..1/);
-  const grid = lumaGrid(img);
-  assert.equal(denoiseAmount(0.3, grid), 0.3);
-  assert.equal(denoiseAmount(undefined, grid), denoiseAmount("auto", grid));
+  assert.throws(() => denoise(img, { before: lumaGrid(noisyDark(8, 9, 20, 2)), after: lumaGrid(img) }, 1), /grids differ: 8x9 before the curves, 8x8 after/);
+  assert.throws(() => denoise(img, gainOf(img, img), 1.5), /amount must be in 0..1/);
+  const noise = measureNoise(img);
+  assert.equal(denoiseAmount(0.3, noise), 0.3);
+  assert.equal(denoiseAmount(undefined, noise), denoiseAmount("auto", noise));
   // Too small to measure noise (8x8 has too few Laplacian samples per cell): the calibrated level.
-  assert.ok(Number.isNaN(grid.noise));
-  assert.equal(denoiseAmount("auto", grid), 1);
+  assert.ok(Number.isNaN(noise));
+  assert.equal(denoiseAmount("auto", noise), 1);
 });
 
-test("lumaGrid measures the noise: grey Gaussian noise of std 2 reads about 2, a clean gradient far less", () => {
+test("measureNoise: grey Gaussian noise of std 2 reads about 2, a clean gradient far less", () => {
   const n = noise(5);
   const gauss = (): number => {
     const u = (n() + 1) / 2 || 1e-9, v = (n() + 1) / 2;
@@ -231,13 +233,44 @@ test("lumaGrid measures the noise: grey Gaussian noise of std 2 reads about 2, a
     const v = clamp(60 + 2 * gauss());
     return [v, v, v, 255];
   });
-  const measured = lumaGrid(noisy).noise;
+  const measured = measureNoise(noisy);
   assert.ok(measured > 1.6 && measured < 2.5, `measured ${measured}`);
   const clean = makePixels(128, 96, (x, y) => [40 + (x >> 2), 50 + (y >> 2), 60, 255]);
-  assert.ok(lumaGrid(clean).noise < 0.3, `clean ${lumaGrid(clean).noise}`);
+  assert.ok(measureNoise(clean) < 0.3, `clean ${measureNoise(clean)}`);
   // auto: more smoothing for the noisy input, and at most 1.
-  assert.ok(denoiseAmount("auto", lumaGrid(noisy)) === Math.min(1, measured / AUTO_FULL_NOISE));
-  assert.ok(denoiseAmount("auto", lumaGrid(clean)) < 0.2);
+  assert.ok(denoiseAmount("auto", measured) === Math.min(1, measured / AUTO_FULL_NOISE));
+  assert.ok(denoiseAmount("auto", measureNoise(clean)) < 0.2);
+});
+
+test("measureNoise samples large images evenly: the same reading as every cell, at a fraction of the work", () => {
+  // 1600x1280 = 50x40 cells: every 3rd cell row and column (at least NOISE_MIN_CELLS cells) is read.
+  const n = noise(9);
+  const gauss = (): number => {
+    const u = (n() + 1) / 2 || 1e-9, v = (n() + 1) / 2;
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  // Left half noisy (std 3), right half clean: the 10th percentile reads the clean half's level.
+  const mixed = makePixels(1600, 1280, (x, y) => {
+    const v = clamp(70 + (x < 800 ? 3 * gauss() : 0) + ((x + y) >> 6));
+    return [v, v, v, 255];
+  });
+  assert.ok(measureNoise(mixed) < 0.3, `mixed ${measureNoise(mixed)}`);
+  const noisy = makePixels(1600, 1280, () => {
+    const v = clamp(90 + 2 * gauss());
+    return [v, v, v, 255];
+  });
+  const measured = measureNoise(noisy);
+  assert.ok(measured > 1.6 && measured < 2.5, `measured ${measured}`);
+  // Which cells were read: noise of std 4 only in cells the sample skips reads as (nearly) clean;
+  // only the Laplacian's one-pixel reach across a sampled cell's border sees it.
+  const k = Math.floor(Math.sqrt((50 * 40) / NOISE_MIN_CELLS));
+  assert.equal(k, 3);
+  const hidden = makePixels(1600, 1280, (x, y) => {
+    const sampled = Math.floor(x / 32) % k === 0 && Math.floor(y / 32) % k === 0;
+    const v = clamp(90 + (sampled ? 0 : 4 * gauss()));
+    return [v, v, v, 255];
+  });
+  assert.ok(measureNoise(hidden) < 0.5, `hidden ${measureNoise(hidden)}`);
 });
 
 test("lumaGrid: block means with partial edge cells", () => {
