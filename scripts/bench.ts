@@ -79,6 +79,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Stage durations from the response's Server-Timing header (real under Miniflare). */
+function serverTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? "").split(",")) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+let lastStages: Record<string, number> = {};
+
 async function timeRequest(base: string, body: Uint8Array<ArrayBuffer>, format: ImageFormat, extra: string): Promise<number> {
   const query = [`format=${format}`, extra].filter(Boolean).join("&");
   const t0 = performance.now();
@@ -89,6 +101,7 @@ async function timeRequest(base: string, body: Uint8Array<ArrayBuffer>, format: 
   });
   const bytes = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - t0;
+  lastStages = serverTiming(res.headers.get("server-timing"));
   if (res.status !== 200) throw new Error(`POST /enhance?${query} -> ${res.status} ${new TextDecoder().decode(bytes)}`);
   return ms;
 }
@@ -117,6 +130,11 @@ await cold.dispose();
 
 const worker = await startWorker({ cache: false, vars: BENCH_VARS });
 const rows: string[][] = [];
+/** Per cell: stage -> durations, for enhance and strength=0. */
+const stageRows: { cell: string; enh: Record<string, number[]>; base: Record<string, number[]> }[] = [];
+const collect = (into: Record<string, number[]>): void => {
+  for (const [k, v] of Object.entries(lastStages)) (into[k] ??= []).push(v);
+};
 try {
   // Warm the isolate so the table measures steady state.
   await timeRequest(worker.url, coldSource, "jpeg", extra);
@@ -125,6 +143,8 @@ try {
       const src = await makeSource(mp, format, photo);
       const enh: number[] = [];
       const base: number[] = [];
+      const stages = { cell: `${mp} MP ${format}`, enh: {} as Record<string, number[]>, base: {} as Record<string, number[]> };
+      stageRows.push(stages);
       // Untimed rounds first: V8 needs a few calls of each hot loop before it is optimised, and the
       // table is about steady state (the cold start is measured above).
       for (let i = 0; i < WARMUP; i++) {
@@ -134,7 +154,9 @@ try {
       for (let i = 0; i < runs; i++) {
         // Interleaved so drift in machine load hits both columns alike.
         enh.push(await timeRequest(worker.url, src, format, extra));
+        collect(stages.enh);
         base.push(await timeRequest(worker.url, src, format, [extra, "strength=0"].filter(Boolean).join("&")));
+        collect(stages.base);
       }
       const e = median(enh);
       const b = median(base);
@@ -153,4 +175,20 @@ console.log(`\nPOST /enhance${extra ? `?${extra}` : ""}, ${runs} runs per cell, 
 console.log(line(header));
 console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
 for (const r of rows) console.log(line(r));
+// Where the time goes: median Server-Timing per stage (the pipeline's own clock; the rest of a
+// request's time is HTTP, body transfer and the Worker's own code).
+const STAGES = ["decode", "resize", "orient", "estimate", "model", "curves", "denoise", "encode"];
+const sHeader = ["source", "request", ...STAGES];
+const sRows: string[][] = [];
+for (const s of stageRows) {
+  for (const [label, st] of [["enhance", s.enh], ["strength=0", s.base]] as const) {
+    sRows.push([s.cell, label, ...STAGES.map((k) => (st[k] ? median(st[k]!).toFixed(1) : "-"))]);
+  }
+}
+const sWidths = sHeader.map((h, i) => Math.max(h.length, ...sRows.map((r) => r[i]!.length)));
+const sLine = (r: string[]) => "| " + r.map((c, i) => c.padEnd(sWidths[i]!)).join(" | ") + " |";
+console.log(`\nStages (median ms, Server-Timing)`);
+console.log(sLine(sHeader));
+console.log("|" + sWidths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+for (const r of sRows) console.log(sLine(r));
 console.log(`\ncold start: workerd ready in ${startMs.toFixed(0)} ms; first request (1 MP JPEG) ${coldMs.toFixed(0)} ms; second ${secondMs.toFixed(0)} ms`);
