@@ -59,12 +59,12 @@ const QUERIES = ["", "w=256", "w=512&format=jpeg", "w=128&h=128&fit=cover", "str
 const mix = Object.keys(sources).flatMap((s) => QUERIES.map((q) => ({ source: s, query: q })));
 
 const worker = await startWorker({ cache: false });
-type Health = { wasmMemory: { total: number; ort: number; png: number; jpegDec: number; jpegEnc: number; resize: number; peak: Record<string, number> } };
+type Health = { wasmMemory: { total: number; ort: number; png: number; jpegDec: number; jpegEnc: number; resize: number; pixels: number; peak: Record<string, number> } };
 const health = async (): Promise<Health["wasmMemory"]> => ((await (await fetch(`${worker.url}/health`)).json()) as Health).wasmMemory;
 const mb = (n: number): string => (n / 2 ** 20).toFixed(1);
 const showMemory = (label: string, m: Health["wasmMemory"]): void =>
   console.log(
-    `${label}: WASM ${mb(m.total)} MB (ort ${mb(m.ort)}, png ${mb(m.png)}, jpegDec ${mb(m.jpegDec)}, jpegEnc ${mb(m.jpegEnc)}, resize ${mb(m.resize)}); ` +
+    `${label}: WASM ${mb(m.total)} MB (ort ${mb(m.ort)}, png ${mb(m.png)}, jpegDec ${mb(m.jpegDec)}, jpegEnc ${mb(m.jpegEnc)}, resize ${mb(m.resize)}, pixels ${mb(m.pixels)}); ` +
       `largest per-job heaps: ${Object.entries(m.peak).map(([k, v]) => `${k} ${mb(v)}`).join(", ")} MB`,
   );
 

@@ -133,8 +133,8 @@ const MIX: Job[] = [
 const base: PipelineOptions = { fit: "scale-down", format: "jpeg", quality: 85, strength: "auto", mode: "fast", orient: true, limits };
 
 type Row = Omit<WasmMemoryReport, "peak"> & { js: number; sum: number };
-const KEYS = ["ort", "png", "jpegDec", "jpegEnc", "resize", "total", "js", "sum"] as const;
-const zero = (): Row => ({ ort: 0, png: 0, jpegDec: 0, jpegEnc: 0, resize: 0, total: 0, js: 0, sum: 0 });
+const KEYS = ["ort", "png", "jpegDec", "jpegEnc", "resize", "pixels", "total", "js", "sum"] as const;
+const zero = (): Row => ({ ort: 0, png: 0, jpegDec: 0, jpegEnc: 0, resize: 0, pixels: 0, total: 0, js: 0, sum: 0 });
 
 /** JS buffers of the script itself (the sources it keeps), measured between requests. */
 let jsBaseline = 0;
@@ -151,7 +151,7 @@ function sample(): Row {
   // A decoded image that is a view of a finished decoder's heap keeps that whole heap, which Node
   // does not count among its ArrayBuffers: count it under the codec that made it.
   const heap = current && releasedHeaps.has(current.data.buffer) ? current.data.buffer.byteLength : 0;
-  const row = { ort: m.ort, png: m.png, jpegDec: m.jpegDec, jpegEnc: m.jpegEnc, resize: m.resize, total: m.total, js, sum: 0 };
+  const row = { ort: m.ort, png: m.png, jpegDec: m.jpegDec, jpegEnc: m.jpegEnc, resize: m.resize, pixels: m.pixels, total: m.total, js, sum: 0 };
   if (heap > 0) {
     row[currentFrom] += heap;
     row.total += heap;

@@ -168,7 +168,7 @@ function applyExact(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, iterati
 }
 
 /** Intervals the table splits r in [-1, 1] into; linear interpolation between them is exact to ~1e-3 levels. */
-const LUT_STEPS = 1024;
+export const LUT_STEPS = 1024;
 const LUT_HALF = LUT_STEPS / 2;
 let lutCache: { iterations: number; strength: number; table: Float32Array } | undefined;
 
@@ -176,7 +176,7 @@ let lutCache: { iterations: number; strength: number; table: Float32Array } | un
  * table[i * 256 + v] = 255 * curve(v / 255) after `iterations` steps with r = strength * (i / LUT_HALF - 1),
  * clamped to [0, 255]. Memoised for the last (iterations, strength): 1 MB, ~3 ms to build.
  */
-function curveTable(iterations: number, strength: number): Float32Array {
+export function curveTable(iterations: number, strength: number): Float32Array {
   if (lutCache && lutCache.iterations === iterations && lutCache.strength === strength) return lutCache.table;
   const table = new Float32Array((LUT_STEPS + 1) * 256);
   for (let i = 0; i <= LUT_STEPS; i++) {

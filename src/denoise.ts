@@ -193,9 +193,16 @@ export interface Gain {
  * Smooth `img` (the curves' output) in place where `gain` says it was brightened. The grids may be
  * measured on a smaller copy of the same shape (the estimation copy: its cells then stand for
  * proportionally larger regions of `img`). `amount` 0..1 scales the assumed noise (0 returns at
- * once; see `denoiseAmount`). Returns the amount applied: 0 when nothing changed.
+ * once; see `denoiseAmount`). `run` is the filter itself (src/pixels.ts passes its WASM one, which
+ * gives the same bytes). Returns the amount applied: 0 when nothing changed.
  */
-export function denoise(img: RgbaImage, gain: Gain, amount: number, s: DenoiseSettings = DENOISE_DEFAULTS): number {
+export function denoise(
+  img: RgbaImage,
+  gain: Gain,
+  amount: number,
+  s: DenoiseSettings = DENOISE_DEFAULTS,
+  run: (img: RgbaImage, grid: EpsGrid, radius: number) => void = filter,
+): number {
   const { width: W, height: H } = img;
   const { before, after } = gain;
   if (before.width !== after.width || before.height !== after.height || before.cell !== after.cell) {
@@ -210,12 +217,12 @@ export function denoise(img: RgbaImage, gain: Gain, amount: number, s: DenoiseSe
   // Cell size in img pixels along each axis.
   const stepX = (before.cell * W) / before.width;
   const stepY = (before.cell * H) / before.height;
-  filter(img, { cols: before.cols, rows: before.rows, stepX, stepY, eps }, s.radius);
+  run(img, { cols: before.cols, rows: before.rows, stepX, stepY, eps }, s.radius);
   return amount;
 }
 
 /** Per-cell eps on `img`'s pixel grid: cells `stepX` x `stepY` pixels. */
-interface EpsGrid {
+export interface EpsGrid {
   cols: number;
   rows: number;
   stepX: number;

@@ -12,6 +12,7 @@ import jpegEncWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import modelBytes from "../model/lowlight.onnx";
+import pixelsWasm from "./pixels.wasm";
 import { createEngine, type Engine } from "./pipeline.ts";
 
 const pngWasm = pngWasmImport as WebAssembly.Module;
@@ -25,6 +26,7 @@ export function getEngine(): Promise<Engine> {
     codecs: { png: pngWasm, jpegDec: jpegDecWasm, jpegEnc: jpegEncWasm, resize: resizeWasm },
     ortWasm,
     model: new Uint8Array(modelBytes),
+    pixels: pixelsWasm,
   });
   engine.catch(() => (engine = undefined));
   return engine;

@@ -12,8 +12,9 @@ import { readHeader } from "./sniff.ts";
 import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
-import { applyCurves, autoStrength, exposureScore } from "./curves.ts";
-import { denoise, denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, type Gain } from "./denoise.ts";
+import { autoStrength, exposureScore } from "./curves.ts";
+import { applyCurvesWasm, denoiseWasm, initPixels, pixelsMemory } from "./pixels.ts";
+import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, type Gain } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
 import type { WasmMemoryReport } from "./wasm-memory.ts";
@@ -87,6 +88,8 @@ export interface EngineDeps {
   ortWasm: WebAssembly.Module;
   /** The .onnx file; its metadata says how to use it. */
   model: Uint8Array<ArrayBuffer>;
+  /** src/pixels.wasm (the curves and denoise kernels), precompiled. */
+  pixels: WebAssembly.Module;
 }
 
 /** Build an engine: codecs initialised, ORT session created, model metadata read and hashed. */
@@ -96,6 +99,7 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
     throw new Error(`model has ${info.curveMaps} curve maps for ${info.iterations} iterations; expected 1 or ${info.iterations}`);
   }
   await initCodecs(deps.codecs);
+  initPixels(deps.pixels);
   const runner = await loadModel(deps.ortWasm, deps.model);
   const digest = await crypto.subtle.digest("SHA-256", deps.model);
   const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -115,14 +119,16 @@ function wasmMemory(): WasmMemoryReport {
   const c = codecMemory();
   const r = resizeMemory();
   const ort = runtimeMemory();
+  const px = pixelsMemory();
   return {
     ort,
     png: c.png,
     jpegDec: c.jpegDec,
     jpegEnc: c.jpegEnc,
     resize: r.bytes,
-    total: ort + c.png + c.jpegDec + c.jpegEnc + r.bytes,
-    peak: { ...c.peak, resize: r.peak },
+    pixels: px.bytes,
+    total: ort + c.png + c.jpegDec + c.jpegEnc + r.bytes + px.bytes,
+    peak: { ...c.peak, resize: r.peak, pixels: px.peak },
   };
 }
 
@@ -235,15 +241,15 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
       const before = lumaGrid(estimate, cell);
       gain = estimate === img
         ? { before, after: before } // full mode: measured on the output after the curves, below
-        : { before, after: lumaGrid(applyCurves(estimate, maps, model.iterations, strength, new Uint8Array(estimate.data.length)), cell) };
+        : { before, after: lumaGrid(applyCurvesWasm(estimate, maps, model.iterations, strength, new Uint8Array(estimate.data.length)), cell) };
       lap("denoise");
     }
     // In place: `img` is this request's own buffer (decoded or resized), not needed afterwards.
-    img = applyCurves(img, maps, model.iterations, strength);
+    img = applyCurvesWasm(img, maps, model.iterations, strength);
     lap("curves");
     if (gain) {
       if (gain.after === gain.before) gain.after = lumaGrid(img, cell);
-      denoise(img, gain, amount);
+      denoiseWasm(img, gain, amount);
       lap("denoise");
     }
   }

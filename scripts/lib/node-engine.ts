@@ -50,6 +50,17 @@ export function ortModule(): Promise<WebAssembly.Module> {
   return ortWasm;
 }
 
+/** src/pixels.wasm: the curves and denoise kernels (built by npm run build:wasm, committed). */
+export const PIXELS_WASM = fileURLToPath(new URL("../../src/pixels.wasm", import.meta.url));
+
+let pixelsWasm: Promise<WebAssembly.Module> | undefined;
+
+/** The pixel kernels' module compiled once per process. */
+export function pixelsModule(): Promise<WebAssembly.Module> {
+  pixelsWasm ??= compile(PIXELS_WASM);
+  return pixelsWasm;
+}
+
 /** Default model path: the deployed model, relative to the repository root. */
 export const DEFAULT_MODEL = fileURLToPath(new URL("../../model/lowlight.onnx", import.meta.url));
 
@@ -58,5 +69,5 @@ export async function createNodeEngine(modelPath: string = DEFAULT_MODEL): Promi
   await initNodeCodecs();
   const bytes = await readFile(modelPath);
   const model = new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  return createEngine({ codecs: await codecModules(), ortWasm: await ortModule(), model });
+  return createEngine({ codecs: await codecModules(), ortWasm: await ortModule(), model, pixels: await pixelsModule() });
 }

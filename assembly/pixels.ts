@@ -1,0 +1,576 @@
+// Pixel kernels (AssemblyScript -> src/pixels.wasm): the curves' table path and the streamed guided
+// filter, ports of applyTable (src/curves.ts) and filter (src/denoise.ts). See src/pixels.ts.
+//
+// No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
+// grows the memory by exactly what is needed (the stub runtime doubles it). An instance is made per
+// job and dropped after it, so nothing is ever freed, and fresh memory is zero.
+//
+// Build: npm run build:wasm (test/pixels-wasm.test.ts fails when src/pixels.wasm is stale).
+// When editing: a float literal inside <f32>(...) is an f32 in AssemblyScript (0.2126 becomes
+// 0.2125999927...): compute into a local typed f64 first. And V8 may recompute a v128 built lane by
+// lane (i32x4(a, b, c, d)) inside the loop that uses it: build such values from memory or shuffles.
+
+let top: usize = (__heap_base + 15) & ~15;
+
+/** `bytes` of memory, 16-byte aligned; the memory grows to hold it (trap when it cannot). */
+function alloc(bytes: usize): usize {
+  const p = top;
+  top = (top + bytes + 15) & ~15;
+  const pages = <i32>((top + 0xffff) >>> 16);
+  const have = memory.size();
+  if (pages > have && memory.grow(pages - have) < 0) unreachable();
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Curves (table path)
+// ---------------------------------------------------------------------------------------------
+//
+// Same sampling as applyTable: per output row the maps are interpolated vertically to table
+// positions (r + 1) * 512, and within each span of equal lower map taps the position is linear in x.
+// Differences, all well below one level before rounding: positions are fixed point (2^-20 of a
+// table row) stepped per pixel, the lerp is in f32 from (value, slope) pairs, and the result is
+// rounded half to even where JS adds 0.5 and truncates.
+//
+// Pass 1 writes the row's positions per channel (three planes of i32); pass 2 takes four pixels
+// at a time, one channel per vector: 4 table reads (8-byte pairs) per channel.
+
+const LUT_STEPS = 1024;
+const LUT_HALF: f64 = 512;
+const FIX: f64 = 1048576; // fixed-point positions: 2^20 per table row
+const MAGIC: i32 = 0x4b400000; // bits of 1.5 * 2^23: adding it leaves the rounded integer in the low bits
+
+let cvW: i32 = 0;
+let cvMapW: i32 = 0;
+let cvMapH: i32 = 0;
+let cvMaps: usize = 0; // f32 [3][mapH][mapW]
+let cvPair: usize = 0; // f32 pairs [rows * 256][2]: (lut[i][b], (lut[i + 1][b] - lut[i][b]) / FIX), i from cvRow0
+let cvPairBase: usize = 0; // where row 0's pairs would be: cvPair - cvRow0 * 2048
+let cvRow0: i32 = 0; // first table row the maps reach
+let cvRows: i32 = 0; // table rows (intervals) the maps reach
+let cvXlo: usize = 0; // i32 [W]
+let cvXhi: usize = 0; // i32 [W]
+let cvXf: usize = 0; // f64 [W]
+let cvYlo: usize = 0; // i32 [H]
+let cvYhi: usize = 0; // i32 [H]
+let cvYf: usize = 0; // f64 [H]
+let cvSpans: usize = 0; // i32 [spans + 1]
+let cvSpanCount: i32 = 0;
+let cvRow: usize = 0; // f64 [mapW][4]: (r, g, b, 0) table positions of one row
+let cvPos: usize = 0; // i32 [3][W + 8]: fixed-point positions of one row, per channel
+let cvTail: usize = 0; // 16 bytes: the last 1-3 pixels of a row
+let cvBand: usize = 0; // RGBA bytes [bandRows][W]
+
+/** axisTaps of src/curves.ts: lower tap, upper tap, weight of the upper (align_corners=true). */
+function axisTaps(outSize: i32, inSize: i32, lo: usize, hi: usize, f: usize): void {
+  const scale: f64 = outSize > 1 ? <f64>(inSize - 1) / <f64>(outSize - 1) : 0;
+  for (let i = 0; i < outSize; i++) {
+    const u = <f64>i * scale;
+    const l = <i32>Math.min(Math.floor(u), <f64>(inSize - 1));
+    store<i32>(lo + (<usize>i << 2), l);
+    store<i32>(hi + (<usize>i << 2), min(l + 1, inSize - 1));
+    store<f64>(f + (<usize>i << 3), u - <f64>l);
+  }
+}
+
+/**
+ * Set up a curves job for a W x H image and maps of mapW x mapH (3 channels); returns the address of
+ * the band buffer (bandRows rows of RGBA). Then: maps to curvesMaps(), the table to curvesLut(),
+ * curvesTable(), and curvesRun per band.
+ */
+export function curvesInit(W: i32, H: i32, mapW: i32, mapH: i32, bandRows: i32, row0: i32, rows: i32): usize {
+  cvW = W;
+  cvMapW = mapW;
+  cvMapH = mapH;
+  cvRow0 = row0;
+  cvRows = rows;
+  cvMaps = alloc(<usize>(3 * mapW * mapH) << 2);
+  // The table's rows [row0, row0 + rows] arrive in the upper part of this block (curvesLut) and
+  // become pairs in place (curvesTable): 2 KB of pairs per row, plus the last row of the table.
+  cvPair = alloc((<usize>rows << 11) + 1024);
+  cvPairBase = cvPair - (<usize>row0 << 11);
+  cvXlo = alloc(<usize>W << 2);
+  cvXhi = alloc(<usize>W << 2);
+  cvXf = alloc(<usize>W << 3);
+  cvYlo = alloc(<usize>H << 2);
+  cvYhi = alloc(<usize>H << 2);
+  cvYf = alloc(<usize>H << 3);
+  cvSpans = alloc(<usize>(W + 1) << 2);
+  cvRow = alloc(<usize>mapW << 5);
+  cvPos = alloc(<usize>(3 * (W + 8)) << 2);
+  cvTail = alloc(16);
+  cvBand = alloc(<usize>bandRows * <usize>W * 4);
+  axisTaps(W, mapW, cvXlo, cvXhi, cvXf);
+  axisTaps(H, mapH, cvYlo, cvYhi, cvYf);
+  // Output x where each run of equal lower taps starts, plus W at the end.
+  let n = 0;
+  for (let x = 0; x < W; x++) {
+    if (x == 0 || load<i32>(cvXlo + (<usize>x << 2)) != load<i32>(cvXlo + (<usize>(x - 1) << 2))) {
+      store<i32>(cvSpans + (<usize>n << 2), x);
+      n++;
+    }
+  }
+  store<i32>(cvSpans + (<usize>n << 2), W);
+  cvSpanCount = n;
+  return cvBand;
+}
+
+export function curvesMaps(): usize {
+  return cvMaps;
+}
+
+/** Where the table rows [row0, row0 + rows] go (f32, 256 per row, as curveTable builds them). */
+export function curvesLut(): usize {
+  return cvPair + (<usize>cvRows << 10);
+}
+
+/**
+ * The (value, slope) pairs from the rows at curvesLut(), in place: pair row i ends no later than
+ * where table row i + 1 (still to be read) starts, and each chunk is read before it is written.
+ */
+export function curvesTable(): void {
+  const sc = f32x4.splat(<f32>(1.0 / FIX));
+  const lut = curvesLut();
+  const n = <usize>cvRows << 8;
+  for (let k: usize = 0; k < n; k += 4) {
+    const v = v128.load(lut + (k << 2));
+    const d = f32x4.mul(f32x4.sub(v128.load(lut + (k << 2), 1024), v), sc);
+    v128.store(cvPair + (k << 3), i32x4.shuffle(v, d, 0, 4, 1, 5));
+    v128.store(cvPair + (k << 3), i32x4.shuffle(v, d, 2, 6, 3, 7), 16);
+  }
+}
+
+/** mapRow of src/curves.ts with scale = offset = LUT_HALF, interleaved: (r, g, b, 0) per map column. */
+function mapRow(y: i32): void {
+  const cw = cvMapW;
+  const y0 = <usize>load<i32>(cvYlo + (<usize>y << 2)) * <usize>cw;
+  const y1 = <usize>load<i32>(cvYhi + (<usize>y << 2)) * <usize>cw;
+  const fy = load<f64>(cvYf + (<usize>y << 3));
+  const plane = <usize>cw * <usize>cvMapH;
+  for (let c: usize = 0; c < 3; c++) {
+    const a0 = cvMaps + ((c * plane + y0) << 2);
+    const a1 = cvMaps + ((c * plane + y1) << 2);
+    const rb = cvRow + (c << 3);
+    const fys = f64x2.splat(fy), half = f64x2.splat(LUT_HALF);
+    let x: usize = 0;
+    for (; x + 1 < <usize>cw; x += 2) {
+      const a = f64x2.promote_low_f32x4(v128.load64_zero(a0 + (x << 2)));
+      const b = f64x2.promote_low_f32x4(v128.load64_zero(a1 + (x << 2)));
+      const v = f64x2.add(f64x2.mul(f64x2.add(a, f64x2.mul(f64x2.sub(b, a), fys)), half), half);
+      v128.store64_lane(rb + (x << 5), v, 0);
+      v128.store64_lane(rb + (x << 5), v, 1, 32);
+    }
+    if (x < <usize>cw) {
+      const a = <f64>load<f32>(a0 + (x << 2));
+      const b = <f64>load<f32>(a1 + (x << 2));
+      store<f64>(rb + (x << 5), (a + (b - a) * fy) * LUT_HALF + LUT_HALF);
+    }
+  }
+}
+
+/** Pass 1: fixed-point positions of every pixel of row y, per channel, span by span. */
+function rowPositions(y: i32): void {
+  mapRow(y);
+  const plane = <usize>(cvW + 8) << 2;
+  const fix = f64x2.splat(FIX);
+  for (let j = 0; j < cvSpanCount; j++) {
+    const x0 = load<i32>(cvSpans + (<usize>j << 2));
+    const x1 = load<i32>(cvSpans + (<usize>j << 2), 4);
+    const lo = cvRow + (<usize>load<i32>(cvXlo + (<usize>x0 << 2)) << 5);
+    const hi = cvRow + (<usize>load<i32>(cvXhi + (<usize>x0 << 2)) << 5);
+    const f0 = load<f64>(cvXf + (<usize>x0 << 3));
+    // The position rises by the same amount per pixel within a span.
+    const df = x1 - x0 > 1 ? load<f64>(cvXf + (<usize>x0 << 3), 8) - f0 : 0;
+    const l01 = v128.load(lo), l2 = v128.load(lo, 16);
+    const d01 = f64x2.sub(v128.load(hi), l01), d2 = f64x2.sub(v128.load(hi, 16), l2);
+    const f0s = f64x2.splat(f0), dfs = f64x2.splat(df);
+    const p01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(f64x2.mul(f64x2.add(l01, f64x2.mul(d01, f0s)), fix)));
+    const p2 = i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(f64x2.mul(f64x2.add(l2, f64x2.mul(d2, f0s)), fix)));
+    const s01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(f64x2.mul(f64x2.mul(d01, dfs), fix)));
+    const s2 = i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(f64x2.mul(f64x2.mul(d2, dfs), fix)));
+    const P = i32x4.shuffle(p01, p2, 0, 1, 4, 5); // (r, g, b, 0) at x0
+    const S = i32x4.shuffle(s01, s2, 0, 1, 4, 5); // per-pixel step
+    const S2 = i32x4.add(S, S);
+    const P1 = i32x4.add(P, S), P2 = i32x4.add(P, S2), P3 = i32x4.add(P1, S2);
+    // Transpose to one vector of four consecutive pixels per channel.
+    const t01 = i32x4.shuffle(P, P1, 0, 4, 1, 5);
+    const t23 = i32x4.shuffle(P2, P3, 0, 4, 1, 5);
+    const u01 = i32x4.shuffle(P, P1, 2, 6, 3, 7);
+    const u23 = i32x4.shuffle(P2, P3, 2, 6, 3, 7);
+    let vr = i32x4.shuffle(t01, t23, 0, 1, 4, 5);
+    let vg = i32x4.shuffle(t01, t23, 2, 3, 6, 7);
+    let vb = i32x4.shuffle(u01, u23, 0, 1, 4, 5);
+    const S4 = i32x4.shl(S, 2);
+    const sr = i32x4.shuffle(S4, S4, 0, 0, 0, 0);
+    const sg = i32x4.shuffle(S4, S4, 1, 1, 1, 1);
+    const sb = i32x4.shuffle(S4, S4, 2, 2, 2, 2);
+    // A chunk may run past the span: the next span rewrites those (the planes have room after W).
+    let q = cvPos + (<usize>x0 << 2);
+    for (let x = x0; x < x1; x += 4, q += 16) {
+      v128.store(q, vr);
+      v128.store(q + plane, vg);
+      v128.store(q + 2 * plane, vb);
+      vr = i32x4.add(vr, sr);
+      vg = i32x4.add(vg, sg);
+      vb = i32x4.add(vb, sb);
+    }
+  }
+}
+
+/** One channel of four pixels: positions `pos`, the channel's bytes picked from `px` by `sel`. */
+// @ts-ignore: decorator
+@inline function channel4(pos: v128, px: v128, sel: v128, pair: usize, lo: v128, hi: v128): v128 {
+  // Within the rows the table holds (positions stray past them only by rounding, or past the row end).
+  const pc = i32x4.min_s(i32x4.max_s(pos, lo), hi);
+  const b = i8x16.swizzle(px, sel);
+  // Byte offset of pair (row, byte): (row * 256 + byte) * 8.
+  const off = i32x4.shl(v128.or(v128.and(i32x4.shr_u(pc, 12), i32x4.splat(~255)), b), 3);
+  const frac = f32x4.convert_i32x4_s(v128.and(pc, i32x4.splat(0xfffff)));
+  let a = v128.load64_zero(pair + <usize>i32x4.extract_lane(off, 0));
+  a = v128.load64_lane(pair + <usize>i32x4.extract_lane(off, 1), a, 1);
+  let c = v128.load64_zero(pair + <usize>i32x4.extract_lane(off, 2));
+  c = v128.load64_lane(pair + <usize>i32x4.extract_lane(off, 3), c, 1);
+  const v = i32x4.shuffle(a, c, 0, 2, 4, 6);
+  const dv = i32x4.shuffle(a, c, 1, 3, 5, 7);
+  return f32x4.add(f32x4.add(v, f32x4.mul(dv, frac)), f32x4.splat(12582912.0));
+}
+
+/** Four pixels at p (RGBA), positions at q in the three planes. */
+// @ts-ignore: decorator
+@inline function pixels4(p: usize, q: usize, plane: usize, pair: usize, lo: v128, hi: v128): void {
+  const px = v128.load(p);
+  const r = channel4(v128.load(q), px, i8x16(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1), pair, lo, hi);
+  const g = channel4(v128.load(q + plane), px, i8x16(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1), pair, lo, hi);
+  const b = channel4(v128.load(q + 2 * plane), px, i8x16(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1), pair, lo, hi);
+  // Each lane is MAGIC + the byte: shift, sum, take the magic out once; alpha from the source.
+  const sum = i32x4.add(i32x4.add(r, i32x4.shl(g, 8)), i32x4.shl(b, 16));
+  const rgb = i32x4.sub(sum, i32x4.splat(MAGIC + (MAGIC << 8) + (MAGIC << 16)));
+  v128.store(p, v128.or(rgb, v128.and(px, i32x4.splat(0xff000000))));
+}
+
+/** Rows [y0, y1) of the image, in place in the band buffer (row y0 first). */
+export function curvesRun(y0: i32, y1: i32): void {
+  const W = cvW;
+  const pair = cvPairBase;
+  const plane = <usize>(W + 8) << 2;
+  const n4 = W & ~3;
+  const lo = i32x4.splat(cvRow0 << 20);
+  const hi = i32x4.splat(((cvRow0 + cvRows) << 20) - 1);
+  for (let y = y0; y < y1; y++) {
+    rowPositions(y);
+    let p = cvBand + <usize>(y - y0) * <usize>W * 4;
+    let q = cvPos;
+    for (let x = 0; x < n4; x += 4, p += 16, q += 16) pixels4(p, q, plane, pair, lo, hi);
+    if (n4 < W) {
+      // The last 1-3 pixels through a 16-byte buffer (their neighbours in memory are the next row).
+      const n = <usize>(W - n4) << 2;
+      memory.copy(cvTail, p, n);
+      pixels4(cvTail, q, plane, pair, lo, hi);
+      memory.copy(p, cvTail, n);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guided filter (src/denoise.ts `filter`), streamed over a ring of image rows
+// ---------------------------------------------------------------------------------------------
+//
+// The same steps in the same order as the JS, with the same f64 arithmetic per value, so the
+// result is the same to the bit: SIMD only puts values that JS handles one by one side by side.
+// Stage 1 column sums per copy column: f64x2 (Y, Y^2), (R, G), (B, -). Coefficients per copy
+// pixel: f32x4 (B_r, B_g, B_b, A). Stage 2 column sums per copy column: f64x2 (B_r, B_g), (B_b, A)
+// (or, in the f32 mode, one f32x4: within a level of JS but not bit-exact).
+
+let fW: i32 = 0;
+let fH: i32 = 0;
+let fw: i32 = 0; // copy width (W + 1) >> 1
+let fh: i32 = 0; // copy height
+let fr: i32 = 0; // stage 1 radius
+let fR: i32 = 0; // stage 2 radius, 2r
+let fS: i32 = 0; // rows a ring holds
+let fF32: bool = false; // stage 2 sums in f32
+let fCols: i32 = 0; // eps grid
+let fRows: i32 = 0;
+let fEps: usize = 0; // f32 [rows][cols]
+let fEpsCells: usize = 0; // f32 [cols]
+let fExLo: usize = 0; // i32 [w]
+let fExHi: usize = 0;
+let fExF: usize = 0; // f32 [w]
+let fEyLo: usize = 0; // i32 [h]
+let fEyHi: usize = 0;
+let fEyF: usize = 0; // f32 [h]
+let fCopy: usize = 0; // f32x4 [(S + 1) * w]: R, G, B, Y
+let fCs: usize = 0; // 3 x f64x2 [w + 2r]: (Y, YY), (R, G), (B, -)
+let fCoef: usize = 0; // f32x4 [(S + 1) * w]: B_r, B_g, B_b, A
+let fCc: usize = 0; // 2 x f64x2 [w + 1]: (B_r, B_g), (B_b, A); f32 mode: f32x4 [w + 1]
+let fAddAt: usize = 0; // i32 [W], byte offsets into cc
+let fDropAt: usize = 0;
+let fInvCopyCols: usize = 0; // f64 [w]
+let fInvCols: usize = 0; // f64 [W]
+let fRing: usize = 0; // image rows [K][W * 4]
+let fK: i32 = 0;
+let fY: i32 = 0; // next output row
+
+/** taps of src/denoise.ts: linear interpolation from `size` positions onto `cells` samples `step` apart. */
+function epsTaps(size: i32, cells: i32, step: f64, lo: usize, hi: usize, f: usize): void {
+  for (let i = 0; i < size; i++) {
+    const u = Math.min(Math.max((<f64>i + 0.5) / step - 0.5, 0), <f64>(cells - 1));
+    const l = Math.floor(u);
+    store<i32>(lo + (<usize>i << 2), <i32>l);
+    store<i32>(hi + (<usize>i << 2), min(<i32>l + 1, cells - 1));
+    store<f32>(f + (<usize>i << 2), <f32>(u - l));
+  }
+}
+
+/**
+ * Set up a filter job: image W x H, stage 1 radius r, eps grid cols x rows with cells stepX x stepY
+ * image pixels (eps goes to filterEps()), a ring of K image rows (returned: its address), and
+ * stage 2 sums in f64 (useF32 = 0: the same bytes as JS) or f32 (useF32 = 1).
+ */
+export function filterInit(W: i32, H: i32, r: i32, cols: i32, rows: i32, stepX: f64, stepY: f64, K: i32, useF32: i32): usize {
+  const w = (W + 1) >> 1;
+  const h = (H + 1) >> 1;
+  const R = 2 * r;
+  const S = 2 * r + 3;
+  fW = W; fH = H; fw = w; fh = h; fr = r; fR = R; fS = S; fCols = cols; fRows = rows; fK = K; fY = 0;
+  fF32 = useF32 != 0;
+  const ccCol = fF32 ? 16 : 32;
+  fEps = alloc(<usize>(cols * rows) << 2);
+  fEpsCells = alloc(<usize>cols << 2);
+  fExLo = alloc(<usize>w << 2);
+  fExHi = alloc(<usize>w << 2);
+  fExF = alloc(<usize>w << 2);
+  fEyLo = alloc(<usize>h << 2);
+  fEyHi = alloc(<usize>h << 2);
+  fEyF = alloc(<usize>h << 2);
+  // Fresh memory is zero: the rings' ZERO rows, the padding of cs and the zero column of cc.
+  fCopy = alloc(<usize>((S + 1) * w) << 4);
+  fCs = alloc(<usize>(w + 2 * r) * 48);
+  fCoef = alloc(<usize>((S + 1) * w) << 4);
+  fCc = alloc(<usize>(w + 1) * <usize>ccCol);
+  fAddAt = alloc(<usize>W << 2);
+  fDropAt = alloc(<usize>W << 2);
+  fInvCopyCols = alloc(<usize>w << 3);
+  fInvCols = alloc(<usize>W << 3);
+  fRing = alloc(<usize>K * <usize>W * 4);
+  for (let x = 0; x < W; x++) {
+    store<i32>(fAddAt + (<usize>x << 2), ccCol * (x + R < W ? (x + R) >> 1 : w));
+    store<i32>(fDropAt + (<usize>x << 2), ccCol * (x - R >= 0 ? (x - R) >> 1 : w));
+    store<f64>(fInvCols + (<usize>x << 3), 1 / <f64>(min(W - 1, x + R) - max(0, x - R) + 1));
+  }
+  for (let i = 0; i < w; i++) {
+    store<f64>(fInvCopyCols + (<usize>i << 3), 1 / <f64>(min(w - 1, i + r) - max(0, i - r) + 1));
+  }
+  epsTaps(w, cols, stepX / 2, fExLo, fExHi, fExF);
+  epsTaps(h, rows, stepY / 2, fEyLo, fEyHi, fEyF);
+  return fRing;
+}
+
+export function filterEps(): usize {
+  return fEps;
+}
+
+// @ts-ignore: decorator
+@inline function ringRow(k: i32): usize {
+  return fRing + <usize>(k % fK) * <usize>fW * 4;
+}
+
+// @ts-ignore: decorator
+@inline function slot(row: i32): i32 {
+  return row >= 0 && row < fh ? row % fS : fS;
+}
+
+/** (R, G, B, Y) of a copy pixel from the sums of its (up to) four source pixels, u16 lanes 0-3 of `s`. */
+// @ts-ignore: decorator
+@inline function copyPixel(s: v128, k: usize): void {
+  const c = f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(s)), f32x4.splat(0.25));
+  // Y in f64 as in JS ((0.2126 R + 0.7152 G) + 0.0722 B), from the f32 means (exact: quarters of integers).
+  const rg = f64x2.mul(f64x2.promote_low_f32x4(c), f64x2(0.2126, 0.7152));
+  const Y: f64 = f64x2.extract_lane(rg, 0) + f64x2.extract_lane(rg, 1) + 0.0722 * <f64>f32x4.extract_lane(c, 2);
+  v128.store(k, f32x4.replace_lane(c, 3, <f32>Y));
+}
+
+/** Copy row t: mean of source rows 2t and 2t + 1 (one row at an odd bottom edge), pairs of columns, and its Y. */
+function copyRow(t: i32, o: usize): void {
+  const W = fW;
+  const r0 = ringRow(2 * t);
+  const r1 = 2 * t + 1 < fH ? ringRow(2 * t + 1) : r0;
+  const pairs = W >> 1; // copy pixels with two source columns
+  for (let i = 0; i < pairs; i++) {
+    const p = <usize>i << 3;
+    // u16 lanes: R0 G0 B0 A0 R1 G1 B1 A1, both rows added; then the two pixels.
+    const s = i16x8.add(i16x8.extend_low_i8x16_u(v128.load64_zero(r0 + p)), i16x8.extend_low_i8x16_u(v128.load64_zero(r1 + p)));
+    copyPixel(i16x8.add(s, i64x2.shuffle(s, s, 1, 1)), o + (<usize>i << 4));
+  }
+  if (W & 1) {
+    // Odd width: the last copy pixel has one source column, counted twice.
+    const p = <usize>pairs << 3;
+    const s = i16x8.add(i16x8.extend_low_i8x16_u(v128.load32_zero(r0 + p)), i16x8.extend_low_i8x16_u(v128.load32_zero(r1 + p)));
+    copyPixel(i16x8.add(s, s), o + (<usize>pairs << 4));
+  }
+}
+
+/** Stage 1 column sums: add the copy row at np, remove the one at op. */
+function windowSums(np: usize, op: usize): void {
+  let k = fCs + <usize>(48 * fr);
+  for (let i = 0; i < fw; i++, k += 48) {
+    const N = v128.load(np + (<usize>i << 4)), O = v128.load(op + (<usize>i << 4));
+    const yn = <f64>f32x4.extract_lane(N, 3), yo = <f64>f32x4.extract_lane(O, 3);
+    // (yn - yo, yn * yn - yo * yo), (R, G) and (B, -) differences: per value the JS expressions.
+    const dy = f64x2.sub(f64x2.replace_lane(f64x2.splat(yn), 1, yn * yn), f64x2.replace_lane(f64x2.splat(yo), 1, yo * yo));
+    const drg = f64x2.sub(f64x2.promote_low_f32x4(N), f64x2.promote_low_f32x4(O));
+    const db = f64x2.sub(f64x2.promote_low_f32x4(i64x2.shuffle(N, N, 1, 1)), f64x2.promote_low_f32x4(i64x2.shuffle(O, O, 1, 1)));
+    v128.store(k, f64x2.add(v128.load(k), dy));
+    v128.store(k, f64x2.add(v128.load(k, 16), drg), 16);
+    v128.store(k, f64x2.add(v128.load(k, 32), db), 32);
+  }
+}
+
+/** Stage 1 coefficients (B_r, B_g, B_b, A) of one copy row, into coef at o. */
+function coefRow(o: usize, iy: f64): void {
+  const r = fr;
+  const cs = fCs;
+  let yy = f64x2.splat(0), rg = f64x2.splat(0), b_ = f64x2.splat(0);
+  for (let c = 0; c < 2 * r; c++) {
+    const k = cs + <usize>(48 * c);
+    yy = f64x2.add(yy, v128.load(k)); rg = f64x2.add(rg, v128.load(k, 16)); b_ = f64x2.add(b_, v128.load(k, 32));
+  }
+  const exLo = fExLo, exHi = fExHi, exF = fExF, cells = fEpsCells, invCols = fInvCopyCols;
+  let k = cs + <usize>(48 * 2 * r), j = cs;
+  for (let i = 0; i < fw; i++, k += 48, j += 48) {
+    yy = f64x2.add(yy, v128.load(k)); rg = f64x2.add(rg, v128.load(k, 16)); b_ = f64x2.add(b_, v128.load(k, 32));
+    const lo = <f64>load<f32>(cells + (<usize>load<i32>(exLo + (<usize>i << 2)) << 2));
+    const hi = <f64>load<f32>(cells + (<usize>load<i32>(exHi + (<usize>i << 2)) << 2));
+    const e = lo + (hi - lo) * <f64>load<f32>(exF + (<usize>i << 2));
+    const inv = iy * load<f64>(invCols + (<usize>i << 3));
+    const m = f64x2.extract_lane(yy, 0) * inv;
+    const v = f64x2.extract_lane(yy, 1) * inv - m * m;
+    const a: f64 = e > 0 ? (v > 0 ? v / (v + e) : 0) : 1; // eps 0: identity (A 1, B 0)
+    const bv = f64x2.splat((1 - a) * inv);
+    const brg = f32x4.demote_f64x2_zero(f64x2.mul(rg, bv));
+    const bb = f32x4.demote_f64x2_zero(f64x2.mul(b_, bv));
+    v128.store(o + (<usize>i << 4), f32x4.replace_lane(i64x2.shuffle(brg, bb, 0, 2), 3, <f32>a));
+    yy = f64x2.sub(yy, v128.load(j)); rg = f64x2.sub(rg, v128.load(j, 16)); b_ = f64x2.sub(b_, v128.load(j, 32));
+  }
+}
+
+/** Stage 2 column sums: add the coefficient row at np, remove the one at op. */
+function moveSums(np: usize, op: usize): void {
+  const w = fw;
+  let c = fCc;
+  if (fF32) {
+    for (let i = 0; i < w; i++, c += 16) {
+      const k = <usize>i << 4;
+      v128.store(c, f32x4.add(v128.load(c), f32x4.sub(v128.load(np + k), v128.load(op + k))));
+    }
+  } else {
+    for (let i = 0; i < w; i++, c += 32) {
+      const k = <usize>i << 4;
+      const N = v128.load(np + k), O = v128.load(op + k);
+      const d01 = f64x2.sub(f64x2.promote_low_f32x4(N), f64x2.promote_low_f32x4(O));
+      const d23 = f64x2.sub(f64x2.promote_low_f32x4(i64x2.shuffle(N, N, 1, 1)), f64x2.promote_low_f32x4(i64x2.shuffle(O, O, 1, 1)));
+      v128.store(c, f64x2.add(v128.load(c), d01));
+      v128.store(c, f64x2.add(v128.load(c, 16), d23), 16);
+    }
+  }
+}
+
+/** RGBA of one output pixel from rounded (R, G, B, -) i32 lanes and the source's alpha. */
+// @ts-ignore: decorator
+@inline function packPixel(v: v128, src: u32): u32 {
+  // Saturating narrows clamp to 0..255 (Uint8ClampedArray: NaN went to 0 in the truncation).
+  const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(v, v), v);
+  return (<u32>i32x4.extract_lane(b, 0) & 0xffffff) | (src & 0xff000000);
+}
+
+/** Stage 2 output row at q (a ring row): window means of the coefficients applied to each pixel. */
+function outputRow(q: usize, iy2: f64): void {
+  const W = fW, R = fR;
+  const cc = fCc, addAt = fAddAt, dropAt = fDropAt, invCols = fInvCols;
+  if (fF32) {
+    let s = f32x4.splat(0);
+    for (let x = 0; x < R && x < W; x++) s = f32x4.add(s, v128.load(cc + (<usize>(x >> 1) << 4)));
+    for (let x: usize = 0; x < <usize>W; x++, q += 4) {
+      s = f32x4.add(s, v128.load(cc + <usize>load<i32>(addAt + (x << 2))));
+      const m = f32x4.mul(s, f32x4.splat(<f32>(iy2 * load<f64>(invCols + (x << 3)))));
+      const a = i32x4.shuffle(m, m, 3, 3, 3, 3);
+      const src = load<u32>(q);
+      const px = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
+      const v = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.add(f32x4.mul(a, px), m)));
+      store<u32>(q, packPixel(v, src));
+      s = f32x4.sub(s, v128.load(cc + <usize>load<i32>(dropAt + (x << 2))));
+    }
+    return;
+  }
+  let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
+  for (let x = 0; x < R && x < W; x++) {
+    const k = cc + (<usize>(x >> 1) << 5);
+    s01 = f64x2.add(s01, v128.load(k));
+    s23 = f64x2.add(s23, v128.load(k, 16));
+  }
+  for (let x: usize = 0; x < <usize>W; x++, q += 4) {
+    const k = cc + <usize>load<i32>(addAt + (x << 2));
+    s01 = f64x2.add(s01, v128.load(k));
+    s23 = f64x2.add(s23, v128.load(k, 16));
+    const inv = f64x2.splat(iy2 * load<f64>(invCols + (x << 3)));
+    // a * p + B * inv per channel, a = sA * inv: the JS expressions, two channels per vector.
+    const m01 = f64x2.mul(s01, inv), m23 = f64x2.mul(s23, inv);
+    const a = i64x2.shuffle(m23, m23, 1, 1);
+    const src = load<u32>(q);
+    const px = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src)));
+    const v01 = f64x2.add(f64x2.mul(a, f64x2.convert_low_i32x4_u(px)), m01);
+    const v23 = f64x2.add(f64x2.mul(a, f64x2.convert_low_i32x4_u(i64x2.shuffle(px, px, 1, 1))), m23);
+    const v = i64x2.shuffle(i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(v01)), i32x4.trunc_sat_f64x2_s_zero(f64x2.nearest(v23)), 0, 2);
+    store<u32>(q, packPixel(v, src));
+    const d = cc + <usize>load<i32>(dropAt + (x << 2));
+    s01 = f64x2.sub(s01, v128.load(d));
+    s23 = f64x2.sub(s23, v128.load(d, 16));
+  }
+}
+
+/**
+ * Steps t in [t0, t1) of the streamed filter (see src/denoise.ts); the source rows they read must be
+ * in the ring. Returns the next output row: rows before it are final (in the ring).
+ */
+export function filterRun(t0: i32, t1: i32): i32 {
+  const w = fw, h = fh, r = fr, R = fR, S = fS, H = fH;
+  const ZERO = S;
+  const rowBytes = <usize>w << 4;
+  let y = fY;
+  for (let t = t0; t < t1; t++) {
+    if (t < h) copyRow(t, fCopy + <usize>(t % S) * rowBytes);
+    // Stage 1 window moves from copy rows [t-2r-1, t-1] to [t-2r, t].
+    const sn = slot(t), so = slot(t - 2 * r - 1);
+    if (sn != ZERO || so != ZERO) windowSums(fCopy + <usize>sn * rowBytes, fCopy + <usize>so * rowBytes);
+
+    const c1 = t - r; // stage 1: coefficients of copy row c1
+    if (c1 < 0) continue;
+    const cols = fCols;
+    const j0 = fEps + (<usize>(load<i32>(fEyLo + (<usize>c1 << 2)) * cols) << 2);
+    const j1 = fEps + (<usize>(load<i32>(fEyHi + (<usize>c1 << 2)) * cols) << 2);
+    const fy = <f64>load<f32>(fEyF + (<usize>c1 << 2));
+    for (let i = 0; i < cols; i++) {
+      const e0 = <f64>load<f32>(j0 + (<usize>i << 2));
+      const e: f64 = e0 + (<f64>load<f32>(j1 + (<usize>i << 2)) - e0) * fy;
+      store<f32>(fEpsCells + (<usize>i << 2), <f32>e);
+    }
+    const iy = 1 / <f64>(min(h - 1, c1 + r) - max(0, c1 - r) + 1);
+    coefRow(fCoef + <usize>(c1 % S) * rowBytes, iy);
+
+    // Stage 2: every output row whose window [y-R, y+R] has its coefficient rows.
+    for (; y < H && (min(H - 1, y + R) >> 1) <= c1; y++) {
+      // Window moves from output rows [y-R-1, y+R-1] to [y-R, y+R].
+      const an = y + R < H ? slot((y + R) >> 1) : ZERO;
+      const ao = y - R - 1 >= 0 ? slot((y - R - 1) >> 1) : ZERO;
+      moveSums(fCoef + <usize>an * rowBytes, fCoef + <usize>ao * rowBytes);
+      if (y == 0) {
+        // The first window also holds rows 0..R-1.
+        for (let u = 0; u < R && u < H; u++) moveSums(fCoef + <usize>slot(u >> 1) * rowBytes, fCoef + <usize>ZERO * rowBytes);
+      }
+      const iy2 = 1 / <f64>(min(H - 1, y + R) - max(0, y - R) + 1);
+      outputRow(ringRow(y), iy2);
+    }
+  }
+  fY = y;
+  return y;
+}

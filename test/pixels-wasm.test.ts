@@ -1,0 +1,237 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { applyCurves, curveTable, type CurveMaps } from "../src/curves.ts";
+import { denoise, DENOISE_DEFAULTS, lumaGrid, type LumaGrid } from "../src/denoise.ts";
+import type { RgbaImage } from "../src/image.ts";
+import { applyCurvesWasm, applyTableWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, pixelsMemory, type FilterOptions } from "../src/pixels.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const wasmBytes = readFileSync(join(root, "src/pixels.wasm"));
+initPixels(wasmBytes);
+
+/** Deterministic uniform numbers in [0, 1) (xorshift). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+const clamp = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
+
+/** A dark, smoothly varying scene with sensor noise; random alpha so a lost alpha byte shows. */
+function noisyDark(w: number, h: number, seed: number): RgbaImage {
+  const n = rng(seed);
+  const fx = 20 + n() * 80, fy = 20 + n() * 80, ph = n() * 6;
+  const data = new Uint8Array(w * h * 4);
+  for (let y = 0, p = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, p += 4) {
+      const base = 25 + 20 * Math.sin(x / fx + ph) * Math.cos(y / fy) + (x > w / 2 ? 15 : 0);
+      for (let c = 0; c < 3; c++) data[p + c] = clamp(base * (0.7 + 0.2 * c) + 8 * (n() - 0.5));
+      data[p + 3] = (n() * 256) | 0;
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+/** Uniformly random bytes (the curves' worst case: every table column). */
+function randomImage(w: number, h: number, seed: number): RgbaImage {
+  const n = rng(seed);
+  const data = new Uint8Array(w * h * 4);
+  for (let i = 0; i < data.length; i++) data[i] = (n() * 256) | 0;
+  return { width: w, height: h, data };
+}
+
+/** Smooth random maps in [-1, 1] (a tanh of a few waves), some values exactly at -1 and 1. */
+function smoothMaps(cw: number, ch: number, seed: number, channels = 3): CurveMaps {
+  const n = rng(seed);
+  const data = new Float32Array(channels * cw * ch);
+  for (let c = 0; c < channels; c++) {
+    const a = n() * 6, b = n() * 6, kx = 0.05 + n() * 0.4, ky = 0.05 + n() * 0.4, bias = -1.2 + n() * 1.4;
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) {
+        const v = Math.tanh(bias + 1.5 * Math.sin(x * kx + a) * Math.cos(y * ky + b));
+        data[(c * ch + y) * cw + x] = v > 0.97 ? 1 : v < -0.97 ? -1 : v;
+      }
+    }
+  }
+  return { data, channels, width: cw, height: ch };
+}
+
+/** Bytes that differ, and the largest difference. */
+function compare(a: Uint8Array, b: Uint8Array): { count: number; max: number } {
+  assert.equal(a.length, b.length);
+  let count = 0, max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d) {
+      count++;
+      if (d > max) max = d;
+    }
+  }
+  return { count, max };
+}
+
+const SIZES: [number, number][] = [[1, 1], [1, 9], [9, 1], [1, 40], [40, 1], [2, 2], [3, 2], [5, 3], [23, 17], [37, 61], [301, 199], [1224, 816]];
+
+test("the module imports nothing and exports its memory", () => {
+  const m = new WebAssembly.Module(wasmBytes);
+  assert.deepEqual(WebAssembly.Module.imports(m), []);
+  assert.ok(WebAssembly.Module.exports(m).some((e) => e.name === "memory" && e.kind === "memory"));
+  assert.ok(WebAssembly.validate(wasmBytes));
+});
+
+// The committed file came from an earlier run of the same command: equal bytes also show the build is deterministic.
+test("src/pixels.wasm is what npm run build:wasm makes of assembly/pixels.ts", () => {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const args = pkg.scripts["build:wasm"]!.split(/\s+/);
+  assert.equal(args.shift(), "asc");
+  const o = args.indexOf("-o");
+  assert.ok(o >= 0 && args[o + 1] === "src/pixels.wasm", "build:wasm writes src/pixels.wasm with -o");
+  const dir = mkdtempSync(join(tmpdir(), "pixels-wasm-"));
+  try {
+    args[o + 1] = join(dir, "pixels.wasm");
+    execFileSync(process.execPath, [join(root, "node_modules/assemblyscript/bin/asc.js"), ...args], { cwd: root, stdio: "pipe" });
+    assert.ok(readFileSync(args[o + 1]!).equals(wasmBytes), "src/pixels.wasm differs from a fresh build: run npm run build:wasm");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("curves: the WASM table path matches applyCurves (within 1 level on < 0.2% of bytes) at awkward sizes", () => {
+  // applyTableWasm at every size (applyCurvesWasm leaves small images to the JS).
+  const wasmCurves = (img: RgbaImage, maps: CurveMaps, iterations: number, strength: number, out: Uint8Array): void =>
+    applyTableWasm(img, maps, curveTable(iterations, strength), out);
+  let seed = 1;
+  for (const [w, h] of SIZES) {
+    // Maps smaller than, equal to and larger than the image, and the model's 128x85.
+    const mapSizes: [number, number][] = w * h > 10000 ? [[128, 85], [7, 5]] : [[1, 1], [2, 3], [Math.max(1, w - 1), h + 2], [128, 85]];
+    for (const [cw, ch] of mapSizes) {
+      for (const [iterations, strength] of [[8, 1], [8, 0.37], [3, 1]] as const) {
+        const img = (seed & 1 ? noisyDark : randomImage)(w, h, seed);
+        const maps = smoothMaps(cw, ch, seed++);
+        const expected = applyCurves(img, maps, iterations, strength, new Uint8Array(img.data.length)).data;
+        const out = new Uint8Array(img.data.length);
+        wasmCurves(img, maps, iterations, strength, out);
+        const { count, max } = compare(expected, out);
+        const label = `${w}x${h}, maps ${cw}x${ch}, ${iterations} iterations, strength ${strength}`;
+        assert.ok(max <= 1, `${label}: differs by ${max} levels`);
+        assert.ok(count <= Math.max(1, 0.002 * out.length), `${label}: ${count} of ${out.length} bytes differ`);
+        for (let i = 3; i < out.length; i += 4) assert.equal(out[i], img.data[i], `${label}: alpha kept`);
+      }
+    }
+  }
+});
+
+test("curves: applyCurvesWasm works in place, like applyCurves' default output; small images go to the JS", () => {
+  const img = noisyDark(512, 300, 5);
+  assert.ok(img.width * img.height >= CURVES_WASM_MIN_PIXELS);
+  const maps = smoothMaps(128, 85, 6);
+  const expected = applyCurves(img, maps, 8, 1, new Uint8Array(img.data.length)).data;
+  const copy = { ...img, data: img.data.slice() };
+  const res = applyCurvesWasm(copy, maps, 8, 1);
+  assert.equal(res.data, copy.data);
+  const { count, max } = compare(expected, copy.data);
+  assert.ok(max <= 1 && count < 0.002 * copy.data.length);
+  // Small: the JS path itself.
+  const small = noisyDark(64, 48, 7);
+  assert.deepEqual(applyCurvesWasm(small, maps, 8, 1, new Uint8Array(small.data.length)).data, applyCurves(small, maps, 8, 1, new Uint8Array(small.data.length)).data);
+});
+
+test("curves: maps off the table path (values beyond [-1, 1], a map per iteration, method exact) give applyCurves' bytes", () => {
+  const img = noisyDark(23, 17, 9);
+  const wide = smoothMaps(5, 4, 10);
+  wide.data[3] = 1.5;
+  const perIteration = smoothMaps(6, 5, 11, 3 * 4);
+  const cases: [CurveMaps, number, "auto" | "exact"][] = [[wide, 8, "auto"], [perIteration, 4, "auto"], [smoothMaps(6, 5, 12), 8, "exact"]];
+  for (const [maps, iterations, method] of cases) {
+    const expected = applyCurves(img, maps, iterations, 1, new Uint8Array(img.data.length), method).data;
+    const out = applyCurvesWasm(img, maps, iterations, 1, new Uint8Array(img.data.length), method).data;
+    assert.deepEqual(out, expected);
+  }
+  assert.throws(() => applyCurvesWasm(img, smoothMaps(5, 4, 1), 8, 1, new Uint8Array(4)), /output buffer/);
+});
+
+/** `after` grid of `img` and a `before` grid with a random gain per cell (some cells darker: eps 0). */
+function randomGain(img: RgbaImage, seed: number, cell = DENOISE_DEFAULTS.cell): { before: LumaGrid; after: LumaGrid } {
+  const n = rng(seed);
+  const after = lumaGrid(img, cell);
+  const mean = after.mean.map((m) => {
+    const g = n() < 0.15 ? 0.8 : 1 + n() * 5;
+    return (m + 2) / g - 2;
+  });
+  return { before: { ...after, mean }, after };
+}
+
+/** Filter `img` with denoise and denoiseWasm; returns denoise's result (0: nothing to do) and the bytes it changed. */
+function checkFilter(label: string, img: RgbaImage, gain: { before: LumaGrid; after: LumaGrid }, radius: number, options: FilterOptions, tolerance: number): { amount: number; changed: number } {
+  const s = { ...DENOISE_DEFAULTS, radius };
+  const a = { ...img, data: img.data.slice() };
+  const b = { ...img, data: img.data.slice() };
+  const ra = denoise(a, gain, 1, s);
+  const rb = denoiseWasm(b, gain, 1, s, options);
+  assert.equal(rb, ra, `${label}: return value`);
+  const { count, max } = compare(a.data, b.data);
+  assert.ok(max <= tolerance, `${label}: ${count} bytes differ, by up to ${max} levels`);
+  for (let i = 3; i < b.data.length; i += 4) assert.equal(b.data[i], img.data[i], `${label}: alpha kept`);
+  return { amount: ra, changed: compare(img.data, a.data).count };
+}
+
+test("filter: denoiseWasm gives denoise's bytes at awkward sizes, radii and eps grids (f64), within a level (f32)", () => {
+  let seed = 100, cases = 0, filtered = 0, changed = 0;
+  for (const [w, h] of SIZES) {
+    // A brightened noisy image, as the pipeline filters it.
+    const dark = noisyDark(w, h, seed++);
+    const maps = smoothMaps(Math.min(128, w + 3), Math.min(85, h + 2), seed++);
+    const img = applyCurves(dark, maps, 8, 1, new Uint8Array(dark.data.length));
+    const radii = w * h > 100000 ? [1, 2] : [1, 2, 3];
+    for (const radius of radii) {
+      for (const cell of w * h > 100000 ? [32] : [32, 4]) {
+        const gains = [{ before: lumaGrid(dark, cell), after: lumaGrid(img, cell) }, randomGain(img, seed++, cell)];
+        for (const [g, gain] of gains.entries()) {
+          const label = `${w}x${h}, radius ${radius}, cell ${cell}, ${g ? "random" : "measured"} gain`;
+          const res = checkFilter(label, img, gain, radius, {}, 0);
+          cases++;
+          if (res.amount > 0) filtered++;
+          changed += res.changed;
+          // A 1-byte band: four copy rows per call, so the row ring wraps all the time.
+          checkFilter(`${label}, small bands`, img, gain, radius, { bandBytes: 1 }, 0);
+          checkFilter(`${label}, f32`, img, gain, radius, { precision: "f32" }, 1);
+        }
+      }
+    }
+  }
+  // The comparisons above are not of untouched images.
+  assert.ok(filtered >= 0.6 * cases && changed > 1e6, `${filtered} of ${cases} cases filtered, ${changed} bytes changed`);
+});
+
+test("filter: grids measured on a smaller copy (cells stand for larger regions), and nothing to do", () => {
+  const img = applyCurves(noisyDark(301, 199, 7), smoothMaps(128, 85, 8), 8, 1, new Uint8Array(301 * 199 * 4));
+  const small = noisyDark(120, 80, 9);
+  const gain = randomGain(small, 10);
+  checkFilter("301x199 with a 120x80 grid", img, gain, 1, {}, 0);
+  // Gain <= 1 everywhere: nothing changes, both return 0.
+  const flat = { before: gain.after, after: gain.after };
+  checkFilter("no gain", img, flat, 1, {}, 0);
+  assert.equal(denoiseWasm({ ...img, data: img.data.slice() }, gain, 0), 0);
+  assert.throws(() => denoiseWasm(img, gain, 2), /amount/);
+});
+
+test("a job's WASM memory stays small however large the image (bands, not a copy of the image)", () => {
+  const img = applyCurves(noisyDark(1224, 816, 3), smoothMaps(128, 85, 4), 8, 1, new Uint8Array(1224 * 816 * 4));
+  applyCurvesWasm(img, smoothMaps(128, 85, 5), 8, 1, new Uint8Array(img.data.length));
+  denoiseWasm({ ...img, data: img.data.slice() }, randomGain(img, 6), 1);
+  const { bytes, peak } = pixelsMemory();
+  assert.equal(bytes, 0, "no job holds a memory after it returns");
+  assert.ok(peak > 0 && peak <= 3 * 1024 * 1024, `largest memory ${peak} bytes (the image is ${img.data.length})`);
+});
