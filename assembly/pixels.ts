@@ -2,15 +2,27 @@
 // filter, ports of applyTable (src/curves.ts) and filter (src/denoise.ts). See src/pixels.ts.
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
-// grows the memory by exactly what is needed (the stub runtime doubles it). An instance is made per
-// job and dropped after it, so nothing is ever freed, and fresh memory is zero.
+// grows the memory by exactly what is needed (the stub runtime doubles it). Nothing is freed within
+// a job; `reset` (called at the start of each) zeroes and reuses what the last job used.
 //
 // Build: npm run build:wasm (test/pixels-wasm.test.ts fails when src/pixels.wasm is stale).
 // When editing: a float literal inside <f32>(...) is an f32 in AssemblyScript (0.2126 becomes
 // 0.2125999927...): compute into a local typed f64 first. And V8 may recompute a v128 built lane by
 // lane (i32x4(a, b, c, d)) inside the loop that uses it: build such values from memory or shuffles.
 
-let top: usize = (__heap_base + 15) & ~15;
+const base: usize = (__heap_base + 15) & ~15;
+let top: usize = base;
+
+/**
+ * Start a job: everything the previous job allocated is zeroed and handed out again. The instance
+ * lives as long as the isolate (src/pixels.ts), so the memory keeps the largest job's size (bands
+ * bound it to a few MB) and the code below may rely on zeroed buffers as with fresh memory.
+ */
+export function reset(): void {
+  // (A zero-length fill still traps when base lies beyond a memory that has not grown yet.)
+  if (top > base) memory.fill(base, 0, top - base);
+  top = base;
+}
 
 /** `bytes` of memory, 16-byte aligned; the memory grows to hold it (trap when it cannot). */
 function alloc(bytes: usize): usize {

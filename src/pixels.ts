@@ -3,11 +3,13 @@
  * table path (`applyTable` in curves.ts) and the streamed guided filter (`filter` in denoise.ts),
  * compiled from AssemblyScript: assembly/pixels.ts, `npm run build:wasm` -> src/pixels.wasm.
  *
- * The module imports nothing. Every job runs in a fresh instance (about 10 us), so its memory goes
- * with the job: WASM memories never shrink. The image goes through the instance in bands of rows
- * (copied in, processed, copied out), so an instance's memory is about 1-2 MB whatever the image
- * size (the curve table's rows, a band, a few rows of filter state) instead of a second copy of
- * the image.
+ * The module imports nothing. The image goes through the instance in bands of rows (copied in,
+ * processed, copied out), so its memory is a few MB whatever the image size (the curve table's
+ * rows, a band, a few rows of filter state) instead of a second copy of the image. Because that is
+ * bounded, one instance serves the isolate (each job starts with `reset`, which zeroes and reuses
+ * the last job's memory): a fresh instance per job cost page faults on its new memory, and each
+ * discarded memory added to the garbage the next codec instance's allocation had to collect (in
+ * workerd, 1 MP JPEG encodes after a per-job filter instance took 8 ms longer).
  *
  * Results: `denoiseWasm` equals `denoise` byte for byte (the same f64 operations on each value in
  * the same order; SIMD only runs values side by side), or within one level with `precision: "f32"`.
@@ -17,10 +19,9 @@
 import { applyCurves, curveTable, LUT_STEPS, type CurveMaps } from "./curves.ts";
 import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
 import type { RgbaImage } from "./image.ts";
-import { MemoryTracker } from "./wasm-memory.ts";
 
 let compiled: WebAssembly.Module | undefined;
-const tracker = new MemoryTracker();
+let live: PixelExports | undefined;
 
 /** Take the module once per isolate/process (precompiled in Workers; bytes are compiled here, in Node). */
 export function initPixels(wasm: WebAssembly.Module | BufferSource): void {
@@ -35,13 +36,15 @@ export function pixelsReady(): boolean {
   return compiled !== undefined;
 }
 
-/** Bytes of the kernels' memories still reachable, and the largest one a job has had. */
+/** Bytes of the kernels' one memory (it keeps the size of the largest job so far). */
 export function pixelsMemory(): { bytes: number; peak: number } {
-  return { bytes: tracker.bytes(), peak: tracker.peak() };
+  const bytes = live ? live.memory.buffer.byteLength : 0;
+  return { bytes, peak: bytes };
 }
 
 interface PixelExports {
   memory: WebAssembly.Memory;
+  reset(): void;
   curvesInit(W: number, H: number, mapW: number, mapH: number, bandRows: number, row0: number, rows: number): number;
   curvesMaps(): number;
   curvesLut(): number;
@@ -55,9 +58,12 @@ interface PixelExports {
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */
 export const BAND_BYTES = 32 * 1024;
 
+/** The isolate's instance, reset for a new job. Jobs are synchronous, so they never overlap. */
 function instance(): PixelExports {
   if (!compiled) throw new Error("pixel kernels used before initPixels()");
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as PixelExports;
+  live ??= new WebAssembly.Instance(compiled, {}).exports as unknown as PixelExports;
+  live.reset();
+  return live;
 }
 
 // ---- curves ----------------------------------------------------------------------------------
@@ -77,9 +83,8 @@ function unitRange(m: Float32Array): { min: number; max: number } {
 }
 
 /**
- * Images below this many pixels take the JS table path: a WASM job has a fixed cost of about
- * 0.3-0.5 ms (mostly page faults on the fresh memory the table rows go to), and JS and WASM break
- * even near 100k pixels (Node 20) to 140k (workerd).
+ * Images below this many pixels take the JS table path: a WASM job has a fixed cost (converting
+ * the table rows to pairs, copies in and out), and JS and WASM broke even near 100k pixels.
  */
 export const CURVES_WASM_MIN_PIXELS = 128 * 1024;
 
@@ -124,30 +129,24 @@ function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint
   if (W * H === 0) return;
   const { min, max } = range;
   // Only the table rows the maps reach (position (r + 1) * LUT_HALF, and a row of margin each
-  // side): fresh WASM memory costs page faults (about 0.35 ms per MB here), and the whole table is
-  // 2 MB once it is (value, slope) pairs.
+  // side): the whole table is 2 MB once it is (value, slope) pairs, and copying it costs.
   const row0 = Math.max(0, Math.floor((min + 1) * LUT_HALF) - 1);
   const rows = Math.min(LUT_STEPS, Math.ceil((max + 1) * LUT_HALF) + 1) - row0;
   const rowBytes = W * 4;
   const bandRows = Math.max(1, Math.min(H, Math.floor(bandBytes / rowBytes)));
   const e = instance();
-  tracker.start(e.memory);
-  try {
-    const band = e.curvesInit(W, H, maps.width, maps.height, bandRows, row0, rows);
-    const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-    new Float32Array(buf, e.curvesMaps(), maps.data.length).set(maps.data);
-    new Float32Array(buf, e.curvesLut(), (rows + 1) * 256).set(lut.subarray(row0 * 256, (row0 + rows + 1) * 256));
-    e.curvesTable();
-    const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-    for (let y0 = 0; y0 < H; y0 += bandRows) {
-      const y1 = Math.min(H, y0 + bandRows);
-      const n = (y1 - y0) * rowBytes;
-      mem.set(src.subarray(y0 * rowBytes, y0 * rowBytes + n));
-      e.curvesRun(y0, y1);
-      out.set(n === mem.length ? mem : mem.subarray(0, n), y0 * rowBytes);
-    }
-  } finally {
-    tracker.end(e.memory);
+  const band = e.curvesInit(W, H, maps.width, maps.height, bandRows, row0, rows);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  new Float32Array(buf, e.curvesMaps(), maps.data.length).set(maps.data);
+  new Float32Array(buf, e.curvesLut(), (rows + 1) * 256).set(lut.subarray(row0 * 256, (row0 + rows + 1) * 256));
+  e.curvesTable();
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  for (let y0 = 0; y0 < H; y0 += bandRows) {
+    const y1 = Math.min(H, y0 + bandRows);
+    const n = (y1 - y0) * rowBytes;
+    mem.set(src.subarray(y0 * rowBytes, y0 * rowBytes + n));
+    e.curvesRun(y0, y1);
+    out.set(n === mem.length ? mem : mem.subarray(0, n), y0 * rowBytes);
   }
 }
 
@@ -181,34 +180,29 @@ export function filterWasm(img: RgbaImage, grid: EpsGrid, r: number, options: Fi
   const B = Math.max(4, Math.ceil((options.bandBytes ?? BAND_BYTES) / (2 * rowBytes)));
   const K = Math.min(H, 2 * B + 4 * r + 4);
   const e = instance();
-  tracker.start(e.memory);
-  try {
-    const ring = e.filterInit(W, H, r, grid.cols, grid.rows, grid.stepX, grid.stepY, K, options.precision === "f32" ? 1 : 0);
-    const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-    new Float32Array(buf, e.filterEps(), grid.eps.length).set(grid.eps);
-    const mem = new Uint8Array(buf, ring, K * rowBytes);
-    let y = 0;
-    for (let t = 0; t < h + r; t += B) {
-      const t1 = Math.min(h + r, t + B);
-      const a = Math.min(H, 2 * t), b = Math.min(H, 2 * t1);
-      if (b - y > K) throw new Error(`filter ring too small: rows ${y}..${b} in ${K}`);
-      // Source rows [a, b) in, row k in ring slot k % K.
-      for (let k = a; k < b; ) {
-        const s = k % K, n = Math.min(b - k, K - s);
-        mem.set(data.subarray(k * rowBytes, (k + n) * rowBytes), s * rowBytes);
-        k += n;
-      }
-      const y1 = e.filterRun(t, t1);
-      // Output rows [y, y1) are final: out.
-      for (let k = y; k < y1; ) {
-        const s = k % K, n = Math.min(y1 - k, K - s);
-        data.set(mem.subarray(s * rowBytes, (s + n) * rowBytes), k * rowBytes);
-        k += n;
-      }
-      y = y1;
+  const ring = e.filterInit(W, H, r, grid.cols, grid.rows, grid.stepX, grid.stepY, K, options.precision === "f32" ? 1 : 0);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  new Float32Array(buf, e.filterEps(), grid.eps.length).set(grid.eps);
+  const mem = new Uint8Array(buf, ring, K * rowBytes);
+  let y = 0;
+  for (let t = 0; t < h + r; t += B) {
+    const t1 = Math.min(h + r, t + B);
+    const a = Math.min(H, 2 * t), b = Math.min(H, 2 * t1);
+    if (b - y > K) throw new Error(`filter ring too small: rows ${y}..${b} in ${K}`);
+    // Source rows [a, b) in, row k in ring slot k % K.
+    for (let k = a; k < b; ) {
+      const s = k % K, n = Math.min(b - k, K - s);
+      mem.set(data.subarray(k * rowBytes, (k + n) * rowBytes), s * rowBytes);
+      k += n;
     }
-    if (y !== H) throw new Error(`filter wrote ${y} of ${H} rows`);
-  } finally {
-    tracker.end(e.memory);
+    const y1 = e.filterRun(t, t1);
+    // Output rows [y, y1) are final: out.
+    for (let k = y; k < y1; ) {
+      const s = k % K, n = Math.min(y1 - k, K - s);
+      data.set(mem.subarray(s * rowBytes, (s + n) * rowBytes), k * rowBytes);
+      k += n;
+    }
+    y = y1;
   }
+  if (y !== H) throw new Error(`filter wrote ${y} of ${H} rows`);
 }
