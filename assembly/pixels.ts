@@ -1,5 +1,6 @@
-// Pixel kernels (AssemblyScript -> src/pixels.wasm): the curves' table path and the streamed guided
-// filter, ports of applyTable (src/curves.ts) and filter (src/denoise.ts). See src/pixels.ts.
+// Pixel kernels (AssemblyScript -> src/pixels.wasm): the curves' table path, the streamed guided
+// filter, the noise measurement's sums and the area downscale, ports of applyTable (src/curves.ts),
+// filter and measureNoise (src/denoise.ts) and areaDownscale (src/resize.ts). See src/pixels.ts.
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
 // grows the memory by exactly what is needed (the stub runtime doubles it). Nothing is freed within
@@ -585,4 +586,313 @@ export function filterRun(t0: i32, t1: i32): i32 {
   }
   fY = y;
   return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise measurement (src/denoise.ts `measureNoise`): the sampled cell rows, streamed in bands
+// ---------------------------------------------------------------------------------------------
+//
+// The same integers as the JS: luma (54 R + 183 G + 19 B + 128) >> 8 (i16 lanes), the luma sum of
+// each cell row and the sum of |Laplacian| over its centre pixels (i32 lanes: both exact), added to
+// per-cell f64 sums (exact integers, so the order does not matter). The percentile is left to JS.
+
+let nW: i32 = 0;
+let nCell: i32 = 0;
+let nK: i32 = 0; // every k-th cell row and column
+let nCols: i32 = 0;
+let nNc: i32 = 0; // sampled cell columns per cell row
+let nBand: usize = 0; // RGBA [bandRows][W] (+ 32 bytes: 8-pixel reads past the last row)
+let nLuma: usize = 0; // u16 [3][nStride / 2]: rows y % 3
+let nStride: usize = 0;
+let nOut: usize = 0; // f64 [sampled rows][nc][3]: |Laplacian| sum, centre pixels, luma sum
+
+/**
+ * Set up a noise job: image W x H, cells of `cell` pixels (cols x rows of them), every k-th cell row
+ * and column, bands of bandRows rows (returned: the band's address). Then noiseRun per band of the
+ * rows each sampled cell row needs (its own and the row below), in increasing order; the sums are
+ * at noiseOut().
+ */
+export function noiseInit(W: i32, H: i32, cell: i32, k: i32, cols: i32, rows: i32, bandRows: i32): usize {
+  nW = W; nCell = cell; nK = k; nCols = cols;
+  nNc = (cols + k - 1) / k;
+  const nr = (rows + k - 1) / k;
+  nStride = ((<usize>(W + 16) << 1) + 15) & ~15;
+  nOut = alloc(<usize>(nr * nNc) * 24);
+  nLuma = alloc(3 * nStride);
+  nBand = alloc(<usize>bandRows * <usize>W * 4 + 32);
+  return nBand;
+}
+
+export function noiseOut(): usize {
+  return nOut;
+}
+
+/** Luma of the 8 pixels at p (RGBA), u16 lanes. */
+// @ts-ignore: decorator
+@inline function luma8(p: usize): v128 {
+  const m = i16x8(255, 255, 255, 255, 255, 255, 255, 255);
+  const rb = i16x8(54, 19, 54, 19, 54, 19, 54, 19);
+  const ga = i16x8(183, 0, 183, 0, 183, 0, 183, 0);
+  const lo = v128.load(p), hi = v128.load(p, 16);
+  // Per pixel u16 lanes (R, B) and (G, A): dot products give 54 R + 19 B and 183 G as i32.
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(v128.and(lo, m), rb), i32x4.dot_i16x8_s(i16x8.shr_u(lo, 8), ga));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(v128.and(hi, m), rb), i32x4.dot_i16x8_s(i16x8.shr_u(hi, 8), ga));
+  // At most 65280 + 128: u16 arithmetic holds it.
+  return i16x8.shr_u(i16x8.add(i16x8.narrow_i32x4_u(s0, s1), i16x8(128, 128, 128, 128, 128, 128, 128, 128)), 8);
+}
+
+/** Luma of pixels [x0, x1) of the row at src into the luma row at dst (and of up to 7 pixels after them). */
+function lumaSpan(src: usize, dst: usize, x0: i32, x1: i32): void {
+  for (let x = x0; x < x1; x += 8) v128.store(dst + (<usize>x << 1), luma8(src + (<usize>x << 2)));
+}
+
+/** Lanes below n: all ones. */
+// @ts-ignore: decorator
+@inline function lanesBelow(n: i32): v128 {
+  return i16x8.gt_s(i16x8.splat(<i16>min(n, 8)), i16x8(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/** Sum of the luma row at row over [x0, x1). */
+function sumSpan(row: usize, x0: i32, x1: i32): i32 {
+  let acc = i32x4.splat(0);
+  let x = x0;
+  for (; x + 8 <= x1; x += 8) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(v128.load(row + (<usize>x << 1))));
+  if (x < x1) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(v128.and(v128.load(row + (<usize>x << 1)), lanesBelow(x1 - x))));
+  return i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+}
+
+/** Sum of |3x3 Laplacian| over [x0, x1) of the luma row at b (rows a above, c below); 1 <= x0. */
+function lapSpan(a: usize, b: usize, c: usize, x0: i32, x1: i32): i32 {
+  let acc = i32x4.splat(0);
+  for (let x = x0; x < x1; x += 8) {
+    const o = <usize>(x - 1) << 1;
+    // Vertical second differences at x - 1, x, x + 1, then the horizontal one (|L| <= 2040).
+    const vm = i16x8.sub(i16x8.add(v128.load(a + o), v128.load(c + o)), i16x8.shl(v128.load(b + o), 1));
+    const v0 = i16x8.sub(i16x8.add(v128.load(a + o, 2), v128.load(c + o, 2)), i16x8.shl(v128.load(b + o, 2), 1));
+    const vp = i16x8.sub(i16x8.add(v128.load(a + o, 4), v128.load(c + o, 4)), i16x8.shl(v128.load(b + o, 4), 1));
+    let l = i16x8.abs(i16x8.sub(i16x8.add(vm, vp), i16x8.shl(v0, 1)));
+    if (x1 - x < 8) l = v128.and(l, lanesBelow(x1 - x));
+    acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(l));
+  }
+  return i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+}
+
+/**
+ * Rows [y0, y1) (in the band, row y0 first): their luma over the sampled cells (and a pixel each
+ * side), their luma sums where they belong to a sampled cell row, and the Laplacian of the row
+ * above them where that is a centre row (odd, not a cell row's first, in a sampled cell row).
+ */
+export function noiseRun(y0: i32, y1: i32): void {
+  const W = nW, cell = nCell, k = nK, cols = nCols;
+  for (let y = y0; y < y1; y++) {
+    const src = nBand + <usize>(y - y0) * <usize>W * 4;
+    const row = nLuma + <usize>(y % 3) * nStride;
+    if (k == 1) lumaSpan(src, row, 0, W);
+    else {
+      for (let i = 0; i < cols; i += k) lumaSpan(src, row, max(0, i * cell - 1), min(W, i * cell + cell + 1));
+    }
+    const j = y / cell;
+    if (j % k == 0) {
+      let o = nOut + <usize>((j / k) * nNc) * 24;
+      for (let i = 0; i < cols; i += k, o += 24) {
+        const x0 = i * cell;
+        store<f64>(o, load<f64>(o, 16) + <f64>sumSpan(row, x0, min(W, x0 + cell)), 16);
+      }
+    }
+    const c = y - 1;
+    if (c > 0 && (c & 1) != 0 && W >= 3) {
+      const jc = c / cell;
+      if (jc % k == 0 && c != jc * cell) {
+        const a = nLuma + <usize>((c - 1) % 3) * nStride;
+        const b = nLuma + <usize>(c % 3) * nStride;
+        let o = nOut + <usize>((jc / k) * nNc) * 24;
+        for (let i = 0; i < cols; i += k, o += 24) {
+          const x0 = max(1, i * cell), x1 = min(W - 1, i * cell + cell);
+          if (x1 <= x0) continue;
+          store<f64>(o, load<f64>(o) + <f64>lapSpan(a, b, row, x0, x1));
+          store<f64>(o, load<f64>(o, 8) + <f64>(x1 - x0), 8);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Area downscale (src/resize.ts `areaDownscale`), source rows streamed in bands
+// ---------------------------------------------------------------------------------------------
+//
+// The same f64 operations on each value in the same order as the JS, two channels per f64x2. One
+// shortcut, exact: where every partial sum of an output column's whole pixels is an exactly
+// representable number (no carry from a straddling pixel, or a carry with few fractional bits;
+// the `exact` flags, set by src/pixels.ts), the JS additions round nothing, so the whole pixels are
+// summed as integers and added to the carry once. Conversions are the signed ones (the values are
+// small and non-negative): V8's unsigned f64x2 conversions take several instructions on x64, and
+// with them the kernel ran at 0.96 ms instead of 0.69 ms for a 1 MP portrait source.
+
+let aW: i32 = 0;
+let aw: i32 = 0; // output width
+let ah: i32 = 0; // output height
+let aOy: i32 = 0; // output row being accumulated
+let aOutRows: i32 = 0; // rows aOut holds
+let aNorm: f64 = 0;
+let aStart: usize = 0; // i32 [w]: first whole pixel of each output column
+let aEnd: usize = 0; // i32 [w]: one past the last (the straddling pixel, if any)
+let aExact: usize = 0; // i32 [w]: whole pixels may be summed as integers
+let aSplit: usize = 0; // f64 [w]: part of the straddling pixel in the column (0: none)
+let aYTo: usize = 0; // i32 [H]: output row each source row starts in
+let aYW: usize = 0; // f64 [H]: its part there (the rest goes to the next)
+let aCur: usize = 0; // f64 [w][4]: output row being accumulated
+let aNext: usize = 0; // f64 [w][4]: the following one
+let aBand: usize = 0; // RGBA [bandRows][W] (+ 16 bytes: 4-pixel reads past the last row)
+let aOut: usize = 0; // RGBA [outRows][w]: output rows finished by a call
+
+/**
+ * Set up an area downscale of W x H to w x h, bands of bandRows source rows, at most outRows output
+ * rows finished per call, `norm` the JS's 1 / ((W / w) * (H / h)). Returns the band's address;
+ * the tables go to areaStart() ... areaYW(). Then areaRun per band and areaFinish.
+ */
+export function areaInit(W: i32, H: i32, w: i32, h: i32, bandRows: i32, outRows: i32, norm: f64): usize {
+  aW = W; aw = w; ah = h; aOy = 0; aNorm = norm; aOutRows = outRows;
+  aStart = alloc(<usize>w << 2);
+  aEnd = alloc(<usize>w << 2);
+  aExact = alloc(<usize>w << 2);
+  aSplit = alloc(<usize>w << 3);
+  aYTo = alloc(<usize>H << 2);
+  aYW = alloc(<usize>H << 3);
+  aCur = alloc(<usize>w << 5);
+  aNext = alloc(<usize>w << 5);
+  aBand = alloc(<usize>bandRows * <usize>W * 4 + 16);
+  aOut = alloc(<usize>outRows * <usize>w * 4);
+  return aBand;
+}
+
+export function areaStart(): usize { return aStart; }
+export function areaEnd(): usize { return aEnd; }
+export function areaExact(): usize { return aExact; }
+export function areaSplit(): usize { return aSplit; }
+export function areaYTo(): usize { return aYTo; }
+export function areaYW(): usize { return aYW; }
+export function areaOut(): usize { return aOut; }
+
+/** The pixel at p as i32 lanes (R, G, B, A). */
+// @ts-ignore: decorator
+@inline function pixel32(p: usize): v128 {
+  return i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p)));
+}
+
+/** Sums of pixels [x0, x1) of the row at src, i32 lanes (R, G, B, A). */
+function sumPixels(src: usize, x0: i32, x1: i32): v128 {
+  let acc = i32x4.splat(0);
+  let x = x0;
+  while (x + 4 <= x1) {
+    // u16 lanes (two pixels a vector) for up to 128 steps: at most 256 * 255 a lane.
+    let s = i16x8.splat(0);
+    const stop = min(x1 - 3, x + 512);
+    for (; x < stop; x += 4) {
+      const v = v128.load(src + (<usize>x << 2));
+      s = i16x8.add(s, i16x8.add(i16x8.extend_low_i8x16_u(v), i16x8.extend_high_i8x16_u(v)));
+    }
+    acc = i32x4.add(acc, i32x4.add(i32x4.extend_low_i16x8_u(s), i32x4.extend_high_i16x8_u(s)));
+  }
+  if (x < x1) {
+    // The last 1-3 pixels: the ones after them masked off.
+    const v = v128.and(v128.load(src + (<usize>x << 2)), i32x4.gt_s(i32x4.splat(x1 - x), i32x4(0, 1, 2, 3)));
+    const s = i16x8.add(i16x8.extend_low_i8x16_u(v), i16x8.extend_high_i8x16_u(v));
+    acc = i32x4.add(acc, i32x4.add(i32x4.extend_low_i16x8_u(s), i32x4.extend_high_i16x8_u(s)));
+  }
+  return acc;
+}
+
+/** One source row at src: averaged horizontally, added to the current (and next) output row with weight wy. */
+function areaRow(src: usize, wy: f64): void {
+  const w = aw;
+  const WY = f64x2.splat(wy);
+  const straddle = wy < 1;
+  const WY1 = f64x2.splat(1 - wy);
+  let c01 = f64x2.splat(0), c23 = f64x2.splat(0); // carry from a straddling pixel
+  for (let o = 0; o < w; o++) {
+    const e = load<i32>(aEnd + (<usize>o << 2));
+    let x = load<i32>(aStart + (<usize>o << 2));
+    let v01: v128, v23: v128;
+    if (load<i32>(aExact + (<usize>o << 2))) {
+      const s = sumPixels(src, x, e);
+      v01 = f64x2.add(c01, f64x2.convert_low_i32x4_s(s));
+      v23 = f64x2.add(c23, f64x2.convert_low_i32x4_s(i64x2.shuffle(s, s, 1, 1)));
+    } else {
+      v01 = c01;
+      v23 = c23;
+      for (; x < e; x++) {
+        const p = pixel32(src + (<usize>x << 2));
+        v01 = f64x2.add(v01, f64x2.convert_low_i32x4_s(p));
+        v23 = f64x2.add(v23, f64x2.convert_low_i32x4_s(i64x2.shuffle(p, p, 1, 1)));
+      }
+    }
+    const w0 = load<f64>(aSplit + (<usize>o << 3));
+    if (w0 > 0) {
+      const p = pixel32(src + (<usize>e << 2));
+      const p01 = f64x2.convert_low_i32x4_s(p), p23 = f64x2.convert_low_i32x4_s(i64x2.shuffle(p, p, 1, 1));
+      const W0 = f64x2.splat(w0), W1 = f64x2.splat(1 - w0);
+      v01 = f64x2.add(v01, f64x2.mul(p01, W0));
+      v23 = f64x2.add(v23, f64x2.mul(p23, W0));
+      c01 = f64x2.mul(p01, W1);
+      c23 = f64x2.mul(p23, W1);
+    } else {
+      c01 = f64x2.splat(0);
+      c23 = f64x2.splat(0);
+    }
+    const cu = aCur + (<usize>o << 5);
+    v128.store(cu, f64x2.add(v128.load(cu), f64x2.mul(v01, WY)));
+    v128.store(cu, f64x2.add(v128.load(cu, 16), f64x2.mul(v23, WY)), 16);
+    if (straddle) {
+      const nx = aNext + (<usize>o << 5);
+      v128.store(nx, f64x2.add(v128.load(nx), f64x2.mul(v01, WY1)));
+      v128.store(nx, f64x2.add(v128.load(nx, 16), f64x2.mul(v23, WY1)), 16);
+    }
+  }
+}
+
+/** Math.round (ties up) of non-negative lanes, at most 255. */
+// @ts-ignore: decorator
+@inline function round255(m: v128): v128 {
+  const f = f64x2.floor(m);
+  const r = f64x2.add(f, v128.and(f64x2.ge(f64x2.sub(m, f), f64x2.splat(0.5)), f64x2.splat(1)));
+  return i32x4.trunc_sat_f64x2_s_zero(f64x2.min(f64x2.splat(255), r));
+}
+
+/** The current output row, finished, to row n of aOut; the next one becomes current. */
+function areaFlush(n: i32): void {
+  // (src/pixels.ts sizes aOut for the rows a call finishes: never write past it.)
+  if (n >= aOutRows) unreachable();
+  const dst = aOut + <usize>n * <usize>aw * 4;
+  const N = f64x2.splat(aNorm);
+  for (let o: usize = 0; o < <usize>aw; o++) {
+    const cu = aCur + (o << 5);
+    const a = round255(f64x2.mul(v128.load(cu), N));
+    const b = round255(f64x2.mul(v128.load(cu, 16), N));
+    const v = i16x8.narrow_i32x4_u(i64x2.shuffle(a, b, 0, 2), a);
+    v128.store32_lane(dst + (o << 2), i8x16.narrow_i16x8_u(v, v), 0);
+  }
+  const t = aCur;
+  aCur = aNext;
+  aNext = t;
+  memory.fill(aNext, 0, <usize>aw << 5);
+  aOy++;
+}
+
+/** Source rows [y0, y1) (in the band, row y0 first). Returns how many output rows it finished (at areaOut()). */
+export function areaRun(y0: i32, y1: i32): i32 {
+  let n = 0;
+  for (let y = y0; y < y1; y++) {
+    const ty = load<i32>(aYTo + (<usize>y << 2));
+    while (aOy < ty) areaFlush(n++);
+    areaRow(aBand + <usize>(y - y0) * <usize>aW * 4, load<f64>(aYW + (<usize>y << 3)));
+  }
+  return n;
+}
+
+/** After the last source row: the remaining output rows (at areaOut()); returns how many. */
+export function areaFinish(): i32 {
+  let n = 0;
+  while (aOy < ah) areaFlush(n++);
+  return n;
 }

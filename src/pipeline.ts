@@ -13,8 +13,8 @@ import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./co
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
 import { autoStrength, exposureScore } from "./curves.ts";
-import { applyCurvesWasm, denoiseWasm, initPixels, pixelsMemory } from "./pixels.ts";
-import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, type Gain } from "./denoise.ts";
+import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "./pixels.ts";
+import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
 import type { WasmMemoryReport } from "./wasm-memory.ts";
@@ -221,7 +221,12 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0) {
     if (opts.mode === "fast") {
       const e = estimationDims(img.width, img.height, model.estimationSize);
-      estimate = await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
+      // The training data's filter; "area" runs in WASM, with resizeImage's bytes.
+      estimate = e.width === img.width && e.height === img.height
+        ? img
+        : ESTIMATION_FILTER === "area"
+          ? areaDownscaleWasm(img, e.width, e.height)
+          : await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
     } else estimate = img;
     if (strength === "auto") strength = autoStrength(exposureScore(estimate));
     lap("estimate");
@@ -232,7 +237,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     // Denoise smooths each region by how much it was brightened and how noisy the input is: the
     // noise is measured on the input (full size), the gain on the estimation copy, whose curves are
     // the same maps at their own resolution (an 11k-pixel pass instead of two full-size ones).
-    const amount = opts.denoise === 0 ? 0 : denoiseAmount(opts.denoise, measureNoise(img));
+    const amount = opts.denoise === 0 ? 0 : denoiseAmount(opts.denoise, measureNoiseWasm(img));
     let gain: Gain | undefined;
     let cell = 0;
     if (amount > 0) {

@@ -1,7 +1,9 @@
 /**
- * WebAssembly (SIMD) versions of the two pixel loops that dominate a request's CPU time: the curves'
- * table path (`applyTable` in curves.ts) and the streamed guided filter (`filter` in denoise.ts),
- * compiled from AssemblyScript: assembly/pixels.ts, `npm run build:wasm` -> src/pixels.wasm.
+ * WebAssembly (SIMD) versions of the pixel loops that dominate a request's CPU time: the curves'
+ * table path (`applyTable` in curves.ts), the streamed guided filter (`filter` in denoise.ts), the
+ * noise measurement (`measureNoise` in denoise.ts) and the area downscale of the estimation copy
+ * (`areaDownscale` in resize.ts), compiled from AssemblyScript: assembly/pixels.ts,
+ * `npm run build:wasm` -> src/pixels.wasm.
  *
  * The module imports nothing. The image goes through the instance in bands of rows (copied in,
  * processed, copied out), so its memory is a few MB whatever the image size (the curve table's
@@ -14,11 +16,14 @@
  * Results: `denoiseWasm` equals `denoise` byte for byte (the same f64 operations on each value in
  * the same order; SIMD only runs values side by side), or within one level with `precision: "f32"`.
  * `applyCurvesWasm` is within one level of `applyCurves` on a few bytes in 100k (fixed-point table
- * positions and an f32 interpolation; see assembly/pixels.ts). test/pixels-wasm.test.ts checks both.
+ * positions and an f32 interpolation; see assembly/pixels.ts). `measureNoiseWasm` returns
+ * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
+ * test/pixels-wasm.test.ts checks them all.
  */
 import { applyCurves, curveTable, LUT_STEPS, type CurveMaps } from "./curves.ts";
-import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
+import { denoise, DENOISE_DEFAULTS, measureNoise, NOISE_MIN_CELLS, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
 import type { RgbaImage } from "./image.ts";
+import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
 
 let compiled: WebAssembly.Module | undefined;
 let live: PixelExports | undefined;
@@ -53,6 +58,19 @@ interface PixelExports {
   filterInit(W: number, H: number, r: number, cols: number, rows: number, stepX: number, stepY: number, K: number, useF32: number): number;
   filterEps(): number;
   filterRun(t0: number, t1: number): number;
+  noiseInit(W: number, H: number, cell: number, k: number, cols: number, rows: number, bandRows: number): number;
+  noiseOut(): number;
+  noiseRun(y0: number, y1: number): void;
+  areaInit(W: number, H: number, w: number, h: number, bandRows: number, outRows: number, norm: number): number;
+  areaStart(): number;
+  areaEnd(): number;
+  areaExact(): number;
+  areaSplit(): number;
+  areaYTo(): number;
+  areaYW(): number;
+  areaOut(): number;
+  areaRun(y0: number, y1: number): number;
+  areaFinish(): number;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */
@@ -205,4 +223,148 @@ export function filterWasm(img: RgbaImage, grid: EpsGrid, r: number, options: Fi
     y = y1;
   }
   if (y !== H) throw new Error(`filter wrote ${y} of ${H} rows`);
+}
+
+// ---- noise measurement and area downscale ---------------------------------------------------
+
+export interface KernelOptions {
+  /** Bytes of image rows moved through the instance per call (tests use small values: one row per call). */
+  bandBytes?: number;
+  /** Smaller images go to the JS function (tests pass 0 to run the kernel at every size). */
+  minPixels?: number;
+}
+
+/**
+ * Images below this many pixels are measured by `measureNoise` itself: its cost there is a few
+ * microseconds, about what resetting the instance after a larger job costs (WASM was faster from
+ * 64x48 up, 10x at 1 MP).
+ */
+export const NOISE_WASM_MIN_PIXELS = 2048;
+
+/**
+ * `measureNoise` with the per-cell sums in WASM: same arguments, the same number (the sums are
+ * integers, exact in both, and the percentile is taken as in the JS). Only the sampled cell rows
+ * (and the row below each) go through the instance, in bands.
+ */
+export function measureNoiseWasm(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell, options: KernelOptions = {}): number {
+  const { width: W, height: H, data } = img;
+  // (Cells past 2^16 pixels would overflow the kernel's i32 cell arithmetic: the JS takes them.)
+  if (W * H < (options.minPixels ?? NOISE_WASM_MIN_PIXELS) || W * H === 0 || !Number.isInteger(cell) || cell < 1 || cell > 65536 || data.length !== W * H * 4) {
+    return measureNoise(img, cell);
+  }
+  // As in measureNoise.
+  const cols = Math.max(1, Math.ceil(W / cell));
+  const rows = Math.max(1, Math.ceil(H / cell));
+  const k = Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
+  const rowBytes = W * 4;
+  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
+  const e = instance();
+  const band = e.noiseInit(W, H, cell, k, cols, rows, bandRows);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  // Each sampled cell row and the row below it, in increasing order (with k = 1 they touch).
+  let fed = 0;
+  for (let j = 0; j < rows; j += k) {
+    const y1 = Math.min(H, j * cell + cell + 1);
+    for (let y = Math.max(fed, j * cell); y < y1; y += bandRows) {
+      const n = Math.min(y1, y + bandRows) - y;
+      mem.set(data.subarray(y * rowBytes, (y + n) * rowBytes));
+      e.noiseRun(y, y + n);
+    }
+    fed = y1;
+  }
+  const nc = Math.ceil(cols / k);
+  const sums = new Float64Array(buf, e.noiseOut(), Math.ceil(rows / k) * nc * 3);
+  // The rest of measureNoise, on the same sums.
+  const sigmas: number[] = [];
+  for (let j = 0, q = 0; j < rows; j += k) {
+    const ch = Math.min(H, j * cell + cell) - j * cell;
+    for (let i = 0; i < cols; i += k, q += 3) {
+      const lap = sums[q]!, lapCount = sums[q + 1]!;
+      const mean = sums[q + 2]! / (ch * Math.min(cell, W - i * cell));
+      if (lapCount >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap / lapCount));
+    }
+  }
+  sigmas.sort((p, q) => p - q);
+  return sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
+}
+
+/**
+ * Sources below this many pixels are reduced by `areaDownscale` itself (a few microseconds there,
+ * about what resetting the instance after a larger job costs; WASM was faster from 64x48 up).
+ */
+export const AREA_WASM_MIN_PIXELS = 2048;
+
+/**
+ * Whether adding whole pixels (at most 255 each) one by one to `carry` = (a byte) * w1 rounds
+ * nothing: w1 has m <= 44 fractional bits (so does every product with a byte, exactly) and the
+ * largest partial sum stays below 2^(53 - m), where numbers with m fractional bits are exact.
+ */
+function exactCarry(w1: number, pixels: number): boolean {
+  let t = w1, m = 0;
+  while (t !== Math.floor(t)) {
+    if (++m > 44) return false;
+    t *= 2; // exact
+  }
+  return 255 * (pixels + 1) < 2 ** (53 - m);
+}
+
+/**
+ * resize.ts's `areaDownscale` (the "area" filter: width <= img.width, height <= img.height) in
+ * WASM: the same bytes. Anything else (enlarging, sizes that are not positive integers, small
+ * sources) goes to `areaDownscale` itself.
+ */
+export function areaDownscaleWasm(img: RgbaImage, width: number, height: number, options: KernelOptions = {}): RgbaImage {
+  const { width: W, height: H, data } = img;
+  if (
+    !Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > W || height > H ||
+    W * H < (options.minPixels ?? AREA_WASM_MIN_PIXELS) || data.length !== W * H * 4
+  ) {
+    return areaDownscale(img, width, height);
+  }
+  const xs = areaSpans(W, width);
+  const ys = areaTaps(H, height);
+  const rowBytes = W * 4;
+  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
+  // Output rows a band finishes: up to the one its last source row starts in (then the rest).
+  let outRows = 1;
+  for (let y0 = 0, oy = 0; y0 < H; y0 += bandRows) {
+    const t = ys.to[Math.min(H, y0 + bandRows) - 1]!;
+    if (t > oy) {
+      outRows = Math.max(outRows, t - oy);
+      oy = t;
+    }
+    if (y0 + bandRows >= H) outRows = Math.max(outRows, height - oy);
+  }
+  const norm = 1 / ((W / width) * (H / height));
+  const e = instance();
+  const band = e.areaInit(W, H, width, height, bandRows, outRows, norm);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  new Int32Array(buf, e.areaStart(), width).set(xs.start);
+  new Int32Array(buf, e.areaEnd(), width).set(xs.end);
+  new Float64Array(buf, e.areaSplit(), width).set(xs.split);
+  const exact = new Int32Array(buf, e.areaExact(), width);
+  for (let o = 0; o < width; o++) {
+    // The carry into column o: the rest of o - 1's straddling pixel.
+    const w0 = o > 0 ? xs.split[o - 1]! : 0;
+    exact[o] = exactCarry(w0 > 0 ? 1 - w0 : 0, xs.end[o]! - xs.start[o]!) ? 1 : 0;
+  }
+  new Int32Array(buf, e.areaYTo(), H).set(ys.to);
+  new Float64Array(buf, e.areaYW(), H).set(ys.w);
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  const outRowBytes = width * 4;
+  const res = new Uint8Array(width * height * 4);
+  const done = new Uint8Array(buf, e.areaOut(), outRows * outRowBytes);
+  let oy = 0;
+  for (let y = 0; y < H; y += bandRows) {
+    const n = Math.min(H, y + bandRows) - y;
+    mem.set(data.subarray(y * rowBytes, (y + n) * rowBytes));
+    const m = e.areaRun(y, y + n);
+    if (m) res.set(done.subarray(0, m * outRowBytes), oy * outRowBytes);
+    oy += m;
+  }
+  const m = e.areaFinish();
+  res.set(done.subarray(0, m * outRowBytes), oy * outRowBytes);
+  if (oy + m !== height) throw new Error(`area downscale wrote ${oy + m} of ${height} rows`);
+  return { width, height, data: res };
 }

@@ -130,7 +130,7 @@ export async function resizeImage(
  * For each source index along an axis of `inSize` -> `outSize` (outSize <= inSize): the output index it
  * starts in and the fraction of its unit length that falls there (the rest goes to the next one).
  */
-function areaTaps(inSize: number, outSize: number): { to: Int32Array; w: Float64Array } {
+export function areaTaps(inSize: number, outSize: number): { to: Int32Array; w: Float64Array } {
   const s = inSize / outSize;
   const to = new Int32Array(inSize);
   const w = new Float64Array(inSize);
@@ -148,7 +148,7 @@ function areaTaps(inSize: number, outSize: number): { to: Int32Array; w: Float64
  * wholly inside it [start, end) and the fraction `split` of pixel `end` that falls inside (0 when no
  * pixel straddles its right boundary; the rest of a straddler goes to the next column).
  */
-function areaSpans(inSize: number, outSize: number): { start: Int32Array; end: Int32Array; split: Float64Array } {
+export function areaSpans(inSize: number, outSize: number): { start: Int32Array; end: Int32Array; split: Float64Array } {
   const { to, w } = areaTaps(inSize, outSize);
   const start = new Int32Array(outSize);
   const end = new Int32Array(outSize);
@@ -165,7 +165,7 @@ function areaSpans(inSize: number, outSize: number): { start: Int32Array; end: I
 }
 
 /** Exact area-average downscale, one source row at a time (memory: two output rows of floats). */
-function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage {
+export function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage {
   const { width: W, height: H, data: src } = img;
   const xs = areaSpans(W, width);
   const ys = areaTaps(H, height);

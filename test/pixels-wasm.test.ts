@@ -6,9 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyCurves, curveTable, type CurveMaps } from "../src/curves.ts";
-import { denoise, DENOISE_DEFAULTS, lumaGrid, type LumaGrid } from "../src/denoise.ts";
+import { denoise, DENOISE_DEFAULTS, lumaGrid, measureNoise, type LumaGrid } from "../src/denoise.ts";
 import type { RgbaImage } from "../src/image.ts";
-import { applyCurvesWasm, applyTableWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, pixelsMemory, type FilterOptions } from "../src/pixels.ts";
+import {
+  applyCurvesWasm, applyTableWasm, AREA_WASM_MIN_PIXELS, areaDownscaleWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm,
+  NOISE_WASM_MIN_PIXELS, pixelsMemory, type FilterOptions,
+} from "../src/pixels.ts";
+import { areaDownscale, estimationDims } from "../src/resize.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wasmBytes = readFileSync(join(root, "src/pixels.wasm"));
@@ -239,4 +243,132 @@ test("the kernels' one WASM memory stays small however large the image, and jobs
   // Reset per job: the memory is reused, not grown per job (its size is the largest job's).
   for (let i = 0; i < 10; i++) job(5 + 2 * i);
   assert.equal(pixelsMemory().bytes, bytes);
+});
+
+/** A large image made quickly: gradients plus hashed noise (no per-pixel floating point). */
+function bigImage(w: number, h: number, seed: number): RgbaImage {
+  const data = new Uint8Array(w * h * 4);
+  let s = seed >>> 0 || 1;
+  for (let y = 0, p = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, p += 4) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const base = ((x * 97) / w + (y * 61) / h + (x > w / 3 ? 40 : 0)) | 0;
+      data[p] = base + (s & 15);
+      data[p + 1] = base + ((s >>> 8) & 31);
+      data[p + 2] = (base >> 1) + ((s >>> 16) & 7);
+      data[p + 3] = s >>> 24;
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+/** The same pixels at an odd byte offset of a larger buffer (no alignment assumed). */
+function unaligned(img: RgbaImage): RgbaImage {
+  const buf = new Uint8Array(img.data.length + 3);
+  const data = buf.subarray(1, 1 + img.data.length);
+  data.set(img.data);
+  return { ...img, data };
+}
+
+test("noise: measureNoiseWasm returns measureNoise's number exactly, at awkward sizes, cells and bands", () => {
+  let seed = 300, cases = 0, finite = 0;
+  const sizes: [number, number][] = [...SIZES, [2, 40], [40, 2], [64, 3], [3, 64], [33, 33], [4000, 3000]];
+  for (const [w, h] of sizes) {
+    const imgs = w * h > 2e6 ? [bigImage(w, h, seed++)] : [noisyDark(w, h, seed++), randomImage(w, h, seed++), bigImage(w, h, seed++)];
+    // Default cells, cells that split the image unevenly or sample it sparsely, one larger than it.
+    const cells = w * h > 2e6 ? [32, 7] : w * h > 1e5 ? [32, 1, 5, 33, 100] : [32, 1, 2, 3, 4, 7, 8, 9, 17, 64];
+    for (const img of imgs) {
+      for (const cell of cells) {
+        const expected = measureNoise(img, cell);
+        const label = `${w}x${h}, cell ${cell}`;
+        assert.equal(measureNoiseWasm(img, cell, { minPixels: 0 }), expected, label);
+        // One row per call: every band boundary.
+        if (w * h <= 1e6) assert.equal(measureNoiseWasm(img, cell, { minPixels: 0, bandBytes: 1 }), expected, `${label}, small bands`);
+        cases++;
+        if (Number.isFinite(expected)) finite++;
+      }
+    }
+  }
+  // Not all NaN (small images have too few cells of 32 or more centre pixels): 73 of 497 measured a level.
+  assert.ok(finite >= 60, `${finite} of ${cases} cases measured a noise level`);
+  // The default cell, an unaligned buffer, and the small-image and odd-cell paths (the JS itself).
+  const img = noisyDark(1224, 816, 7);
+  assert.equal(measureNoiseWasm(img), measureNoise(img));
+  assert.equal(measureNoiseWasm(unaligned(img)), measureNoise(img));
+  const small = noisyDark(40, 30, 8);
+  assert.ok(small.width * small.height < NOISE_WASM_MIN_PIXELS);
+  assert.equal(measureNoiseWasm(small), measureNoise(small));
+  assert.equal(measureNoiseWasm(img, 2.5), measureNoise(img, 2.5));
+});
+
+test("area: areaDownscaleWasm gives areaDownscale's bytes at awkward sizes and ratios (carries exact and not)", () => {
+  let seed = 400;
+  const sizes: [number, number][] = [...SIZES, [2, 40], [40, 2], [33, 33], [816, 1224], [4000, 3000]];
+  for (const [w, h] of sizes) {
+    const img = w * h > 2e6 ? bigImage(w, h, seed++) : (seed & 1 ? noisyDark : randomImage)(w, h, seed++);
+    const est = estimationDims(w, h, 128);
+    const r = (f: number, n: number): number => Math.max(1, Math.min(n, Math.round(n * f)));
+    // Identity, to one pixel, the estimation copy, halves (exact carries), 1/9.6 and other ratios
+    // whose carries are not (one addition at a time), one row or column, one pixel less.
+    const targets: [number, number][] = [
+      [w, h], [1, 1], [est.width, est.height], [r(0.5, w), r(0.5, h)], [r(1 / 9.6, w), r(1 / 9.6, h)],
+      [r(0.77, w), r(0.31, h)], [r(0.3, w), r(0.9, h)], [1, h], [w, 1], [Math.max(1, w - 1), Math.max(1, h - 1)],
+    ];
+    for (const [tw, th] of targets) {
+      const label = `${w}x${h} -> ${tw}x${th}`;
+      const expected = areaDownscale(img, tw, th);
+      const out = areaDownscaleWasm(img, tw, th, { minPixels: 0 });
+      assert.equal(out.width, tw, label);
+      assert.equal(out.height, th, label);
+      const { count, max } = compare(expected.data, out.data);
+      assert.equal(count, 0, `${label}: ${count} bytes differ, by up to ${max}`);
+      if (w * h <= 1e6) {
+        const banded = areaDownscaleWasm(img, tw, th, { minPixels: 0, bandBytes: 1 });
+        assert.equal(compare(expected.data, banded.data).count, 0, `${label}, small bands`);
+      }
+    }
+  }
+  // Unaligned buffers; small sources and enlarging go to the JS.
+  const img = noisyDark(301, 199, 9);
+  assert.equal(compare(areaDownscaleWasm(unaligned(img), 128, 85).data, areaDownscale(img, 128, 85).data).count, 0);
+  const small = noisyDark(40, 30, 10);
+  assert.ok(small.width * small.height < AREA_WASM_MIN_PIXELS);
+  assert.deepEqual(areaDownscaleWasm(small, 7, 5).data, areaDownscale(small, 7, 5).data);
+  assert.deepEqual(areaDownscaleWasm(img, 302, 199).data, areaDownscale(img, 302, 199).data);
+});
+
+test("area: where the JS's one-at-a-time additions round, the WASM rounds the same (a byte would differ otherwise)", () => {
+  // Rows whose JS sums (a straddler's carry plus whole pixels, one addition at a time) differ from
+  // the exact sums by an ulp that moves a byte: 40 -> 15 column 4 is 668 in the JS, 667.99... exactly.
+  const rows: number[][] = [
+    [1, 89, 22, 0, 0, 0, 134, 233, 128, 242, 255, 255, 248, 240, 1, 7, 252, 174, 255, 0, 0, 128, 255, 1, 54, 1, 255, 63, 0, 222, 0, 1, 55, 161, 128, 253, 35, 128, 128, 128],
+    [231, 0, 255, 255, 235, 41, 1, 216, 128, 255, 213, 48, 128, 128, 154, 0, 252, 100, 179, 153],
+  ];
+  const widths = [15, 7];
+  for (const [i, px] of rows.entries()) {
+    const img: RgbaImage = { width: px.length, height: 1, data: new Uint8Array(px.flatMap((v) => [v, v, v, v])) };
+    const expected = areaDownscale(img, widths[i]!, 1).data;
+    assert.deepEqual(areaDownscaleWasm(img, widths[i]!, 1, { minPixels: 0 }).data, expected);
+    // Stacked rows: the same through the vertical sums.
+    const tall: RgbaImage = { width: px.length, height: 5, data: new Uint8Array(5 * img.data.length).map((_, k) => img.data[k % img.data.length]!) };
+    assert.deepEqual(areaDownscaleWasm(tall, widths[i]!, 2, { minPixels: 0 }).data, areaDownscale(tall, widths[i]!, 2).data);
+  }
+  // And many small random rows of such values.
+  const n = rng(77);
+  for (let t = 0; t < 3000; t++) {
+    const W = 3 + ((n() * 60) | 0), w = 1 + ((n() * (W - 1)) | 0);
+    const data = new Uint8Array(W * 4);
+    for (let k = 0; k < data.length; k++) data[k] = n() < 0.5 ? (n() * 256) | 0 : [0, 255, 128, 1][(n() * 4) | 0]!;
+    const img: RgbaImage = { width: W, height: 1, data };
+    assert.deepEqual(areaDownscaleWasm(img, w, 1, { minPixels: 0 }).data, areaDownscale(img, w, 1).data, `${W} -> ${w}`);
+  }
+});
+
+test("noise and area at 4000x3000 keep the kernels' memory small", () => {
+  const img = bigImage(4000, 3000, 11);
+  const est = estimationDims(4000, 3000, 128);
+  assert.equal(measureNoiseWasm(img), measureNoise(img));
+  assert.equal(compare(areaDownscaleWasm(img, est.width, est.height).data, areaDownscale(img, est.width, est.height).data).count, 0);
+  const { bytes } = pixelsMemory();
+  assert.ok(bytes > 0 && bytes <= 3 * 1024 * 1024, `memory ${bytes} bytes (the image is ${img.data.length})`);
 });
