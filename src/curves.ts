@@ -57,7 +57,9 @@ export function applyCurves(
   // One shared map: the result depends only on (input byte, r), so look it up in a table instead of
   // iterating per pixel. Maps from a tanh are in [-1, 1]; anything else goes the exact way.
   if (C === 3 && method === "auto" && inUnitRange(m)) {
-    applyTable(img, maps, xs, ys, curveTable(iterations, strength), out);
+    // The table is for strength 1 (built once per isolate): strength scales r, and so the
+    // positions in it (per-request strengths from "auto" would otherwise cost a 3 ms table each).
+    applyTable(img, maps, xs, ys, curveTable(iterations, 1), out, strength);
   } else applyExact(img, maps, xs, ys, iterations, strength, out);
   return { width: W, height: H, data: out };
 }
@@ -80,17 +82,17 @@ function mapRow(maps: CurveMaps, ys: Taps, y: number, row: Float64Array, scale: 
   }
 }
 
-function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array): void {
+function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array, strength: number): void {
   const { width: W, height: H, data: src } = img;
   const cw = maps.width;
-  // The row holds table positions, (r + 1) * LUT_HALF, so a pixel needs one lerp to find its row.
+  // The row holds table positions, (strength * r + 1) * LUT_HALF, so a pixel needs one lerp to find its row.
   const row = new Float64Array(3 * cw);
   const last = LUT_STEPS - 1;
   // Between two map columns the positions are linear in x: walk each span adding a per-pixel step
   // instead of interpolating every pixel from its taps (the hot loop is a third cheaper).
   const spans = spanStarts(xs, W, cw);
   for (let y = 0; y < H; y++) {
-    mapRow(maps, ys, y, row, LUT_HALF, LUT_HALF);
+    mapRow(maps, ys, y, row, strength * LUT_HALF, LUT_HALF);
     let p = y * W * 4;
     for (let j = 0; j < spans.length - 1; j++) {
       const x0 = spans[j]!;

@@ -124,7 +124,9 @@ export function applyCurvesWasm(
   const wasm = W * H >= CURVES_WASM_MIN_PIXELS && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
   const range = wasm ? unitRange(m) : undefined;
   if (!range || Number.isNaN(range.min)) return applyCurves(img, maps, iterations, strength, out, method);
-  tableWasm(img, maps, curveTable(iterations, strength), out, range, BAND_BYTES);
+  // As applyCurves: the strength-1 table (built once), with the maps (so the positions) scaled.
+  const scaled = strength === 1 ? maps : { ...maps, data: m.map((v) => v * strength) };
+  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * strength, max: range.max * strength }, BAND_BYTES);
   return { width: W, height: H, data: out };
 }
 
