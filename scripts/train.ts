@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/model-info.ts";
+import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../src/model-info.ts";
 import { ARCHES, type Arch } from "../src/network.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
@@ -23,8 +23,9 @@ training report (training-report.html, training-loss.svg, training-samples.png).
 
 Data
   --data DIRS            comma-separated folders, searched recursively for PNG/JPEG/BMP (default ${DEFAULT_DATA_DIR})
-  --size N               images are resized (Worker's resize code) to longer side N, the size the
-                         Worker estimates curves at (default ${DEFAULT_ESTIMATION_SIZE})
+  --size N               images are resized (Worker's resize code) to longer side N (default ${DEFAULT_TRAIN_SIZE})
+  --estimation-size N    longer side the exported model estimates curves at in fast mode
+                         (default ${DEFAULT_ESTIMATION_SIZE})
   --crop N               square random crop per sample (default: the shorter side of most images, <= --size)
   --augment              random under/over-exposure (gain, gamma) and flips, for well-exposed photos
 Model
@@ -86,6 +87,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
       options: {
         data: { type: "string" },
         size: { type: "string" },
+        "estimation-size": { type: "string" },
         crop: { type: "string" },
         augment: { type: "boolean", default: false },
         arch: { type: "string" },
@@ -137,7 +139,8 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
 
   const data = (v.data ?? DEFAULT_DATA_DIR).split(",").map((s) => s.trim()).filter(Boolean);
   if (data.length === 0) throw new UsageError("--data needs at least one folder");
-  const size = num("size", v.size, DEFAULT_ESTIMATION_SIZE, { int: true, min: 16 });
+  const size = num("size", v.size, DEFAULT_TRAIN_SIZE, { int: true, min: 16 });
+  const estimationSize = num("estimation-size", v["estimation-size"], DEFAULT_ESTIMATION_SIZE, { int: true, min: 8 });
   const batch = num("batch", v.batch, 8, { int: true, min: 1 });
   if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError("give --steps or --epochs, not both");
   const dw = defaultLossWeights(arch);
@@ -145,6 +148,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
     data,
     arch,
     size,
+    estimationSize,
     crop: v.crop === undefined ? undefined : num("crop", v.crop, 0, { int: true, min: 16 }),
     augment: v.augment,
     batch,

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Arch } from "../../src/network.ts";
-import type { Variant } from "../../src/model-info.ts";
+import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../../src/model-info.ts";
 import { loadWeightsFile } from "../weights-io/load-weights.ts";
 import { writeSafetensors } from "../weights-io/safetensors.ts";
 import { exportModel } from "../onnx/export-model.ts";
@@ -34,6 +34,8 @@ export interface TrainOptions {
   data: string[];
   arch: Arch;
   size: number;
+  /** Estimation size written into the exported model (default DEFAULT_ESTIMATION_SIZE). */
+  estimationSize?: number;
   /** Square crop side; undefined = chosen from the data (see defaultCrop). */
   crop?: number;
   augment: boolean;
@@ -235,7 +237,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
       info: {
         name: o.name,
         version: packageVersion(),
-        estimationSize: o.size,
+        estimationSize: o.estimationSize ?? DEFAULT_ESTIMATION_SIZE,
         provenance: `trained with npm run train on ${images.length} images (${o.data.join(", ")}), ${o.steps} steps${o.init ? `, from ${o.init}` : ""}`,
         extra: { exposure_level: String(o.loss.exposure), training_steps: String(o.steps), training_crop: String(crop) },
       },
