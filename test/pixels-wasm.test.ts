@@ -13,24 +13,14 @@ import {
   NOISE_WASM_MIN_PIXELS, pixelsMemory, type FilterOptions,
 } from "../src/pixels.ts";
 import { areaDownscale, estimationDims } from "../src/resize.ts";
+import { mulberry32 } from "../src/rng.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wasmBytes = readFileSync(join(root, "src/pixels.wasm"));
 initPixels(wasmBytes);
 
-/** Deterministic uniform numbers in [0, 1) (xorshift). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
+/** Deterministic uniform numbers in [0, 1). */
+const rng = mulberry32;
 const clamp = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
 
 /** A dark, smoothly varying scene with sensor noise; random alpha so a lost alpha byte shows. */
