@@ -90,7 +90,7 @@ function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Fl
   const last = LUT_STEPS - 1;
   // Between two map columns the positions are linear in x: walk each span adding a per-pixel step
   // instead of interpolating every pixel from its taps (the hot loop is a third cheaper).
-  const spans = spanStarts(xs, W, cw);
+  const spans = spanStarts(xs, W);
   for (let y = 0; y < H; y++) {
     mapRow(maps, ys, y, row, strength * LUT_HALF, LUT_HALF);
     let p = y * W * 4;
@@ -133,11 +133,10 @@ function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Fl
 }
 
 /** Output x where each run of equal lower taps starts, plus W at the end. */
-function spanStarts(xs: Taps, W: number, cw: number): Int32Array {
+function spanStarts(xs: Taps, W: number): Int32Array {
   const starts: number[] = [];
   for (let x = 0; x < W; x++) if (x === 0 || xs.lo[x] !== xs.lo[x - 1]) starts.push(x);
   starts.push(W);
-  void cw;
   return Int32Array.from(starts);
 }
 

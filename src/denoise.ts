@@ -110,7 +110,7 @@ export function measureNoise(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cel
   const { width: W, height: H, data: d } = img;
   const cols = Math.max(1, Math.ceil(W / cell));
   const rows = Math.max(1, Math.ceil(H / cell));
-  const k = Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
+  const k = noiseStride(cols, rows);
   const sigmas: number[] = [];
   // Luminance of one band: a cell row plus the row below it (the last centre row's neighbour).
   const band = new Int32Array((cell + 1) * W);
@@ -156,10 +156,27 @@ export function measureNoise(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cel
     }
     const ch = y1 - y0;
     for (let i = 0; i < cols; i += k) {
-      const mean = sum[i]! / (ch * Math.min(cell, W - i * cell));
-      if (lapCount[i]! >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap[i]! / lapCount[i]!));
+      addCellSigma(sigmas, lap[i]!, lapCount[i]!, sum[i]! / (ch * Math.min(cell, W - i * cell)));
     }
   }
+  return noiseReading(sigmas);
+}
+
+/** `measureNoise` reads every k-th cell row and column: k as large as keeps NOISE_MIN_CELLS cells. */
+export function noiseStride(cols: number, rows: number): number {
+  return Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
+}
+
+/**
+ * One cell's Immerkaer estimate from its |Laplacian| sum and count and its mean luminance, added to
+ * `sigmas` unless the cell has too few samples or is darker than 4 levels (clipped at 0).
+ */
+export function addCellSigma(sigmas: number[], lap: number, lapCount: number, mean: number): void {
+  if (lapCount >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap / lapCount));
+}
+
+/** The noise reading from the cells' estimates: their 10th percentile, NaN when there are none. */
+export function noiseReading(sigmas: number[]): number {
   sigmas.sort((p, q) => p - q);
   return sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
 }

@@ -20,7 +20,7 @@
  * test/pixels-wasm.test.ts checks them all.
  */
 import { applyCurves, curveTable, LUT_STEPS, type CurveMaps } from "./curves.ts";
-import { denoise, DENOISE_DEFAULTS, measureNoise, NOISE_MIN_CELLS, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
+import { addCellSigma, denoise, DENOISE_DEFAULTS, measureNoise, noiseReading, noiseStride, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
 import type { RgbaImage } from "./image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
 
@@ -31,7 +31,8 @@ let live: PixelExports | undefined;
 export function initPixels(wasm: WebAssembly.Module | BufferSource): void {
   if (compiled) return;
   const m = wasm instanceof WebAssembly.Module ? wasm : new WebAssembly.Module(wasm);
-  new WebAssembly.Instance(m, {}); // fail now if it does not instantiate without imports
+  // The isolate's one instance, made now so a module that needs imports fails at start-up.
+  live = new WebAssembly.Instance(m, {}).exports as unknown as PixelExports;
   compiled = m;
 }
 
@@ -256,7 +257,7 @@ export function measureNoiseWasm(img: RgbaImage, cell: number = DENOISE_DEFAULTS
   // As in measureNoise.
   const cols = Math.max(1, Math.ceil(W / cell));
   const rows = Math.max(1, Math.ceil(H / cell));
-  const k = Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
+  const k = noiseStride(cols, rows);
   const rowBytes = W * 4;
   const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
   const e = instance();
@@ -280,14 +281,9 @@ export function measureNoiseWasm(img: RgbaImage, cell: number = DENOISE_DEFAULTS
   const sigmas: number[] = [];
   for (let j = 0, q = 0; j < rows; j += k) {
     const ch = Math.min(H, j * cell + cell) - j * cell;
-    for (let i = 0; i < cols; i += k, q += 3) {
-      const lap = sums[q]!, lapCount = sums[q + 1]!;
-      const mean = sums[q + 2]! / (ch * Math.min(cell, W - i * cell));
-      if (lapCount >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap / lapCount));
-    }
+    for (let i = 0; i < cols; i += k, q += 3) addCellSigma(sigmas, sums[q]!, sums[q + 1]!, sums[q + 2]! / (ch * Math.min(cell, W - i * cell)));
   }
-  sigmas.sort((p, q) => p - q);
-  return sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
+  return noiseReading(sigmas);
 }
 
 /**
