@@ -16,9 +16,12 @@ import { makeImage, type RgbaImage } from "../src/image.ts";
 import { mulberry32 } from "../src/rng.ts";
 import type { ImageFormat } from "../src/pipeline.ts";
 
-const HELP = `Usage: npm run bench -- [--runs N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
+const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
 
-  --runs N       timed requests per cell and strength (default 7; medians reported)
+  --runs N       timed requests per cell, strength and Worker (default 7; medians reported)
+  --workers N    Worker processes timed side by side, round-robin (default 3): one process's timings
+                 can sit several points off another's for the same build, so the table pools them
+                 and shows the spread of the per-process ratios
   --source FILE  a real photo (PNG/JPEG) resized to each size; default: a generated dark scene
   --sizes LIST   megapixels of the sources (default 0.25,1,4)
   --formats LIST source formats; the output format is the same (default jpeg,png)
@@ -27,6 +30,7 @@ const HELP = `Usage: npm run bench -- [--runs N] [--source FILE] [--sizes 0.25,1
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
+    workers: { type: "string", default: "3" },
     source: { type: "string" },
     sizes: { type: "string", default: "0.25,1,4" },
     formats: { type: "string", default: "jpeg,png" },
@@ -40,6 +44,8 @@ if (values.help) {
 }
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+const workerCount = Number(values.workers);
+if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 8) throw new Error(`--workers must be an integer from 1 to 8, got ${values.workers}`);
 const sizes = values.sizes.split(",").map(Number);
 if (sizes.some((s) => !(s > 0 && s <= 16))) throw new Error(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
 const formats = values.formats.split(",") as ImageFormat[];
@@ -128,50 +134,61 @@ const coldMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 const secondMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 await cold.dispose();
 
-const worker = await startWorker({ cache: false, vars: BENCH_VARS });
+const workers = [];
+for (let i = 0; i < workerCount; i++) workers.push(await startWorker({ cache: false, vars: BENCH_VARS }));
 const rows: string[][] = [];
 /** Per cell: stage -> durations, for enhance and strength=0. */
 const stageRows: { cell: string; enh: Record<string, number[]>; base: Record<string, number[]> }[] = [];
 const collect = (into: Record<string, number[]>): void => {
   for (const [k, v] of Object.entries(lastStages)) (into[k] ??= []).push(v);
 };
+const pct = (ratio: number): string => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;
 try {
-  // Warm the isolate so the table measures steady state.
-  await timeRequest(worker.url, coldSource, "jpeg", extra);
+  // Warm each isolate so the table measures steady state.
+  for (const w of workers) await timeRequest(w.url, coldSource, "jpeg", extra);
+  const baseQuery = [extra, "strength=0"].filter(Boolean).join("&");
   for (const format of formats) {
     for (const mp of sizes) {
       const src = await makeSource(mp, format, photo);
-      const enh: number[] = [];
-      const base: number[] = [];
+      // Per Worker process: its enhance and strength=0 timings.
+      const enh: number[][] = workers.map(() => []);
+      const base: number[][] = workers.map(() => []);
       const stages = { cell: `${mp} MP ${format}`, enh: {} as Record<string, number[]>, base: {} as Record<string, number[]> };
       stageRows.push(stages);
       // Untimed rounds first: V8 needs a few calls of each hot loop before it is optimised, and the
       // table is about steady state (the cold start is measured above).
-      for (let i = 0; i < WARMUP; i++) {
-        await timeRequest(worker.url, src, format, extra);
-        await timeRequest(worker.url, src, format, [extra, "strength=0"].filter(Boolean).join("&"));
+      for (const w of workers) {
+        for (let i = 0; i < WARMUP; i++) {
+          await timeRequest(w.url, src, format, extra);
+          await timeRequest(w.url, src, format, baseQuery);
+        }
       }
       for (let i = 0; i < runs; i++) {
-        // Interleaved so drift in machine load hits both columns alike.
-        enh.push(await timeRequest(worker.url, src, format, extra));
-        collect(stages.enh);
-        base.push(await timeRequest(worker.url, src, format, [extra, "strength=0"].filter(Boolean).join("&")));
-        collect(stages.base);
+        // Interleaved, and round-robin over the processes, so drift in machine load hits every
+        // column and process alike.
+        for (const [k, w] of workers.entries()) {
+          enh[k]!.push(await timeRequest(w.url, src, format, extra));
+          collect(stages.enh);
+          base[k]!.push(await timeRequest(w.url, src, format, baseQuery));
+          collect(stages.base);
+        }
       }
-      const e = median(enh);
-      const b = median(base);
-      rows.push([`${mp} MP ${format}`, `${(src.length / 1024).toFixed(0)} KiB`, e.toFixed(0), b.toFixed(0), (e / b).toFixed(2), `+${(((e - b) / b) * 100).toFixed(0)}%`]);
+      const e = median(enh.flat());
+      const b = median(base.flat());
+      const perWorker = workers.map((_, k) => median(enh[k]!) / median(base[k]!));
+      const spread = workers.length > 1 ? `${pct(Math.min(...perWorker))} to ${pct(Math.max(...perWorker))}` : "-";
+      rows.push([`${mp} MP ${format}`, `${(src.length / 1024).toFixed(0)} KiB`, e.toFixed(0), b.toFixed(0), (e / b).toFixed(2), pct(e / b), spread]);
       console.error(`measured ${mp} MP ${format}`);
     }
   }
 } finally {
-  await worker.dispose();
+  for (const w of workers) await w.dispose();
 }
 
-const header = ["source", "bytes", "enhance ms (median)", "strength=0 ms (median)", "ratio", "added"];
+const header = ["source", "bytes", "enhance ms (median)", "strength=0 ms (median)", "ratio", "added", "added, per process"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (r: string[]) => "| " + r.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
-console.log(`\nPOST /enhance${extra ? `?${extra}` : ""}, ${runs} runs per cell, output format = source format, Worker in workerd (Miniflare) on this machine; MAX_OUTPUT_PIXELS/MAX_PNG_SOURCE_PIXELS raised to 4.35 MP for the 4 MP cells`);
+console.log(`\nPOST /enhance${extra ? `?${extra}` : ""}, ${runs} runs per cell in each of ${workers.length} Worker processes (medians pooled), output format = source format, Worker in workerd (Miniflare) on this machine; MAX_OUTPUT_PIXELS/MAX_PNG_SOURCE_PIXELS raised to 4.35 MP for the 4 MP cells`);
 console.log(line(header));
 console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
 for (const r of rows) console.log(line(r));
