@@ -234,6 +234,13 @@ export function exposureScore(img: RgbaImage): number {
   return (sum / n + p90) / 2 / 255;
 }
 
+/**
+ * Longer side of the copy `strength=auto` reads the exposure on, in every mode and whatever the
+ * model's estimation size: the thresholds below were calibrated on it, and on a much coarser copy a
+ * small bright subject blurs into its dark surroundings and the photo reads darker than it is.
+ */
+export const EXPOSURE_SIZE = 64;
+
 /** At or below this exposure score an image gets the full curves... */
 export const AUTO_DARK = 0.25;
 /** ...and from this one up it passes unchanged. */
@@ -241,8 +248,8 @@ export const AUTO_BRIGHT = 0.45;
 
 /**
  * `strength=auto`: 1 for dark images (exposure score <= 0.25), 0 for well-exposed ones (>= 0.45), a
- * smoothstep in between. The score (`exposureScore`) is measured on the image the curves are estimated
- * on. On LOL's low-light images it is at most 0.19; on well-exposed photos at least 0.38. Results below
+ * smoothstep in between. The score (`exposureScore`) is measured on a copy of EXPOSURE_SIZE px (longer
+ * side). On LOL's low-light images it is at most 0.19; on well-exposed photos at least 0.38. Results below
  * 0.01 round to 0 so the model is not run for an invisible change.
  */
 export function autoStrength(score: number): number {

@@ -18,7 +18,7 @@
  *
  * Gain: block means of luminance (`lumaGrid`) before and after the curves give one gain per cell;
  * eps = (amount * noise * (gain - 1))^2, interpolated between cell centres. The pipeline measures
- * them on the estimation copy (the curves applied to 11k pixels instead of a full-size pass twice):
+ * them on the estimation copy (the curves applied to a few thousand pixels, not two full-size passes):
  * gain is a smooth, regional quantity. Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the
  * pixel is returned unchanged. `amount` "auto" follows the input's measured noise (`measureNoise`,
  * at full resolution, sampled), so clean photos, even when brightened, are barely touched.

@@ -85,11 +85,13 @@ export function modelInfoFromMetadata(meta: Record<string, string>): ModelInfo {
 
 /**
  * Longer side of the downscaled copy the curves are estimated on (`fast` mode) for models exported
- * without `--estimation-size`. 64 px: the shipped model scores the same at 64 as at 128 (LOL eval15
- * 19.097 vs 19.098 dB, well-exposed photos 57.79 vs 57.83 dB) and its model time per request falls
- * from ~9 to ~3 ms; Zero-DCE++ showed the maps survive much stronger downscaling than that.
+ * without `--estimation-size`. 32 px: the shipped model's maps are smooth enough that its outputs at
+ * 32 px are within 43-57 dB of those at 64 px on night phone photos (LOL eval15 19.09x dB either way,
+ * see model/README.md), and its model time per request falls from ~3 to ~1 ms (from ~9 at 128 px);
+ * Zero-DCE++ showed the maps survive strong downscaling. `strength=auto` reads its exposure on its
+ * own 64 px copy (EXPOSURE_SIZE in curves.ts), from which this one is made.
  */
-export const DEFAULT_ESTIMATION_SIZE = 64;
+export const DEFAULT_ESTIMATION_SIZE = 32;
 
 /**
  * Default training resolution (longer side). The network is fully convolutional, so a model trained

@@ -12,7 +12,7 @@ import { readHeader } from "./sniff.ts";
 import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
-import { autoStrength, exposureScore } from "./curves.ts";
+import { autoStrength, EXPOSURE_SIZE, exposureScore } from "./curves.ts";
 import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "./pixels.ts";
 import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "./denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
@@ -149,6 +149,17 @@ function toModelInput(img: RgbaImage): Float32Array {
   return out;
 }
 
+/**
+ * `img` scaled down to fit `size` px (longer side) with the training data's filter, made from `from`
+ * (img itself or a smaller copy of it); img itself when it already fits.
+ */
+async function estimationCopy(img: RgbaImage, from: RgbaImage, size: number): Promise<RgbaImage> {
+  const e = estimationDims(img.width, img.height, size);
+  if (e.width === from.width && e.height === from.height) return from;
+  // "area" runs in WASM, with resizeImage's bytes.
+  return ESTIMATION_FILTER === "area" ? areaDownscaleWasm(from, e.width, e.height) : resizeImage(from, e.width, e.height, ESTIMATION_FILTER);
+}
+
 async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> {
   const { limits } = opts;
   // The Worker validates parameters first; these guard the other callers (CLIs, tests).
@@ -219,16 +230,14 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   let estimate: RgbaImage | undefined;
   let strength = opts.strength;
   if (strength !== 0) {
-    if (opts.mode === "fast") {
-      const e = estimationDims(img.width, img.height, model.estimationSize);
-      // The training data's filter; "area" runs in WASM, with resizeImage's bytes.
-      estimate = e.width === img.width && e.height === img.height
-        ? img
-        : ESTIMATION_FILTER === "area"
-          ? areaDownscaleWasm(img, e.width, e.height)
-          : await resizeImage(img, e.width, e.height, ESTIMATION_FILTER);
-    } else estimate = img;
-    if (strength === "auto") strength = autoStrength(exposureScore(estimate));
+    // "auto" reads the exposure on a copy of EXPOSURE_SIZE px in every mode and for every model, so
+    // its calibration does not move with an export's estimation size; a smaller estimation copy is
+    // then made from that copy (a fraction of a full-size pass).
+    const size = model.estimationSize;
+    const fromProbe = opts.mode === "fast" && size <= EXPOSURE_SIZE;
+    const probe = strength === "auto" || fromProbe ? await estimationCopy(img, img, EXPOSURE_SIZE) : img;
+    if (strength === "auto") strength = autoStrength(exposureScore(probe));
+    if (strength !== 0) estimate = opts.mode === "full" ? img : await estimationCopy(img, fromProbe ? probe : img, size);
     lap("estimate");
   }
   if (strength !== 0 && estimate) {
@@ -236,7 +245,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     lap("model");
     // Denoise smooths each region by how much it was brightened and how noisy the input is: the
     // noise is measured on the input (full size), the gain on the estimation copy, whose curves are
-    // the same maps at their own resolution (an 11k-pixel pass instead of two full-size ones).
+    // the same maps at their own resolution (a pass over a few thousand pixels instead of two full-size ones).
     const amount = opts.denoise === 0 ? 0 : denoiseAmount(opts.denoise, measureNoiseWasm(img));
     let gain: Gain | undefined;
     let cell = 0;

@@ -1,8 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createNodeEngine } from "../scripts/lib/node-engine.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNodeEngine, DEFAULT_MODEL } from "../scripts/lib/node-engine.ts";
+import { parseModel, serializeModel } from "../scripts/onnx/build-graph.ts";
 import { decode, encode } from "../src/codecs.ts";
-import { meanLuma } from "../src/curves.ts";
+import { autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../src/curves.ts";
+import { areaDownscale, estimationDims } from "../src/resize.ts";
 import { HttpError } from "../src/errors.ts";
 import type { PipelineOptions } from "../src/pipeline.ts";
 import { darkGradient, makePixels, rawPng, withExifOrientation } from "./fixtures/images.ts";
@@ -84,6 +89,41 @@ test("strength auto: full for a dark image, none for a well-exposed one", async 
   const b = await engine.enhance(await encode(bright, "png"), opts({ strength: "auto" }));
   assert.equal(b.strength, 0);
   assert.deepEqual((await decode(b.bytes, "png")).data, bright.data);
+});
+
+test("strength auto reads the exposure on a 64 px copy, whatever the model's estimation size", async () => {
+  // Small bright squares on a dim scene: how bright the photo reads depends on the scale it is
+  // looked at (a coarse copy blurs the squares into the background), so this tells the copies apart.
+  const img = makePixels(320, 240, (x, y) => (x % 20 < 6 && y % 20 < 6 ? [240, 240, 240, 255] : [60 + (x >> 5), 60, 60 + (y >> 5), 255]));
+  const strengthAt = (size: number): number => {
+    const e = estimationDims(img.width, img.height, size);
+    return autoStrength(exposureScore(areaDownscale(img, e.width, e.height)));
+  };
+  const expected = strengthAt(EXPOSURE_SIZE);
+  assert.ok(expected > 0.2 && expected < 0.9, `a strength between none and full (got ${expected})`);
+  // The fixture discriminates: scored on the estimation copies themselves, the strengths differ.
+  assert.ok(Math.abs(strengthAt(16) - expected) > 0.1 && Math.abs(strengthAt(128) - expected) > 0.1);
+
+  const png = await encode(img, "png");
+  const dir = mkdtempSync(join(tmpdir(), "lowlight-estimation-"));
+  try {
+    for (const size of [16, 128]) {
+      // The shipped model with only its estimation size changed.
+      const model = parseModel(new Uint8Array(readFileSync(DEFAULT_MODEL)));
+      const entry = model.metadataProps.find((p) => p.key === "lowlight.estimation_size");
+      assert.ok(entry, "the model declares its estimation size");
+      entry.value = String(size);
+      const file = join(dir, `estimation-${size}.onnx`);
+      writeFileSync(file, serializeModel(model));
+      const other = await createNodeEngine(file);
+      assert.equal(other.model.estimationSize, size);
+      const r = await other.enhance(png, opts({ strength: "auto" }));
+      assert.equal(r.strength, expected, `estimation size ${size}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal((await engine.enhance(png, opts({ strength: "auto" }))).strength, expected);
 });
 
 test("EXIF orientation 6 rotates a JPEG upright; orient=false keeps it as stored", async () => {
