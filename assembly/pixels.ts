@@ -396,7 +396,7 @@ export function filterEps(): usize {
 /** (R, G, B, Y) of a copy pixel from the sums of its (up to) four source pixels, u16 lanes 0-3 of `s`. */
 // @ts-ignore: decorator
 @inline function copyPixel(s: v128, k: usize): void {
-  const c = f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(s)), f32x4.splat(0.25));
+  const c = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(s)), f32x4.splat(0.25));
   // Y in f64 as in JS ((0.2126 R + 0.7152 G) + 0.0722 B), from the f32 means (exact: quarters of integers).
   const rg = f64x2.mul(f64x2.promote_low_f32x4(c), f64x2(0.2126, 0.7152));
   const Y: f64 = f64x2.extract_lane(rg, 0) + f64x2.extract_lane(rg, 1) + 0.0722 * <f64>f32x4.extract_lane(c, 2);
@@ -496,6 +496,30 @@ function moveSums(np: usize, op: usize): void {
   return (<u32>i32x4.extract_lane(b, 0) & 0xffffff) | (src & 0xff000000);
 }
 
+/**
+ * Round f32 lanes to the nearest integer, ties to even (as f32x4.nearest), as i32 lanes: adding
+ * 1.5 * 2^23 leaves the integer in the low mantissa bits. Exact for |v| < 2^22; stage 2's values
+ * are within a few levels of 0..255. Two instructions, where nearest + trunc_sat take about eight
+ * on x86 without AVX-512 (and the signed conversions above one, where unsigned ones take several).
+ */
+// @ts-ignore: decorator
+@inline function roundF32(v: v128): v128 {
+  const k = f32x4.splat(12582912.0);
+  return i32x4.sub(f32x4.add(v, k), k);
+}
+
+/** One output pixel of the f32 stage 2 at q (column x) from the running sums s; returns the next sums. */
+// @ts-ignore: decorator
+@inline function outputPixelF32(q: usize, x: usize, s: v128, iy2: f64): v128 {
+  s = f32x4.add(s, v128.load(fCc + <usize>load<i32>(fAddAt + (x << 2))));
+  const m = f32x4.mul(s, f32x4.splat(<f32>(iy2 * load<f64>(fInvCols + (x << 3)))));
+  const a = i32x4.shuffle(m, m, 3, 3, 3, 3);
+  const src = load<u32>(q);
+  const px = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
+  store<u32>(q, packPixel(roundF32(f32x4.add(f32x4.mul(a, px), m)), src));
+  return f32x4.sub(s, v128.load(fCc + <usize>load<i32>(fDropAt + (x << 2))));
+}
+
 /** Stage 2 output row at q (a ring row): window means of the coefficients applied to each pixel. */
 function outputRow(q: usize, iy2: f64): void {
   const W = fW, R = fR;
@@ -503,16 +527,35 @@ function outputRow(q: usize, iy2: f64): void {
   if (fF32) {
     let s = f32x4.splat(0);
     for (let x = 0; x < R && x < W; x++) s = f32x4.add(s, v128.load(cc + (<usize>(x >> 1) << 4)));
-    for (let x: usize = 0; x < <usize>W; x++, q += 4) {
-      s = f32x4.add(s, v128.load(cc + <usize>load<i32>(addAt + (x << 2))));
-      const m = f32x4.mul(s, f32x4.splat(<f32>(iy2 * load<f64>(invCols + (x << 3)))));
-      const a = i32x4.shuffle(m, m, 3, 3, 3, 3);
-      const src = load<u32>(q);
-      const px = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
-      const v = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.add(f32x4.mul(a, px), m)));
-      store<u32>(q, packPixel(v, src));
-      s = f32x4.sub(s, v128.load(cc + <usize>load<i32>(dropAt + (x << 2))));
+    let x: usize = 0;
+    for (; x < <usize>min(R, W); x++, q += 4) s = outputPixelF32(q, x, s, iy2);
+    if (W > 2 * R + 1) {
+      // Interior pairs (2k, 2k + 1), R <= 2k, 2k + 1 + R < W: both add copy column k + r, drop
+      // k - r and share one divisor, so two pixels go per step, converted and packed together. Each
+      // value is computed as outputPixelF32 computes it (the same f32 operations in the same order).
+      const inv = f32x4.splat(<f32>(iy2 * load<f64>(invCols + (<usize>R << 3))));
+      const alpha = i32x4.splat(0xff000000);
+      const end = <usize>(W - R - 1); // the last pixel whose window is inside the row
+      let add = cc + (((x >> 1) + <usize>fr) << 4), drop = cc + (((x >> 1) - <usize>fr) << 4);
+      for (; x + 1 <= end; x += 2, q += 8, add += 16, drop += 16) {
+        const ca = v128.load(add), cd = v128.load(drop);
+        const s0 = f32x4.add(s, ca);
+        const m0 = f32x4.mul(s0, inv);
+        const s1 = f32x4.add(f32x4.sub(s0, cd), ca);
+        const m1 = f32x4.mul(s1, inv);
+        s = f32x4.sub(s1, cd);
+        const src = v128.load64_zero(q);
+        const px = i16x8.extend_low_i8x16_u(src);
+        const p0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(px));
+        const p1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(px));
+        const v0 = roundF32(f32x4.add(f32x4.mul(i32x4.shuffle(m0, m0, 3, 3, 3, 3), p0), m0));
+        const v1 = roundF32(f32x4.add(f32x4.mul(i32x4.shuffle(m1, m1, 3, 3, 3, 3), p1), m1));
+        // Saturating narrows as in packPixel; the alpha bytes (3 and 7) stay the source's.
+        const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(v0, v1), v0);
+        v128.store64_lane(q, v128.bitselect(src, b, alpha), 0);
+      }
     }
+    for (; x < <usize>W; x++, q += 4) s = outputPixelF32(q, x, s, iy2);
     return;
   }
   let s01 = f64x2.splat(0), s23 = f64x2.splat(0);
