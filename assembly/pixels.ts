@@ -450,7 +450,42 @@ function coefRow(o: usize, iy: f64): void {
   }
   const exLo = fExLo, exHi = fExHi, exF = fExF, cells = fEpsCells, invCols = fInvCopyCols;
   let k = cs + <usize>(48 * 2 * r), j = cs;
-  for (let i = 0; i < fw; i++, k += 48, j += 48) {
+  let i = 0;
+  // Two copy pixels per step: their window sums one after the other (as below), then A and B of
+  // both side by side, the division included, one pixel per f64 lane: the same operations per value.
+  const zero = f64x2.splat(0), one = f64x2.splat(1);
+  for (; i + 1 < fw; i += 2, k += 96, j += 96) {
+    yy = f64x2.add(yy, v128.load(k)); rg = f64x2.add(rg, v128.load(k, 16)); b_ = f64x2.add(b_, v128.load(k, 32));
+    const yy0 = yy, rg0 = rg, b0 = b_;
+    yy = f64x2.sub(yy, v128.load(j)); rg = f64x2.sub(rg, v128.load(j, 16)); b_ = f64x2.sub(b_, v128.load(j, 32));
+    yy = f64x2.add(yy, v128.load(k, 48)); rg = f64x2.add(rg, v128.load(k, 64)); b_ = f64x2.add(b_, v128.load(k, 80));
+    const yy1 = yy, rg1 = rg, b1 = b_;
+    yy = f64x2.sub(yy, v128.load(j, 48)); rg = f64x2.sub(rg, v128.load(j, 64)); b_ = f64x2.sub(b_, v128.load(j, 80));
+    const i4 = <usize>i << 2;
+    const lo = f64x2(
+      <f64>load<f32>(cells + (<usize>load<i32>(exLo + i4) << 2)),
+      <f64>load<f32>(cells + (<usize>load<i32>(exLo + i4, 4) << 2)),
+    );
+    const hi = f64x2(
+      <f64>load<f32>(cells + (<usize>load<i32>(exHi + i4) << 2)),
+      <f64>load<f32>(cells + (<usize>load<i32>(exHi + i4, 4) << 2)),
+    );
+    const e = f64x2.add(lo, f64x2.mul(f64x2.sub(hi, lo), f64x2.promote_low_f32x4(v128.load64_zero(exF + i4))));
+    const inv = f64x2.mul(f64x2.splat(iy), v128.load(invCols + (<usize>i << 3)));
+    const m = f64x2.mul(i64x2.shuffle(yy0, yy1, 0, 2), inv);
+    const v = f64x2.sub(f64x2.mul(i64x2.shuffle(yy0, yy1, 1, 3), inv), f64x2.mul(m, m));
+    // e > 0 ? (v > 0 ? v / (v + e) : 0) : 1, per lane (the quotient of other lanes is not used).
+    const a = v128.bitselect(v128.bitselect(f64x2.div(v, f64x2.add(v, e)), zero, f64x2.gt(v, zero)), one, f64x2.gt(e, zero));
+    const bv = f64x2.mul(f64x2.sub(one, a), inv);
+    const a32 = f32x4.demote_f64x2_zero(a);
+    const bv0 = i64x2.shuffle(bv, bv, 0, 0), bv1 = i64x2.shuffle(bv, bv, 1, 1);
+    const brg0 = f32x4.demote_f64x2_zero(f64x2.mul(rg0, bv0)), bb0 = f32x4.demote_f64x2_zero(f64x2.mul(b0, bv0));
+    const brg1 = f32x4.demote_f64x2_zero(f64x2.mul(rg1, bv1)), bb1 = f32x4.demote_f64x2_zero(f64x2.mul(b1, bv1));
+    // (B_r, B_g, B_b, A) per pixel.
+    v128.store(o + (<usize>i << 4), i32x4.shuffle(i64x2.shuffle(brg0, bb0, 0, 2), a32, 0, 1, 2, 4));
+    v128.store(o + (<usize>i << 4), i32x4.shuffle(i64x2.shuffle(brg1, bb1, 0, 2), a32, 0, 1, 2, 5), 16);
+  }
+  for (; i < fw; i++, k += 48, j += 48) {
     yy = f64x2.add(yy, v128.load(k)); rg = f64x2.add(rg, v128.load(k, 16)); b_ = f64x2.add(b_, v128.load(k, 32));
     const lo = <f64>load<f32>(cells + (<usize>load<i32>(exLo + (<usize>i << 2)) << 2));
     const hi = <f64>load<f32>(cells + (<usize>load<i32>(exHi + (<usize>i << 2)) << 2));
