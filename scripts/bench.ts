@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { startWorker } from "./lib/local-worker.ts";
+import { startWorker, type StartedWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
 import { decode, encode } from "../src/codecs.ts";
 import { resizeImage } from "../src/resize.ts";
@@ -134,8 +134,7 @@ const coldMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 const secondMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 await cold.dispose();
 
-const workers = [];
-for (let i = 0; i < workerCount; i++) workers.push(await startWorker({ cache: false, vars: BENCH_VARS }));
+const workers: StartedWorker[] = [];
 const rows: string[][] = [];
 /** Per cell: stage -> durations, for enhance and strength=0. */
 const stageRows: { cell: string; enh: Record<string, number[]>; base: Record<string, number[]> }[] = [];
@@ -144,6 +143,8 @@ const collect = (into: Record<string, number[]>): void => {
 };
 const pct = (ratio: number): string => `${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(0)}%`;
 try {
+  // Started inside the try, so those already running are disposed if a later one fails to start.
+  for (let i = 0; i < workerCount; i++) workers.push(await startWorker({ cache: false, vars: BENCH_VARS }));
   // Warm each isolate so the table measures steady state.
   for (const w of workers) await timeRequest(w.url, coldSource, "jpeg", extra);
   const baseQuery = [extra, "strength=0"].filter(Boolean).join("&");
