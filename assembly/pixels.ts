@@ -1,12 +1,12 @@
-// Pixel kernels (AssemblyScript -> src/pixels.wasm): the curves' table path, the streamed guided
-// filter, the noise measurement's sums and the area downscale, ports of applyTable (src/curves.ts),
-// filter and measureNoise (src/denoise.ts) and areaDownscale (src/resize.ts). See src/pixels.ts.
+// Pixel kernels (AssemblyScript -> src/image/pixels.wasm): the curves' table path, the streamed guided
+// filter, the noise measurement's sums and the area downscale, ports of applyTable (src/image/curves.ts),
+// filter and measureNoise (src/image/denoise.ts) and areaDownscale (src/image/resize.ts). See src/image/pixels.ts.
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
 // grows the memory by exactly what is needed (the stub runtime doubles it). Nothing is freed within
 // a job; `reset` (called at the start of each) zeroes and reuses what the last job used.
 //
-// Build: npm run build:wasm (test/pixels-wasm.test.ts fails when src/pixels.wasm is stale).
+// Build: npm run build:wasm (test/image/pixels-wasm.test.ts fails when src/image/pixels.wasm is stale).
 // When editing: a float literal inside <f32>(...) is an f32 in AssemblyScript (0.2126 becomes
 // 0.2125999927...): compute into a local typed f64 first. And V8 may recompute a v128 built lane by
 // lane (i32x4(a, b, c, d)) inside the loop that uses it: build such values from memory or shuffles.
@@ -16,7 +16,7 @@ let top: usize = base;
 
 /**
  * Start a job: everything the previous job allocated is zeroed and handed out again. The instance
- * lives as long as the isolate (src/pixels.ts), so the memory keeps the largest job's size (bands
+ * lives as long as the isolate (src/image/pixels.ts), so the memory keeps the largest job's size (bands
  * bound it to a few MB) and the code below may rely on zeroed buffers as with fresh memory.
  */
 export function reset(): void {
@@ -74,7 +74,7 @@ let cvPos: usize = 0; // i32 [3][W + 8]: fixed-point positions of one row, per c
 let cvTail: usize = 0; // 16 bytes: the last 1-3 pixels of a row
 let cvBand: usize = 0; // RGBA bytes [bandRows][W]
 
-/** axisTaps of src/curves.ts: lower tap, upper tap, weight of the upper (align_corners=true). */
+/** axisTaps of src/image/curves.ts: lower tap, upper tap, weight of the upper (align_corners=true). */
 function axisTaps(outSize: i32, inSize: i32, lo: usize, hi: usize, f: usize): void {
   const scale: f64 = outSize > 1 ? <f64>(inSize - 1) / <f64>(outSize - 1) : 0;
   for (let i = 0; i < outSize; i++) {
@@ -153,7 +153,7 @@ export function curvesTable(): void {
   }
 }
 
-/** mapRow of src/curves.ts with scale = offset = LUT_HALF, interleaved: (r, g, b, 0) per map column. */
+/** mapRow of src/image/curves.ts with scale = offset = LUT_HALF, interleaved: (r, g, b, 0) per map column. */
 function mapRow(y: i32): void {
   const cw = cvMapW;
   const y0 = <usize>load<i32>(cvYlo + (<usize>y << 2)) * <usize>cw;
@@ -285,7 +285,7 @@ export function curvesRun(y0: i32, y1: i32): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Guided filter (src/denoise.ts `filter`), streamed over a ring of image rows
+// Guided filter (src/image/denoise.ts `filter`), streamed over a ring of image rows
 // ---------------------------------------------------------------------------------------------
 //
 // The same steps in the same order as the JS, with the same f64 arithmetic per value, so the
@@ -324,7 +324,7 @@ let fRing: usize = 0; // image rows [K][W * 4]
 let fK: i32 = 0;
 let fY: i32 = 0; // next output row
 
-/** taps of src/denoise.ts: linear interpolation from `size` positions onto `cells` samples `step` apart. */
+/** taps of src/image/denoise.ts: linear interpolation from `size` positions onto `cells` samples `step` apart. */
 function epsTaps(size: i32, cells: i32, step: f64, lo: usize, hi: usize, f: usize): void {
   for (let i = 0; i < size; i++) {
     const u = Math.min(Math.max((<f64>i + 0.5) / step - 0.5, 0), <f64>(cells - 1));
@@ -620,7 +620,7 @@ function outputRow(q: usize, iy2: f64): void {
 }
 
 /**
- * Steps t in [t0, t1) of the streamed filter (see src/denoise.ts); the source rows they read must be
+ * Steps t in [t0, t1) of the streamed filter (see src/image/denoise.ts); the source rows they read must be
  * in the ring. Returns the next output row: rows before it are final (in the ring).
  */
 export function filterRun(t0: i32, t1: i32): i32 {
@@ -667,7 +667,7 @@ export function filterRun(t0: i32, t1: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Noise measurement (src/denoise.ts `measureNoise`): the sampled cell rows, streamed in bands
+// Noise measurement (src/image/denoise.ts `measureNoise`): the sampled cell rows, streamed in bands
 // ---------------------------------------------------------------------------------------------
 //
 // The same integers as the JS: luma (54 R + 183 G + 19 B + 128) >> 8 (i16 lanes), the luma sum of
@@ -796,13 +796,13 @@ export function noiseRun(y0: i32, y1: i32): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Area downscale (src/resize.ts `areaDownscale`), source rows streamed in bands
+// Area downscale (src/image/resize.ts `areaDownscale`), source rows streamed in bands
 // ---------------------------------------------------------------------------------------------
 //
 // The same f64 operations on each value in the same order as the JS, two channels per f64x2. One
 // shortcut, exact: where every partial sum of an output column's whole pixels is an exactly
 // representable number (no carry from a straddling pixel, or a carry with few fractional bits;
-// the `exact` flags, set by src/pixels.ts), the JS additions round nothing, so the whole pixels are
+// the `exact` flags, set by src/image/pixels.ts), the JS additions round nothing, so the whole pixels are
 // summed as integers and added to the carry once. Conversions are the signed ones (the values are
 // small and non-negative): V8's unsigned f64x2 conversions take several instructions on x64, and
 // with them the kernel ran at 0.96 ms instead of 0.69 ms for a 1 MP portrait source.
@@ -939,7 +939,7 @@ function areaRow(src: usize, wy: f64): void {
 
 /** The current output row, finished, to row n of aOut; the next one becomes current. */
 function areaFlush(n: i32): void {
-  // (src/pixels.ts sizes aOut for the rows a call finishes: never write past it.)
+  // (src/image/pixels.ts sizes aOut for the rows a call finishes: never write past it.)
   if (n >= aOutRows) unreachable();
   const dst = aOut + <usize>n * <usize>aw * 4;
   const N = f64x2.splat(aNorm);

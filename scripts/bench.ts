@@ -9,12 +9,12 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startWorker, type StartedWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
-import { decode, encode } from "../src/codecs.ts";
-import { resizeImage } from "../src/resize.ts";
-import { sniffFormat } from "../src/sniff.ts";
-import { makeImage, type RgbaImage } from "../src/image.ts";
-import { mulberry32 } from "../src/rng.ts";
-import type { ImageFormat } from "../src/pipeline.ts";
+import { decode, encode } from "../src/image/codecs.ts";
+import { resizeImage } from "../src/image/resize.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
+import { makeImage, type RgbaImage } from "../src/shared/image.ts";
+import { mulberry32 } from "../src/shared/rng.ts";
+import type { ImageFormat } from "../src/engine/pipeline.ts";
 
 const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
 

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { expandInputs, outputName } from "./lib/image-files.ts";
-import { HttpError } from "../src/errors.ts";
-import { sniffFormat } from "../src/sniff.ts";
+import { HttpError } from "../src/shared/errors.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
-import type { Fit, ImageFormat } from "../src/pipeline.ts";
+import type { Fit, ImageFormat } from "../src/engine/pipeline.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
 

@@ -11,10 +11,10 @@ import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-op
 import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./model-card.ts";
-import { decode, encode } from "../src/codecs.ts";
-import { fitSize, resizeImage } from "../src/resize.ts";
-import { sniffFormat } from "../src/sniff.ts";
-import type { RgbaImage } from "../src/image.ts";
+import { decode, encode } from "../src/image/codecs.ts";
+import { fitSize, resizeImage } from "../src/image/resize.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
+import type { RgbaImage } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
 

@@ -9,10 +9,10 @@ import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { CLI_LIMITS } from "./lib/cli-options.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
-import { decode, encode } from "../src/codecs.ts";
-import { sniffFormat } from "../src/sniff.ts";
-import { makeImage, type RgbaImage } from "../src/image.ts";
-import { gaussian, mulberry32 } from "../src/rng.ts";
+import { decode, encode } from "../src/image/codecs.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
+import { makeImage, type RgbaImage } from "../src/shared/image.ts";
+import { gaussian, mulberry32 } from "../src/shared/rng.ts";
 
 const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]`;
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/model-info.ts";
+import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/engine/model-info.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
 import { exportVariant, formatTable, VARIANTS } from "./onnx/export-model.ts";
 import { compareForwards, onnxForward, sampleInputs } from "./onnx/verify.ts";

@@ -7,10 +7,10 @@
 import { parseArgs } from "node:util";
 import { startWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
-import { encode } from "../src/codecs.ts";
-import { makeImage, type RgbaImage } from "../src/image.ts";
-import { mulberry32 } from "../src/rng.ts";
-import type { ImageFormat } from "../src/pipeline.ts";
+import { encode } from "../src/image/codecs.ts";
+import { makeImage, type RgbaImage } from "../src/shared/image.ts";
+import { mulberry32 } from "../src/shared/rng.ts";
+import type { ImageFormat } from "../src/engine/pipeline.ts";
 
 const HELP = `Usage: npm run load -- [--requests N] [--concurrency C]
 

@@ -12,12 +12,12 @@
  */
 import { parseArgs } from "node:util";
 import { createNodeEngine } from "./lib/node-engine.ts";
-import { encode } from "../src/codecs.ts";
+import { encode } from "../src/image/codecs.ts";
 import { DEFAULTS } from "../src/config.ts";
-import { makeImage, type RgbaImage } from "../src/image.ts";
-import { mulberry32 } from "../src/rng.ts";
-import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/wasm-memory.ts";
-import type { PipelineOptions } from "../src/pipeline.ts";
+import { makeImage, type RgbaImage } from "../src/shared/image.ts";
+import { mulberry32 } from "../src/shared/rng.ts";
+import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/image/wasm-memory.ts";
+import type { PipelineOptions } from "../src/engine/pipeline.ts";
 
 const HELP = `Usage: node --expose-gc --import tsx scripts/memory.ts [--requests N] [--budget MB] [--trace TEXT]
 

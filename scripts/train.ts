@@ -4,8 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../src/model-info.ts";
-import { ARCHES, type Arch } from "../src/network.ts";
+import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../src/engine/model-info.ts";
+import { ARCHES, type Arch } from "../src/engine/network.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
 import { DEFAULT_EXPOSURE, DEFAULT_PATCH, defaultLossWeights } from "./tf/losses.ts";

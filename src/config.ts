@@ -3,8 +3,8 @@
  * Every var is optional; defaults are chosen so a 12 MP phone photo can be thumbnailed inside the
  * 128 MB isolate, and so the proxy is closed (no private addresses) unless told otherwise.
  */
-import { parseAllowList, type AllowEntry } from "./address-rules.ts";
-import type { PipelineLimits } from "./pipeline.ts";
+import { parseAllowList, type AllowEntry } from "./source/address-rules.ts";
+import type { PipelineLimits } from "./engine/pipeline.ts";
 
 export interface Env {
   MAX_SOURCE_BYTES?: string | number;

@@ -1,5 +1,5 @@
 /** Worker entry: the Hono app wired to the isolate's engine (model + codecs, built on first use). */
-import { createApp } from "./app.ts";
-import { getEngine } from "./engine-worker.ts";
+import { createApp } from "./http/app.ts";
+import { getEngine } from "./engine/worker-engine.ts";
 
 export default createApp({ getEngine });

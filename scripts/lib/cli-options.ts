@@ -1,5 +1,5 @@
 /** Option values shared by the enhance and eval CLIs. */
-import type { PipelineLimits } from "../../src/pipeline.ts";
+import type { PipelineLimits } from "../../src/engine/pipeline.ts";
 
 /**
  * Local runs have no edge memory limit. mode=full is capped at 4 MP: at full resolution DCE-Net keeps

@@ -2,8 +2,8 @@
  * A contact sheet: a grid of images, each scaled to fit its cell (never enlarged), on a dark
  * background. Used by eval (input | outputs | reference per row) and the training report.
  */
-import type { RgbaImage } from "../../src/image.ts";
-import { fitSize, resizeImage } from "../../src/resize.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
+import { fitSize, resizeImage } from "../../src/image/resize.ts";
 
 export interface SheetOptions {
   /** Cell size in pixels; images are scaled to fit inside, keeping their aspect ratio. */

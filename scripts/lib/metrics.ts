@@ -7,7 +7,7 @@
  *    on every side (where the window never touches the border, so padding is irrelevant), averaged per
  *    channel, then over the channels. Window sums come from summed-area tables: O(pixels).
  */
-import type { RgbaImage } from "../../src/image.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
 
 function assertSameSize(a: RgbaImage, b: RgbaImage): void {
   if (a.width !== b.width || a.height !== b.height) {

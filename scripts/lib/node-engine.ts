@@ -5,8 +5,8 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { initCodecs, type CodecModules } from "../../src/codecs.ts";
-import { createEngine, type Engine } from "../../src/pipeline.ts";
+import { initCodecs, type CodecModules } from "../../src/image/codecs.ts";
+import { createEngine, type Engine } from "../../src/engine/pipeline.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -34,7 +34,7 @@ function codecModules(): Promise<CodecModules> {
   return modules;
 }
 
-/** Initialise jSquash decode/encode and resize in Node (memoised). Then use src/codecs.ts and src/resize.ts. */
+/** Initialise jSquash decode/encode and resize in Node (memoised). Then use src/image/codecs.ts and src/image/resize.ts. */
 export async function initNodeCodecs(): Promise<void> {
   await initCodecs(await codecModules());
 }
@@ -50,8 +50,8 @@ export function ortModule(): Promise<WebAssembly.Module> {
   return ortWasm;
 }
 
-/** src/pixels.wasm: the curves and denoise kernels (built by npm run build:wasm, committed). */
-export const PIXELS_WASM = fileURLToPath(new URL("../../src/pixels.wasm", import.meta.url));
+/** src/image/pixels.wasm: the curves and denoise kernels (built by npm run build:wasm, committed). */
+export const PIXELS_WASM = fileURLToPath(new URL("../../src/image/pixels.wasm", import.meta.url));
 
 let pixelsWasm: Promise<WebAssembly.Module> | undefined;
 

@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights } from "../../src/network.ts";
-import type { ModelInfo, Variant } from "../../src/model-info.ts";
+import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights } from "../../src/engine/network.ts";
+import type { ModelInfo, Variant } from "../../src/engine/model-info.ts";
 import { buildModel, serializeModel } from "./build-graph.ts";
 import { compareForwards, onnxForward, sampleInputs, type Forward, type VerifyMetrics } from "./verify.ts";
 import { describeArch, IO_DESCRIPTION, writeCard, type TrainingSection, type VariantEntry } from "../model-card.ts";

@@ -7,8 +7,8 @@
  *    (they are few and their error would add directly to every activation).
  */
 import onnxProto from "onnx-proto";
-import type { TensorData } from "../../src/network.ts";
-import type { Variant } from "../../src/model-info.ts";
+import type { TensorData } from "../../src/engine/network.ts";
+import type { Variant } from "../../src/engine/model-info.ts";
 
 const { onnx } = onnxProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;

@@ -4,9 +4,9 @@
  * The image PSNR is what a user sees; the curve difference is what a bug in the graph shows first.
  */
 import * as ort from "onnxruntime-web";
-import { mulberry32 } from "../../src/rng.ts";
-import { ITERATIONS } from "../../src/network.ts";
-import { MODEL_INPUT, MODEL_OUTPUT } from "../../src/model-info.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
+import { ITERATIONS } from "../../src/engine/network.ts";
+import { MODEL_INPUT, MODEL_OUTPUT } from "../../src/engine/model-info.ts";
 
 /** Curves for an NCHW [1,3,h,w] input, NCHW [1,C,h,w] out. */
 export type Forward = (nchwInput: Float32Array, h: number, w: number) => Promise<Float32Array>;

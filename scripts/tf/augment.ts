@@ -3,7 +3,7 @@
  * shuffles), where to crop, and the optional augmentation. Resuming at step s therefore continues with
  * exactly the batches an uninterrupted run would have used.
  */
-import { mulberry32 } from "../../src/rng.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
 import type { TrainImage } from "./data.ts";
 
 /** Seeded Fisher-Yates permutation of 0..n-1. */

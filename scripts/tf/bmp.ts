@@ -3,7 +3,7 @@
  * uncompressed 1/4/8-bit palette, 16/24/32-bit (BI_RGB and BI_BITFIELDS), bottom-up or top-down.
  * RLE and embedded JPEG/PNG are refused with a clear error. Every offset is bounds-checked.
  */
-import type { RgbaImage } from "../../src/image.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
 
 const MAX_PIXELS = 100_000_000;
 

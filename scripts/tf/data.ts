@@ -6,10 +6,10 @@
  */
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { extname, join, relative } from "node:path";
-import { decode } from "../../src/codecs.ts";
-import { ESTIMATION_FILTER, estimationDims, resizeImage } from "../../src/resize.ts";
-import { sniffFormat } from "../../src/sniff.ts";
-import type { RgbaImage } from "../../src/image.ts";
+import { decode } from "../../src/image/codecs.ts";
+import { ESTIMATION_FILTER, estimationDims, resizeImage } from "../../src/image/resize.ts";
+import { sniffFormat } from "../../src/image/sniff.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
 import { initNodeCodecs } from "../lib/node-engine.ts";
 import { decodeBmp, isBmp } from "./bmp.ts";
 

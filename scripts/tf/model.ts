@@ -4,7 +4,7 @@
  * (`Weights`), the layout of the checkpoints and of ONNX.
  */
 import * as tf from "@tensorflow/tfjs";
-import { initWeights, networkSpec, parameterShapes, type Arch, type NetworkSpec, type Weights } from "../../src/network.ts";
+import { initWeights, networkSpec, parameterShapes, type Arch, type NetworkSpec, type Weights } from "../../src/engine/network.ts";
 
 export interface EnhanceOutputs {
   /** The image after half the curve iterations (the seed's enhance_image_1). */

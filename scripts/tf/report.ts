@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encode } from "../../src/codecs.ts";
+import { encode } from "../../src/image/codecs.ts";
 import type { TfModel } from "./model.ts";
 import type { TrainImage } from "./data.ts";
 

@@ -6,8 +6,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Arch } from "../../src/network.ts";
-import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../../src/model-info.ts";
+import type { Arch } from "../../src/engine/network.ts";
+import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../../src/engine/model-info.ts";
 import { loadWeightsFile } from "../weights-io/load-weights.ts";
 import { writeSafetensors } from "../weights-io/safetensors.ts";
 import { exportModel } from "../onnx/export-model.ts";

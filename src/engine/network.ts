@@ -3,7 +3,7 @@
  * writes its graph from it, so the two cannot drift apart. Parameter names and layouts are PyTorch's
  * (conv weights OIHW), which is also what the official checkpoints and ONNX use.
  */
-import { gaussian, mulberry32 } from "./rng.ts";
+import { gaussian, mulberry32 } from "../shared/rng.ts";
 
 export type Arch = "dce" | "lite";
 export const ARCHES: readonly Arch[] = ["dce", "lite"];

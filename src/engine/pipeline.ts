@@ -7,18 +7,18 @@
  * Throws HttpError (415 unsupported, 422 undecodable / over pixel budget) for bad images.
  */
 import { modelInfoFromMetadata, type ModelInfo } from "./model-info.ts";
-import { HttpError } from "./errors.ts";
-import { readHeader } from "./sniff.ts";
-import { codecMemory, decode, encode, initCodecs, type CodecModules } from "./codecs.ts";
-import { applyOrientation, orientedSize, sourceRect } from "./orient.ts";
-import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "./resize.ts";
-import { autoStrength, EXPOSURE_SIZE, exposureScore } from "./curves.ts";
-import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "./pixels.ts";
-import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "./denoise.ts";
+import { HttpError } from "../shared/errors.ts";
+import { readHeader } from "../image/sniff.ts";
+import { codecMemory, decode, encode, initCodecs, type CodecModules } from "../image/codecs.ts";
+import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
+import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
+import { autoStrength, EXPOSURE_SIZE, exposureScore } from "../image/curves.ts";
+import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "../image/pixels.ts";
+import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
-import type { WasmMemoryReport } from "./wasm-memory.ts";
-import type { RgbaImage } from "./image.ts";
+import type { WasmMemoryReport } from "../image/wasm-memory.ts";
+import type { RgbaImage } from "../shared/image.ts";
 
 export type ImageFormat = "png" | "jpeg";
 export type Fit = "scale-down" | "contain" | "cover";
@@ -47,7 +47,7 @@ export interface PipelineOptions {
   /** 0 = no enhancement (model not run), 1 = full curves, "auto" = adapt to darkness. */
   strength: number | "auto";
   /**
-   * Smoothing of the noise the curves lift (src/denoise.ts): 0 = off, 0..1 = assumed noise level,
+   * Smoothing of the noise the curves lift (src/image/denoise.ts): 0 = off, 0..1 = assumed noise level,
    * "auto" (default) = the calibrated level. Regions that were not brightened are never touched.
    */
   denoise?: number | "auto";
@@ -77,7 +77,7 @@ export interface PipelineResult {
 export interface Engine {
   model: ModelInfo & { sha256: string };
   enhance(input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult>;
-  /** Byte size of every WASM memory of this isolate/process now (see src/wasm-memory.ts). */
+  /** Byte size of every WASM memory of this isolate/process now (see src/image/wasm-memory.ts). */
   memory(): WasmMemoryReport;
 }
 
@@ -88,7 +88,7 @@ export interface EngineDeps {
   ortWasm: WebAssembly.Module;
   /** The .onnx file; its metadata says how to use it. */
   model: Uint8Array<ArrayBuffer>;
-  /** src/pixels.wasm (the curves and denoise kernels), precompiled. */
+  /** src/image/pixels.wasm (the curves and denoise kernels), precompiled. */
   pixels: WebAssembly.Module;
 }
 

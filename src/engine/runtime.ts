@@ -12,8 +12,8 @@
  */
 import * as ort from "onnxruntime-web/wasm";
 import { MODEL_INPUT, MODEL_OUTPUT } from "./model-info.ts";
-import type { CurveMaps } from "./curves.ts";
-import { findMemory, memoryBytes } from "./wasm-memory.ts";
+import type { CurveMaps } from "../image/curves.ts";
+import { findMemory, memoryBytes } from "../image/wasm-memory.ts";
 
 const SENTINEL = new ArrayBuffer(8);
 

@@ -11,8 +11,8 @@ import jpegEncWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 // @ts-expect-error -- see above
 import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
-import modelBytes from "../model/lowlight.onnx";
-import pixelsWasm from "./pixels.wasm";
+import modelBytes from "../../model/lowlight.onnx";
+import pixelsWasm from "../image/pixels.wasm";
 import { createEngine, type Engine } from "./pipeline.ts";
 
 const pngWasm = pngWasmImport as WebAssembly.Module;

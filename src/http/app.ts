@@ -3,18 +3,18 @@
  * The engine (model + codecs) is injected so this file stays independent of how WASM is loaded.
  */
 import { Hono } from "hono";
-import { checkSourceUrl, type SourceRules } from "./address-rules.ts";
-import { ConfigError, getConfig, type Config, type Env } from "./config.ts";
-import { HttpError } from "./errors.ts";
-import { ByteBudget } from "./byte-budget.ts";
+import { checkSourceUrl, type SourceRules } from "../source/address-rules.ts";
+import { ConfigError, getConfig, type Config, type Env } from "../config.ts";
+import { HttpError } from "../shared/errors.ts";
+import { ByteBudget } from "../source/byte-budget.ts";
 import { HOME_PAGE_CSP, homePage } from "./home-page.ts";
-import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./http-cache.ts";
+import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./cache.ts";
 import { negotiateFormat, type NegotiatedFormat } from "./negotiate.ts";
 import { canonicalKey, parseQuery, type EnhanceParams } from "./params.ts";
-import type { Engine, ImageFormat, PipelineResult } from "./pipeline.ts";
-import { verifySignature } from "./signing.ts";
-import { sniffFormat } from "./sniff.ts";
-import { fetchSource } from "./source-fetch.ts";
+import type { Engine, ImageFormat, PipelineResult } from "../engine/pipeline.ts";
+import { verifySignature } from "../source/signing.ts";
+import { sniffFormat } from "../image/sniff.ts";
+import { fetchSource } from "../source/fetch.ts";
 import { readUpload } from "./upload.ts";
 
 export interface AppDeps {

@@ -6,8 +6,8 @@
  * w/h/q/strength is therefore its own computation and cache entry; operators who need to bound that
  * set SIGNING_KEY so only URLs they generated are served.
  */
-import { HttpError } from "./errors.ts";
-import type { Fit, ImageFormat } from "./pipeline.ts";
+import { HttpError } from "../shared/errors.ts";
+import type { Fit, ImageFormat } from "../engine/pipeline.ts";
 
 export type RequestedFormat = ImageFormat | "auto";
 
@@ -21,7 +21,7 @@ export interface EnhanceParams {
   /** JPEG quality 1-100 (ignored for PNG output). */
   quality: number;
   strength: number | "auto";
-  /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto (see src/denoise.ts). */
+  /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto (see src/image/denoise.ts). */
   denoise: number | "auto";
   mode: "fast" | "full";
   orient: boolean;

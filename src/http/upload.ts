@@ -3,9 +3,9 @@
  * `multipart/form-data` with a `file` field. The raw body is capped at MAX_SOURCE_BYTES while it is read
  * (413), before any multipart parsing; other content types are 415.
  */
-import { HttpError } from "./errors.ts";
-import { readCapped } from "./source-fetch.ts";
-import type { Lease } from "./byte-budget.ts";
+import { HttpError } from "../shared/errors.ts";
+import { readCapped } from "../source/fetch.ts";
+import type { Lease } from "../source/byte-budget.ts";
 
 export async function readUpload(request: Request, maxBytes: number, lease?: Lease): Promise<Uint8Array<ArrayBuffer>> {
   const contentType = request.headers.get("Content-Type") ?? "";

@@ -5,7 +5,7 @@
  * UpsamplingBilinear2d) on the fly, one output row at a time: full-size maps would be 24 floats per
  * pixel (>1 GB at 12 MP).
  */
-import type { RgbaImage } from "./image.ts";
+import type { RgbaImage } from "../shared/image.ts";
 
 /** Model output for one image: float32 [channels, height, width], channels = 3 * curveMaps. */
 export interface CurveMaps {

@@ -26,7 +26,7 @@
  * Cost: O(pixels); box sums are running column sums, streamed row by row, so memory is a few rows
  * (O(width): under 1 MB at 4000 px wide) plus the cell grids, never a full-size plane.
  */
-import type { RgbaImage } from "./image.ts";
+import type { RgbaImage } from "../shared/image.ts";
 
 export interface DenoiseSettings {
   /** Window radius on the half-resolution copy (window 2r+1 there, about 4r+2 output pixels). */
@@ -210,7 +210,7 @@ export interface Gain {
  * Smooth `img` (the curves' output) in place where `gain` says it was brightened. The grids may be
  * measured on a smaller copy of the same shape (the estimation copy: its cells then stand for
  * proportionally larger regions of `img`). `amount` 0..1 scales the assumed noise (0 returns at
- * once; see `denoiseAmount`). `run` is the filter itself (src/pixels.ts passes its WASM one, which
+ * once; see `denoiseAmount`). `run` is the filter itself (src/image/pixels.ts passes its WASM one, which
  * gives the same bytes). Returns the amount applied: 0 when nothing changed.
  */
 export function denoise(

@@ -1,5 +1,5 @@
 /** Apply an EXIF orientation (1-8) to an RGBA image so it comes out upright. */
-import type { RgbaImage } from "./image.ts";
+import type { RgbaImage } from "../shared/image.ts";
 
 /** Orientations 5-8 swap width and height. */
 export function orientedSize(width: number, height: number, orientation: number): { width: number; height: number } {

@@ -3,7 +3,7 @@
  * table path (`applyTable` in curves.ts), the streamed guided filter (`filter` in denoise.ts), the
  * noise measurement (`measureNoise` in denoise.ts) and the area downscale of the estimation copy
  * (`areaDownscale` in resize.ts), compiled from AssemblyScript: assembly/pixels.ts,
- * `npm run build:wasm` -> src/pixels.wasm.
+ * `npm run build:wasm` -> src/image/pixels.wasm.
  *
  * The module imports nothing. The image goes through the instance in bands of rows (copied in,
  * processed, copied out), so its memory is a few MB whatever the image size (the curve table's
@@ -17,11 +17,11 @@
  * `applyCurvesWasm` is within one level of `applyCurves` on a few bytes in 100k (fixed-point table
  * positions and an f32 interpolation; see assembly/pixels.ts). `measureNoiseWasm` returns
  * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
- * test/pixels-wasm.test.ts checks them all.
+ * test/image/pixels-wasm.test.ts checks them all.
  */
 import { applyCurves, curveTable, LUT_STEPS, type CurveMaps } from "./curves.ts";
 import { addCellSigma, denoise, DENOISE_DEFAULTS, measureNoise, noiseReading, noiseStride, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
-import type { RgbaImage } from "./image.ts";
+import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
 
 let compiled: WebAssembly.Module | undefined;

@@ -8,8 +8,8 @@
  * input+output it ever held. Large downscales are first reduced in JS by exact area averaging to at
  * most twice the target (and at most WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
  */
-import type { Fit } from "./pipeline.ts";
-import type { RgbaImage } from "./image.ts";
+import type { Fit } from "../engine/pipeline.ts";
+import type { RgbaImage } from "../shared/image.ts";
 import { MemoryTracker } from "./wasm-memory.ts";
 
 /**

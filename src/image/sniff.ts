@@ -3,8 +3,8 @@
  * a decoder allocates anything. JPEG: walks the marker segments to the first SOFn, reading the EXIF
  * orientation from APP1 on the way; every length is bounds-checked.
  */
-import { HttpError } from "./errors.ts";
-import type { ImageFormat } from "./pipeline.ts";
+import { HttpError } from "../shared/errors.ts";
+import type { ImageFormat } from "../engine/pipeline.ts";
 
 export interface ImageHeader {
   format: ImageFormat;

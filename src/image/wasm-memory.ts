@@ -82,7 +82,7 @@ export interface WasmMemoryReport {
   jpegDec: number;
   jpegEnc: number;
   resize: number;
-  /** The pixel kernels (src/pixels.ts): one small instance per job, counted while the job runs. */
+  /** The pixel kernels (src/image/pixels.ts): one small instance per job, counted while the job runs. */
   pixels: number;
   total: number;
   /** Largest single memory each per-job owner has had (what one request costs at most). */

@@ -10,7 +10,7 @@
  * production Cloudflare's fetch does not reach private networks, and `wrangler dev` should only run on
  * machines whose network you trust (or with ALLOWED_SOURCES set).
  */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../shared/errors.ts";
 
 export interface SourceRules {
   /** Lifts the address rules (private/loopback/... addresses, local names); scheme, credential and allow-list rules stay. */

@@ -5,7 +5,7 @@
  * request takes a lease that grows as its bytes arrive; when the isolate's budget is spent the request
  * is answered 503 with Retry-After instead of taking the isolate down for everyone.
  */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../shared/errors.ts";
 
 export interface Lease {
   /** Count `n` more bytes against the budget; throws HttpError 503 when it is spent. */

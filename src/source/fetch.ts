@@ -9,7 +9,7 @@
  * cap -> 413; a Content-Type that says "not an image" (text/html, application/json...) -> 415. An
  * image/* type is not trusted either way: the pipeline sniffs the bytes.
  */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../shared/errors.ts";
 import type { Lease } from "./byte-budget.ts";
 
 export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";

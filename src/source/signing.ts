@@ -3,7 +3,7 @@
  * HMAC-SHA256(SIGNING_KEY, payload), payload as defined by params.signingPayload. Verified with
  * crypto.subtle.verify, which compares in constant time.
  */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../shared/errors.ts";
 
 const keys = new Map<string, Promise<CryptoKey>>();
 

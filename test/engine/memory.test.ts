@@ -6,12 +6,12 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { createNodeEngine, DEFAULT_MODEL, ortModule } from "../scripts/lib/node-engine.ts";
-import { loadModel, TILE } from "../src/runtime.ts";
-import { applyOrientation, sourceRect } from "../src/orient.ts";
-import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../src/resize.ts";
-import { encodePng, initFixtures, paint } from "./helpers/fixtures.ts";
-import type { Engine, PipelineOptions } from "../src/pipeline.ts";
+import { createNodeEngine, DEFAULT_MODEL, ortModule } from "../../scripts/lib/node-engine.ts";
+import { loadModel, TILE } from "../../src/engine/runtime.ts";
+import { applyOrientation, sourceRect } from "../../src/image/orient.ts";
+import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../../src/image/resize.ts";
+import { encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
+import type { Engine, PipelineOptions } from "../../src/engine/pipeline.ts";
 
 let engine: Engine;
 before(async () => {

@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createNodeEngine, DEFAULT_MODEL } from "../scripts/lib/node-engine.ts";
-import { parseModel, serializeModel } from "../scripts/onnx/build-graph.ts";
-import { decode, encode } from "../src/codecs.ts";
-import { autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../src/curves.ts";
-import { areaDownscale, estimationDims } from "../src/resize.ts";
-import { HttpError } from "../src/errors.ts";
-import type { PipelineOptions } from "../src/pipeline.ts";
-import { darkGradient, makePixels, rawPng, withExifOrientation } from "./fixtures/images.ts";
+import { createNodeEngine, DEFAULT_MODEL } from "../../scripts/lib/node-engine.ts";
+import { parseModel, serializeModel } from "../../scripts/onnx/build-graph.ts";
+import { decode, encode } from "../../src/image/codecs.ts";
+import { autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
+import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import type { PipelineOptions } from "../../src/engine/pipeline.ts";
+import { darkGradient, makePixels, rawPng, withExifOrientation } from "../fixtures/images.ts";
 
 // The deployed model in model/ (part of the repository).
 const engine = await createNodeEngine();

@@ -3,9 +3,9 @@
  * codecs the Worker uses (compiled for Node), plus hand-built byte structures (EXIF, pixel-bomb header).
  */
 import { crc32 } from "node:zlib";
-import { decode, encode } from "../../src/codecs.ts";
-import type { RgbaImage } from "../../src/image.ts";
-import { sniffFormat } from "../../src/sniff.ts";
+import { decode, encode } from "../../src/image/codecs.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
+import { sniffFormat } from "../../src/image/sniff.ts";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 
 export type { RgbaImage };

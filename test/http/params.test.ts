@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canonicalKey, parseQuery, signingPayload, PARAM_DEFAULTS } from "../src/params.ts";
-import { negotiateFormat } from "../src/negotiate.ts";
-import { HttpError } from "../src/errors.ts";
+import { canonicalKey, parseQuery, signingPayload, PARAM_DEFAULTS } from "../../src/http/params.ts";
+import { negotiateFormat } from "../../src/http/negotiate.ts";
+import { HttpError } from "../../src/shared/errors.ts";
 
 const q = (s: string) => new URLSearchParams(s);
 const URL_ = "url=https%3A%2F%2Fexample.com%2Fa.jpg";

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHmac } from "node:crypto";
-import { startWorker, type StartedWorker } from "../scripts/lib/local-worker.ts";
+import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import {
   darkScene,
   decodeAny,
@@ -23,8 +23,8 @@ import {
   paint,
   pngDeclaring,
   withExifOrientation,
-} from "./helpers/fixtures.ts";
-import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "./helpers/hostile-urls.ts";
+} from "../helpers/fixtures.ts";
+import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "../helpers/hostile-urls.ts";
 
 const MAX_BYTES = 256 * 1024;
 const TIMEOUT_MS = 1500;

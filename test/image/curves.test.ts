@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, autoStrength, exposureScore, meanLuma, type CurveMaps } from "../src/curves.ts";
-import { makePixels } from "./fixtures/images.ts";
+import { applyCurves, autoStrength, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
+import { makePixels } from "../fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
 function maps(channels: number, width: number, height: number, f: (c: number, x: number, y: number) => number): CurveMaps {

@@ -12,10 +12,10 @@ import { readFile } from "node:fs/promises";
 import fc from "fast-check";
 import jpegEncodeRaw, { init as initJpegEncodeRaw } from "@jsquash/jpeg/encode.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
-import { startWorker, type StartedWorker } from "../scripts/lib/local-worker.ts";
-import { CODEC_WASM } from "../scripts/lib/node-engine.ts";
-import { decodeAny, encodeJpeg, encodePng, initFixtures, paint, withExifOrientation, type RgbaImage } from "./helpers/fixtures.ts";
-import { buildPng, jpegBoundaries, jpegDeclaring, pngBoundaries, pngChunk, pngDeclaring, uniformJpeg } from "./helpers/hostile-images.ts";
+import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
+import { CODEC_WASM } from "../../scripts/lib/node-engine.ts";
+import { decodeAny, encodeJpeg, encodePng, initFixtures, paint, withExifOrientation, type RgbaImage } from "../helpers/fixtures.ts";
+import { buildPng, jpegBoundaries, jpegDeclaring, pngBoundaries, pngChunk, pngDeclaring, uniformJpeg } from "../helpers/hostile-images.ts";
 
 interface Case {
   name: string;

@@ -5,18 +5,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { applyCurves, curveTable, type CurveMaps } from "../src/curves.ts";
-import { denoise, DENOISE_DEFAULTS, lumaGrid, measureNoise, type LumaGrid } from "../src/denoise.ts";
-import type { RgbaImage } from "../src/image.ts";
+import { applyCurves, curveTable, type CurveMaps } from "../../src/image/curves.ts";
+import { denoise, DENOISE_DEFAULTS, lumaGrid, measureNoise, type LumaGrid } from "../../src/image/denoise.ts";
+import type { RgbaImage } from "../../src/shared/image.ts";
 import {
   applyCurvesWasm, applyTableWasm, AREA_WASM_MIN_PIXELS, areaDownscaleWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm,
   NOISE_WASM_MIN_PIXELS, pixelsMemory, type FilterOptions,
-} from "../src/pixels.ts";
-import { areaDownscale, estimationDims } from "../src/resize.ts";
-import { mulberry32 } from "../src/rng.ts";
+} from "../../src/image/pixels.ts";
+import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const wasmBytes = readFileSync(join(root, "src/pixels.wasm"));
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const wasmBytes = readFileSync(join(root, "src/image/pixels.wasm"));
 initPixels(wasmBytes);
 
 /** Deterministic uniform numbers in [0, 1). */
@@ -86,17 +86,17 @@ test("the module imports nothing and exports its memory", () => {
 });
 
 // The committed file came from an earlier run of the same command: equal bytes also show the build is deterministic.
-test("src/pixels.wasm is what npm run build:wasm makes of assembly/pixels.ts", () => {
+test("src/image/pixels.wasm is what npm run build:wasm makes of assembly/pixels.ts", () => {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
   const args = pkg.scripts["build:wasm"]!.split(/\s+/);
   assert.equal(args.shift(), "asc");
   const o = args.indexOf("-o");
-  assert.ok(o >= 0 && args[o + 1] === "src/pixels.wasm", "build:wasm writes src/pixels.wasm with -o");
+  assert.ok(o >= 0 && args[o + 1] === "src/image/pixels.wasm", "build:wasm writes src/image/pixels.wasm with -o");
   const dir = mkdtempSync(join(tmpdir(), "pixels-wasm-"));
   try {
     args[o + 1] = join(dir, "pixels.wasm");
     execFileSync(process.execPath, [join(root, "node_modules/assemblyscript/bin/asc.js"), ...args], { cwd: root, stdio: "pipe" });
-    assert.ok(readFileSync(args[o + 1]!).equals(wasmBytes), "src/pixels.wasm differs from a fresh build: run npm run build:wasm");
+    assert.ok(readFileSync(args[o + 1]!).equals(wasmBytes), "src/image/pixels.wasm differs from a fresh build: run npm run build:wasm");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initNodeCodecs } from "../scripts/lib/node-engine.ts";
-import { cropImage, estimationDims, fitSize, resizeImage } from "../src/resize.ts";
-import { makePixels } from "./fixtures/images.ts";
+import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
+import { cropImage, estimationDims, fitSize, resizeImage } from "../../src/image/resize.ts";
+import { makePixels } from "../fixtures/images.ts";
 
 await initNodeCodecs();
 

@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { initNodeCodecs } from "../scripts/lib/node-engine.ts";
-import { encode } from "../src/codecs.ts";
-import { readHeader, sniffFormat } from "../src/sniff.ts";
-import { HttpError } from "../src/errors.ts";
-import { darkGradient, rawPng, withExifOrientation } from "./fixtures/images.ts";
+import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
+import { encode } from "../../src/image/codecs.ts";
+import { readHeader, sniffFormat } from "../../src/image/sniff.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import { darkGradient, rawPng, withExifOrientation } from "../fixtures/images.ts";
 
 await initNodeCodecs();
 const img = darkGradient(37, 21);

@@ -2,7 +2,7 @@
 // refusal of compressed or truncated files.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeBmp, isBmp } from "../scripts/tf/bmp.ts";
+import { decodeBmp, isBmp } from "../../scripts/tf/bmp.ts";
 
 /** A BMP with a 40-byte (or 56-byte, with bitfields) info header, rows padded to 4 bytes. */
 function bmp(opts: { w: number; h: number; bpp: number; compression?: number; palette?: number[][]; masks?: number[]; topDown?: boolean; pixel: (x: number, y: number) => number[] }): Uint8Array {

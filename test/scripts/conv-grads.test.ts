@@ -4,8 +4,8 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../scripts/tf/backend.ts";
-import { mulberry32 } from "../src/rng.ts";
+import { setupBackend } from "../../scripts/tf/backend.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
 
 type Case = { name: string; n: number; h: number; w: number; c: number; o: number; k: number; pad: "same" | "valid"; depthwise: boolean };
 

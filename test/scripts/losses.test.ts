@@ -2,8 +2,8 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../scripts/tf/backend.ts";
-import { colorLoss, defaultLossWeights, exposureLoss, spatialLoss, totalLoss, tvLoss } from "../scripts/tf/losses.ts";
+import { setupBackend } from "../../scripts/tf/backend.ts";
+import { colorLoss, defaultLossWeights, exposureLoss, spatialLoss, totalLoss, tvLoss } from "../../scripts/tf/losses.ts";
 
 /** NHWC image whose pixel (y, x) has RGB `f(y, x)`. */
 function image(n: number, h: number, w: number, f: (b: number, y: number, x: number) => [number, number, number]): tf.Tensor4D {

@@ -8,16 +8,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
-import { ARCHES, initWeights, networkSpec, type Arch, type Weights } from "../src/network.ts";
-import { modelInfoFromMetadata, type ModelInfo, type Variant } from "../src/model-info.ts";
-import { exportModel, exportVariant, VARIANTS, type ExportInfo } from "../scripts/onnx/export-model.ts";
-import { parseModel, readMetadata } from "../scripts/onnx/build-graph.ts";
-import { compareForwards, onnxForward, sampleInputs, type Forward } from "../scripts/onnx/verify.ts";
-import { tfReference } from "../scripts/onnx/tf-reference.ts";
-import { dequantizeInt8PerChannel, floatToHalf, quantizeInt8PerChannel } from "../scripts/onnx/quantize.ts";
-import { halfToFloat } from "../scripts/weights-io/safetensors.ts";
-import { mulberry32 } from "../src/rng.ts";
-import type { ModelCard } from "../scripts/model-card.ts";
+import { ARCHES, initWeights, networkSpec, type Arch, type Weights } from "../../src/engine/network.ts";
+import { modelInfoFromMetadata, type ModelInfo, type Variant } from "../../src/engine/model-info.ts";
+import { exportModel, exportVariant, VARIANTS, type ExportInfo } from "../../scripts/onnx/export-model.ts";
+import { parseModel, readMetadata } from "../../scripts/onnx/build-graph.ts";
+import { compareForwards, onnxForward, sampleInputs, type Forward } from "../../scripts/onnx/verify.ts";
+import { tfReference } from "../../scripts/onnx/tf-reference.ts";
+import { dequantizeInt8PerChannel, floatToHalf, quantizeInt8PerChannel } from "../../scripts/onnx/quantize.ts";
+import { halfToFloat } from "../../scripts/weights-io/safetensors.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
+import type { ModelCard } from "../../scripts/model-card.ts";
 
 const { onnx } = onnxProto;
 

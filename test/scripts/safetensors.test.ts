@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initWeights, networkSpec, ARCHES, type Weights } from "../src/network.ts";
-import { readSafetensors, readSafetensorsFile, writeSafetensors, halfToFloat } from "../scripts/weights-io/safetensors.ts";
+import { initWeights, networkSpec, ARCHES, type Weights } from "../../src/engine/network.ts";
+import { readSafetensors, readSafetensorsFile, writeSafetensors, halfToFloat } from "../../scripts/weights-io/safetensors.ts";
 
 function assertSameWeights(a: Weights, b: Weights): void {
   assert.deepEqual([...a.keys()], [...b.keys()]);
@@ -102,7 +102,7 @@ test("writing refuses a tensor whose shape does not match its data", () => {
 });
 
 test("a training snapshot (weights + optimizer.* state) loads as the network's weights", async () => {
-  const { parseWeights } = await import("../scripts/weights-io/load-weights.ts");
+  const { parseWeights } = await import("../../scripts/weights-io/load-weights.ts");
   const w = initWeights(networkSpec("lite"), 3);
   const snap: Weights = new Map(w);
   snap.set("optimizer.iterations", { shape: [1], data: Float32Array.from([42]) });

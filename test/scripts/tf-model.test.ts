@@ -3,10 +3,10 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../scripts/tf/backend.ts";
-import { createModel } from "../scripts/tf/model.ts";
-import { initWeights, networkSpec, parameterCount, type Arch, type Weights } from "../src/network.ts";
-import { mulberry32 } from "../src/rng.ts";
+import { setupBackend } from "../../scripts/tf/backend.ts";
+import { createModel } from "../../scripts/tf/model.ts";
+import { initWeights, networkSpec, parameterCount, type Arch, type Weights } from "../../src/engine/network.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
 
 type Map3 = { c: number; h: number; w: number; d: Float64Array };
 

@@ -6,16 +6,16 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initNodeCodecs } from "../scripts/lib/node-engine.ts";
-import { encode } from "../src/codecs.ts";
-import { mulberry32 } from "../src/rng.ts";
-import { runTraining, WEIGHTS_FILE, type TrainOptions } from "../scripts/tf/trainer.ts";
-import { main, parseTrainArgs, UsageError } from "../scripts/train.ts";
-import { batchIndices, makeBatch } from "../scripts/tf/augment.ts";
-import { listImages, NoTrainingDataError } from "../scripts/tf/data.ts";
-import { defaultLossWeights } from "../scripts/tf/losses.ts";
-import { readSafetensorsFile } from "../scripts/weights-io/safetensors.ts";
-import { Progress, formatDuration } from "../scripts/tf/progress.ts";
+import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
+import { encode } from "../../src/image/codecs.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
+import { runTraining, WEIGHTS_FILE, type TrainOptions } from "../../scripts/tf/trainer.ts";
+import { main, parseTrainArgs, UsageError } from "../../scripts/train.ts";
+import { batchIndices, makeBatch } from "../../scripts/tf/augment.ts";
+import { listImages, NoTrainingDataError } from "../../scripts/tf/data.ts";
+import { defaultLossWeights } from "../../scripts/tf/losses.ts";
+import { readSafetensorsFile } from "../../scripts/weights-io/safetensors.ts";
+import { Progress, formatDuration } from "../../scripts/tf/progress.ts";
 
 let root: string;
 let dataDir: string;
@@ -217,7 +217,7 @@ describe("progress output", () => {
 });
 
 it("cosine learning rate: starts at --lr, ends at --lr-min, decreases monotonically", async () => {
-  const { learningRate } = await import("../scripts/tf/trainer.ts");
+  const { learningRate } = await import("../../scripts/tf/trainer.ts");
   const o = { lr: 1e-3, lrMin: 1e-5, lrSchedule: "cosine" as const, steps: 101 };
   assert.equal(learningRate(o, 0), 1e-3);
   assert.ok(Math.abs(learningRate(o, 100) - 1e-5) < 1e-15);

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addressRefusal, checkSourceUrl, parseAllowList, parseIPv6, type SourceRules } from "../src/address-rules.ts";
-import { HttpError } from "../src/errors.ts";
-import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "./helpers/hostile-urls.ts";
+import { addressRefusal, checkSourceUrl, parseAllowList, parseIPv6, type SourceRules } from "../../src/source/address-rules.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "../helpers/hostile-urls.ts";
 
 const strict: SourceRules = { allowPrivate: false, allowList: [], ownHost: "enhance.example.net" };
 

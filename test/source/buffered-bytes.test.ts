@@ -5,9 +5,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, type StartedWorker } from "../scripts/lib/local-worker.ts";
-import { encodePng, initFixtures, paint } from "./helpers/fixtures.ts";
-import { mulberry32 } from "../src/rng.ts";
+import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
+import { encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
 
 let worker: StartedWorker;
 let png: Uint8Array<ArrayBuffer>;

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ByteBudget } from "../src/byte-budget.ts";
-import { HttpError } from "../src/errors.ts";
-import { readCapped } from "../src/source-fetch.ts";
+import { ByteBudget } from "../../src/source/byte-budget.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import { readCapped } from "../../src/source/fetch.ts";
 
 test("leases share one budget; over it is a 503, and release gives everything back", () => {
   const budget = new ByteBudget(100);

@@ -21,8 +21,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from "node:net";
 import { createHmac } from "node:crypto";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import { startWorker, type StartedWorker } from "../scripts/lib/local-worker.ts";
-import { darkScene, encodeJpeg, encodePng, initFixtures } from "./helpers/fixtures.ts";
+import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
+import { darkScene, encodeJpeg, encodePng, initFixtures } from "../helpers/fixtures.ts";
 
 const PUBLIC_HOST = "images.example.com";
 /**

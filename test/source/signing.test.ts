@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { sign, verifySignature } from "../src/signing.ts";
-import { parseQuery } from "../src/params.ts";
-import { HttpError } from "../src/errors.ts";
-import { resolveConfig, DEFAULTS, ConfigError } from "../src/config.ts";
+import { sign, verifySignature } from "../../src/source/signing.ts";
+import { parseQuery } from "../../src/http/params.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import { resolveConfig, DEFAULTS, ConfigError } from "../../src/config.ts";
 
 const KEY = "test-signing-key-0123456789abcdef";
 
