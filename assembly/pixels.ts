@@ -1,6 +1,7 @@
 // Pixel kernels (AssemblyScript -> src/image/pixels.wasm): the curves' table path, the streamed guided
 // filter, the noise measurement's sums and the area downscale, ports of applyTable (src/image/curves.ts),
 // filter and measureNoise (src/image/denoise.ts) and areaDownscale (src/image/resize.ts). See src/image/pixels.ts.
+// The TypeScript versions stay on purpose as the tested references (test/image/pixels-wasm.test.ts).
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
 // grows the memory by exactly what is needed (the stub runtime doubles it). Nothing is freed within

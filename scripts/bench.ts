@@ -14,7 +14,7 @@ import { resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
-import type { ImageFormat } from "../src/engine/pipeline.ts";
+import type { ImageFormat } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
 

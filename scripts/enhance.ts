@@ -10,7 +10,7 @@ import { expandInputs, outputName } from "./lib/image-files.ts";
 import { HttpError } from "../src/shared/errors.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
-import type { Fit, ImageFormat } from "../src/engine/pipeline.ts";
+import type { Fit, ImageFormat } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
 

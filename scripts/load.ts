@@ -10,7 +10,7 @@ import { initNodeCodecs } from "./lib/node-engine.ts";
 import { encode } from "../src/image/codecs.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
-import type { ImageFormat } from "../src/engine/pipeline.ts";
+import type { ImageFormat } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run load -- [--requests N] [--concurrency C]
 

@@ -1,7 +1,7 @@
 /** Finding image files for the CLIs and naming their outputs. */
 import { readdirSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import type { ImageFormat } from "../../src/engine/pipeline.ts";
+import type { ImageFormat } from "../../src/shared/image.ts";
 
 const EXTENSIONS: Record<string, ImageFormat> = { ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg" };
 

@@ -1,6 +1,6 @@
 /**
- * CONTRACT STUB (to be implemented by the image-pipeline work): the image pipeline, runtime-agnostic
- * (Worker and Node CLI run this same code).
+ * The pipeline that joins the image steps and the model, runtime-agnostic (the Worker and the Node CLI
+ * run this same code):
  *   sniff -> header dimensions checked against the pixel budget before decoding -> decode -> orient ->
  *   resize to the output size -> downscale to estimation size -> model -> upsample curves and apply at
  *   output size -> encode.
@@ -18,10 +18,8 @@ import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/d
 import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory, type ModelRunner } from "./runtime.ts";
 import type { WasmMemoryReport } from "../image/wasm-memory.ts";
-import type { RgbaImage } from "../shared/image.ts";
+import type { Fit, ImageFormat, RgbaImage } from "../shared/image.ts";
 
-export type ImageFormat = "png" | "jpeg";
-export type Fit = "scale-down" | "contain" | "cover";
 
 export interface PipelineLimits {
   /** Max width*height of the source, read from the header before decoding (422 above). */

@@ -4,7 +4,7 @@
  * rank both equally, so they get the source's format. The result goes into the cache key and ETag, and
  * the response carries `Vary: Accept`.
  */
-import type { ImageFormat } from "../engine/pipeline.ts";
+import type { ImageFormat } from "../shared/image.ts";
 
 export type NegotiatedFormat = ImageFormat | "source";
 

@@ -7,7 +7,7 @@
  * set SIGNING_KEY so only URLs they generated are served.
  */
 import { HttpError } from "../shared/errors.ts";
-import type { Fit, ImageFormat } from "../engine/pipeline.ts";
+import type { Fit, ImageFormat } from "../shared/image.ts";
 
 export type RequestedFormat = ImageFormat | "auto";
 

@@ -14,8 +14,7 @@ import mozjpegDecFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import { initResize } from "./resize.ts";
-import { asBytes, type RgbaImage } from "../shared/image.ts";
-import type { ImageFormat } from "../engine/pipeline.ts";
+import { asBytes, type ImageFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 
 export interface CodecModules {

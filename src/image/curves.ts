@@ -82,6 +82,8 @@ function mapRow(maps: CurveMaps, ys: Taps, y: number, row: Float64Array, scale: 
   }
 }
 
+// Twin on purpose: assembly/pixels.ts ports this loop (served path, applyCurvesWasm in pixels.ts);
+// this one stays as the tested reference (test/image/pixels-wasm.test.ts compares them).
 function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array, strength: number): void {
   const { width: W, height: H, data: src } = img;
   const cw = maps.width;

@@ -106,6 +106,8 @@ export const NOISE_MIN_CELLS = 200;
  * NOISE_MIN_CELLS cells (a percentile over an even sample estimates the same percentile), so the
  * cost stays near that of a 0.2 MP image.
  */
+// Twin on purpose: measureNoiseWasm (pixels.ts, assembly/pixels.ts) is the served path; this is
+// the tested reference that gives the same number.
 export function measureNoise(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): number {
   const { width: W, height: H, data: d } = img;
   const cols = Math.max(1, Math.ceil(W / cell));
@@ -278,6 +280,8 @@ function taps(size: number, cells: number, step: number, offset = 0.5): { lo: In
  * Stage 1 column sums carry r zeros on each side so its running sums need no bounds checks; an
  * all-zero row or column stands in for anything outside the image.
  */
+// Twin on purpose: assembly/pixels.ts ports this filter (served path); this is the tested f64
+// reference it matches byte for byte.
 function filter(img: RgbaImage, grid: EpsGrid, r: number): void {
   const { width: W, height: H, data } = img;
   // Written through a clamped view: stores round and clamp to 0..255 themselves.

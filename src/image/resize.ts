@@ -8,8 +8,7 @@
  * input+output it ever held. Large downscales are first reduced in JS by exact area averaging to at
  * most twice the target (and at most WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
  */
-import type { Fit } from "../engine/pipeline.ts";
-import type { RgbaImage } from "../shared/image.ts";
+import type { Fit, RgbaImage } from "../shared/image.ts";
 import { MemoryTracker } from "./wasm-memory.ts";
 
 /**
@@ -164,6 +163,7 @@ export function areaSpans(inSize: number, outSize: number): { start: Int32Array;
   return { start, end, split };
 }
 
+// Twin on purpose: areaDownscaleWasm (pixels.ts, assembly/pixels.ts) serves; this is the tested reference.
 /** Exact area-average downscale, one source row at a time (memory: two output rows of floats). */
 export function areaDownscale(img: RgbaImage, width: number, height: number): RgbaImage {
   const { width: W, height: H, data: src } = img;

@@ -4,7 +4,7 @@
  * orientation from APP1 on the way; every length is bounds-checked.
  */
 import { HttpError } from "../shared/errors.ts";
-import type { ImageFormat } from "../engine/pipeline.ts";
+import type { ImageFormat } from "../shared/image.ts";
 
 export interface ImageHeader {
   format: ImageFormat;

@@ -1,4 +1,13 @@
-/** The in-memory image every pipeline step passes along: 8-bit RGBA, row-major, no padding. */
+/**
+ * The image types every part shares (a leaf: it imports nothing of the project). RgbaImage is the
+ * in-memory image every pipeline step passes along: 8-bit RGBA, row-major, no padding.
+ */
+
+/** Encoded formats the service reads and writes. */
+export type ImageFormat = "png" | "jpeg";
+/** How w/h bound the output: never enlarge (scale-down), fit inside (contain), fill and crop (cover). */
+export type Fit = "scale-down" | "contain" | "cover";
+
 export interface RgbaImage {
   width: number;
   height: number;
