@@ -10,7 +10,7 @@ import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
-import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./model-card.ts";
+import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
 import { decode, encode } from "../src/image/codecs.ts";
 import { fitSize, resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";

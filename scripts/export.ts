@@ -12,7 +12,7 @@ import { loadWeightsFile } from "./weights-io/load-weights.ts";
 import { DEFAULT_DEPLOY, exportModel, MIN_DEPLOY_PSNR_DB, VARIANTS, weightsDigest } from "./onnx/export-model.ts";
 import { tfReference } from "./onnx/tf-reference.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
-import { readCard } from "./model-card.ts";
+import { readCard } from "./lib/model-card.ts";
 
 const HELP = `Usage: npm run export -- --weights FILE [options]
 

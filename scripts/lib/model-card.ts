@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ModelInfo, Variant } from "../src/engine/model-info.ts";
-import { MODEL_INPUT, MODEL_OUTPUT } from "../src/engine/model-info.ts";
+import type { ModelInfo, Variant } from "../../src/engine/model-info.ts";
+import { MODEL_INPUT, MODEL_OUTPUT } from "../../src/engine/model-info.ts";
 
 /** Free-form training record from the trainer: data, steps, losses, command... */
 export type TrainingSection = Record<string, unknown>;

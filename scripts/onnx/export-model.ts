@@ -10,7 +10,7 @@ import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights }
 import type { ModelInfo, Variant } from "../../src/engine/model-info.ts";
 import { buildModel, serializeModel } from "./build-graph.ts";
 import { compareForwards, onnxForward, sampleInputs, type Forward, type VerifyMetrics } from "./verify.ts";
-import { describeArch, IO_DESCRIPTION, writeCard, type TrainingSection, type VariantEntry } from "../model-card.ts";
+import { describeArch, IO_DESCRIPTION, writeCard, type TrainingSection, type VariantEntry } from "../lib/model-card.ts";
 
 export const VARIANTS: readonly Variant[] = ["fp32", "fp16", "int8"];
 export const DEPLOYED_FILE = "lowlight.onnx";

@@ -17,7 +17,7 @@ import { tfReference } from "../../scripts/onnx/tf-reference.ts";
 import { dequantizeInt8PerChannel, floatToHalf, quantizeInt8PerChannel } from "../../scripts/onnx/quantize.ts";
 import { halfToFloat } from "../../scripts/weights-io/safetensors.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
-import type { ModelCard } from "../../scripts/model-card.ts";
+import type { ModelCard } from "../../scripts/lib/model-card.ts";
 
 const { onnx } = onnxProto;
 
