@@ -6,7 +6,6 @@
  * does not advance during CPU work inside a Worker.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { startWorker, type StartedWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -15,6 +14,7 @@ import { sniffFormat } from "../src/image/sniff.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import type { ImageFormat } from "../src/shared/image.ts";
+import { intFlag, parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [--sizes 0.25,1,4] [--formats jpeg,png] [--query "w=512"]
 
@@ -27,7 +27,8 @@ const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [
   --formats LIST source formats; the output format is the same (default jpeg,png)
   --query Q      extra query parameters for every request, e.g. "w=512" for thumbnails`;
 
-const { values } = parseArgs({
+const fail: Fail = usageError("bench");
+const { values } = parseCli("bench", HELP, {
   options: {
     runs: { type: "string", default: "7" },
     workers: { type: "string", default: "3" },
@@ -38,18 +39,12 @@ const { values } = parseArgs({
     help: { type: "boolean", short: "h" },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-const workerCount = Number(values.workers);
-if (!Number.isInteger(workerCount) || workerCount < 1 || workerCount > 8) throw new Error(`--workers must be an integer from 1 to 8, got ${values.workers}`);
+const runs = positiveInt(values.runs, "--runs", fail)!;
+const workerCount = intFlag(values.workers, "--workers", 1, 8, fail)!;
 const sizes = values.sizes.split(",").map(Number);
-if (sizes.some((s) => !(s > 0 && s <= 16))) throw new Error(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
+if (sizes.some((s) => !(s > 0 && s <= 16))) fail(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
 const formats = values.formats.split(",") as ImageFormat[];
-if (formats.some((f) => f !== "jpeg" && f !== "png")) throw new Error(`--formats must list jpeg and/or png`);
+if (formats.some((f) => f !== "jpeg" && f !== "png")) fail(`--formats must list jpeg and/or png`);
 
 /** A dark scene with smooth shading, edges and sensor-like noise, so codecs and curves see real work. */
 function darkScene(width: number, height: number): RgbaImage {

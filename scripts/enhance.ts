@@ -4,12 +4,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { expandInputs, outputName } from "./lib/image-files.ts";
 import { HttpError } from "../src/shared/errors.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
+import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
 import type { Fit, ImageFormat } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
@@ -33,48 +33,27 @@ Options:
   --verbose              also print the time of each pipeline stage
   -h, --help             this text`;
 
-function fail(msg: string): never {
-  console.error(`enhance: ${msg}\n(npm run enhance -- --help for usage)`);
-  process.exit(2);
-}
-
-function optionalInt(v: string | undefined, flag: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} must be an integer in ${min}..${max}, got "${v}"`);
-  return n;
-}
+const fail: Fail = usageError("enhance");
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        out: { type: "string" },
-        model: { type: "string", default: DEFAULT_MODEL },
-        mode: { type: "string", default: "fast" },
-        strength: { type: "string", default: "auto" },
-        denoise: { type: "string", default: "auto" },
-        format: { type: "string" },
-        quality: { type: "string", default: "90" },
-        width: { type: "string" },
-        height: { type: "string" },
-        fit: { type: "string", default: "scale-down" },
-        "no-orient": { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const { values, positionals } = parseCli("enhance", HELP, {
+    options: {
+      out: { type: "string" },
+      model: { type: "string", default: DEFAULT_MODEL },
+      mode: { type: "string", default: "fast" },
+      strength: { type: "string", default: "auto" },
+      denoise: { type: "string", default: "auto" },
+      format: { type: "string" },
+      quality: { type: "string", default: "90" },
+      width: { type: "string" },
+      height: { type: "string" },
+      fit: { type: "string", default: "scale-down" },
+      "no-orient": { type: "boolean", default: false },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+  });
   if (!values.out) fail("--out DIR is required");
   if (positionals.length === 0) fail("give at least one INPUT file or directory");
   const mode = parseMode(values.mode, fail);
@@ -84,9 +63,9 @@ async function main(): Promise<void> {
   if (fit !== "scale-down" && fit !== "contain" && fit !== "cover") fail(`--fit must be scale-down, contain or cover, got "${fit}"`);
   const strength = parseStrength(values.strength, fail);
   const denoise = parseDenoise(values.denoise, fail);
-  const quality = optionalInt(values.quality, "--quality", 1, 100)!;
-  const width = optionalInt(values.width, "--width", 1, 100_000);
-  const height = optionalInt(values.height, "--height", 1, 100_000);
+  const quality = intFlag(values.quality, "--quality", 1, 100, fail)!;
+  const width = intFlag(values.width, "--width", 1, 100_000, fail);
+  const height = intFlag(values.height, "--height", 1, 100_000, fail);
 
   let inputs: string[];
   try {

@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engine.ts";
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
+import { parseCli, usageError, type Fail } from "./lib/cli.ts";
 import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
@@ -41,10 +41,7 @@ Options:
   --set NAME             the set's name in the card (default: the name of --low's parent folder)
   -h, --help             this text`;
 
-function fail(msg: string): never {
-  console.error(`eval: ${msg}\n(npm run eval -- --help for usage)`);
-  process.exit(2);
-}
+const fail: Fail = usageError("eval");
 
 interface ImageScore {
   file: string;
@@ -121,33 +118,22 @@ function findByStem(dir: string, file: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        low: { type: "string" },
-        high: { type: "string" },
-        model: { type: "string", multiple: true },
-        outputs: { type: "string", multiple: true },
-        mode: { type: "string", default: "fast" },
-        strength: { type: "string", default: "auto" },
-        denoise: { type: "string", default: "auto" },
-        json: { type: "string" },
-        sheet: { type: "string" },
-        card: { type: "string" },
-        set: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const { values } = parseCli("eval", HELP, {
+    options: {
+      low: { type: "string" },
+      high: { type: "string" },
+      model: { type: "string", multiple: true },
+      outputs: { type: "string", multiple: true },
+      mode: { type: "string", default: "fast" },
+      strength: { type: "string", default: "auto" },
+      denoise: { type: "string", default: "auto" },
+      json: { type: "string" },
+      sheet: { type: "string" },
+      card: { type: "string" },
+      set: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   if (!values.high) fail("--high DIR is required");
   const outputsDirs = values.outputs ?? [];
   let models = (values.model ?? []).flatMap((m) => m.split(",")).filter((m) => m !== "");

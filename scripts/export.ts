@@ -5,7 +5,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { ARCHES, type Arch } from "../src/engine/network.ts";
 import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/engine/model-info.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
@@ -13,6 +12,7 @@ import { DEFAULT_DEPLOY, exportModel, MIN_DEPLOY_PSNR_DB, VARIANTS, weightsDiges
 import { tfReference } from "./onnx/tf-reference.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { readCard } from "./lib/model-card.ts";
+import { oneOf, parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run export -- --weights FILE [options]
 
@@ -35,53 +35,27 @@ provenance and training section are kept unless overridden.
   --backend B             TF.js backend for the reference: ${BACKEND_CHOICES.join("|")} (default: auto)
   -h, --help              this text`;
 
-function fail(msg: string): never {
-  console.error(`export: ${msg}\n(npm run export -- --help for usage)`);
-  process.exit(2);
-}
-
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) fail(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
-  return value as T;
-}
-
-export function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
+const fail: Fail = usageError("export");
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        weights: { type: "string" },
-        arch: { type: "string" },
-        out: { type: "string", default: "model" },
-        deploy: { type: "string" },
-        "estimation-size": { type: "string" },
-        name: { type: "string" },
-        version: { type: "string" },
-        provenance: { type: "string" },
-        backend: { type: "string", default: "auto" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const { values } = parseCli("export", HELP, {
+    options: {
+      weights: { type: "string" },
+      arch: { type: "string" },
+      out: { type: "string", default: "model" },
+      deploy: { type: "string" },
+      "estimation-size": { type: "string" },
+      name: { type: "string" },
+      version: { type: "string" },
+      provenance: { type: "string" },
+      backend: { type: "string", default: "auto" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   if (!values.weights) fail("--weights FILE is required");
-  const arch = oneOf<Arch>(values.arch, ARCHES, "--arch");
-  const deploy = oneOf<Variant>(values.deploy, VARIANTS, "--deploy");
-  const backend = oneOf<BackendChoice>(values.backend, BACKEND_CHOICES, "--backend") ?? "auto";
+  const arch = oneOf<Arch>(values.arch, ARCHES, "--arch", fail);
+  const deploy = oneOf<Variant>(values.deploy, VARIANTS, "--deploy", fail);
+  const backend = oneOf<BackendChoice>(values.backend, BACKEND_CHOICES, "--backend", fail) ?? "auto";
   const outDir = values.out!;
   const loaded = loadWeightsFile(values.weights, arch);
   const sha = createHash("sha256").update(readFileSync(values.weights)).digest("hex");
@@ -102,7 +76,7 @@ async function main(): Promise<void> {
       info: {
         name: values.name ?? card?.name ?? "lowlight-edge",
         version: values.version ?? card?.version ?? "0.1.0",
-        estimationSize: positiveInt(values["estimation-size"], "--estimation-size") ?? card?.estimationSize ?? DEFAULT_ESTIMATION_SIZE,
+        estimationSize: positiveInt(values["estimation-size"], "--estimation-size", fail) ?? card?.estimationSize ?? DEFAULT_ESTIMATION_SIZE,
         provenance: values.provenance ?? card?.provenance ?? `exported from ${basename(values.weights)} (${loaded.format}, sha256 ${sha.slice(0, 16)})`,
         extra: card?.extra ?? {},
       },

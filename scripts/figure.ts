@@ -5,7 +5,6 @@
  * low-light one (x -> G * x^GAMMA, plus mild sensor-like noise), for photos whose licence allows it.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { CLI_LIMITS } from "./lib/cli-options.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
@@ -13,10 +12,12 @@ import { decode, encode } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { gaussian, mulberry32 } from "../src/shared/rng.ts";
+import { parseCli, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]`;
 
-const { values, positionals } = parseArgs({
+const fail: Fail = usageError("figure");
+const { values, positionals } = parseCli("figure", HELP, {
   allowPositionals: true,
   options: {
     out: { type: "string" },
@@ -26,14 +27,6 @@ const { values, positionals } = parseArgs({
     help: { type: "boolean", short: "h" },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const fail = (m: string): never => {
-  console.error(`figure: ${m}\n${HELP}`);
-  process.exit(2);
-};
 if (!values.out || positionals.length === 0) fail("give at least one INPUT and --out");
 const cell = /^(\d+)x(\d+)$/.exec(values.cell);
 if (!cell) fail(`--cell must be WxH, got "${values.cell}"`);

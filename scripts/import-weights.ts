@@ -6,12 +6,12 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { parseArgs } from "node:util";
 import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/engine/model-info.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
 import { exportVariant, formatTable, VARIANTS } from "./onnx/export-model.ts";
 import { compareForwards, onnxForward, sampleInputs } from "./onnx/verify.ts";
 import { tfReference } from "./onnx/tf-reference.ts";
+import { parseCli, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run import-weights -- FILE --out model.onnx [options]
 
@@ -29,35 +29,21 @@ Options:
   --provenance TEXT       (default: "imported from FILE (format, sha256)")
   -h, --help              this text`;
 
-function fail(msg: string): never {
-  console.error(`import-weights: ${msg}\n(npm run import-weights -- --help for usage)`);
-  process.exit(2);
-}
+const fail: Fail = usageError("import-weights");
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        out: { type: "string" },
-        variant: { type: "string", default: "fp32" },
-        "estimation-size": { type: "string" },
-        name: { type: "string" },
-        version: { type: "string", default: "imported" },
-        provenance: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const { values, positionals } = parseCli("import-weights", HELP, {
+    allowPositionals: true,
+    options: {
+      out: { type: "string" },
+      variant: { type: "string", default: "fp32" },
+      "estimation-size": { type: "string" },
+      name: { type: "string" },
+      version: { type: "string", default: "imported" },
+      provenance: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
   if (positionals.length !== 1) fail(`expected exactly one weights FILE, got ${positionals.length}`);
   if (!values.out) fail("--out FILE is required");
   const variant = values.variant as Variant;

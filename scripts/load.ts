@@ -4,34 +4,29 @@
  * full-size outputs. Prints p50/p99 latency, throughput and the Worker's WASM memory from /health
  * before and after. Exit code 1 on any non-200 answer.
  */
-import { parseArgs } from "node:util";
 import { startWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
 import { encode } from "../src/image/codecs.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import type { ImageFormat } from "../src/shared/image.ts";
+import { parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run load -- [--requests N] [--concurrency C]
 
   --requests N     total requests (default 400)
   --concurrency C  requests in flight at once (default 8)`;
 
-const { values } = parseArgs({
+const fail: Fail = usageError("load");
+const { values } = parseCli("load", HELP, {
   options: {
     requests: { type: "string", default: "400" },
     concurrency: { type: "string", default: "8" },
     help: { type: "boolean", short: "h" },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const total = Number(values.requests);
-const concurrency = Number(values.concurrency);
-if (!Number.isInteger(total) || total < 1) throw new Error(`--requests must be a positive integer, got ${values.requests}`);
-if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+const total = positiveInt(values.requests, "--requests", fail)!;
+const concurrency = positiveInt(values.concurrency, "--concurrency", fail)!;
 
 function scene(width: number, height: number, seed: number): RgbaImage {
   const img = makeImage(width, height);

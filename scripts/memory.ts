@@ -10,7 +10,6 @@
  * The peak is sampled after every pipeline stage and at the end of every codec job (when that job's
  * WASM memory is largest). Exit code 1 when any peak or the idle total is over --budget.
  */
-import { parseArgs } from "node:util";
 import { createNodeEngine } from "./lib/node-engine.ts";
 import { encode } from "../src/image/codecs.ts";
 import { DEFAULTS } from "../src/config.ts";
@@ -18,13 +17,15 @@ import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/image/wasm-memory.ts";
 import type { PipelineOptions } from "../src/engine/pipeline.ts";
+import { parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: node --expose-gc --import tsx scripts/memory.ts [--requests N] [--budget MB] [--trace TEXT]
 
   --requests N  mixed requests in phase (c) (default 300)
   --budget MB   the bound every peak must stay under (default 100)`;
 
-const { values } = parseArgs({
+const fail: Fail = usageError("memory");
+const { values } = parseCli("memory", HELP, {
   options: {
     requests: { type: "string", default: "300" },
     budget: { type: "string", default: "100" },
@@ -32,14 +33,9 @@ const { values } = parseArgs({
     help: { type: "boolean", short: "h" },
   },
 });
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const requests = Number(values.requests);
+const requests = positiveInt(values.requests, "--requests", fail)!;
 const budgetMb = Number(values.budget);
-if (!Number.isInteger(requests) || requests < 1) throw new Error(`--requests must be a positive integer, got ${values.requests}`);
-if (!(budgetMb > 0)) throw new Error(`--budget must be a positive number of MB, got ${values.budget}`);
+if (!(budgetMb > 0)) fail(`--budget must be a positive number of MB, got ${values.budget}`);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
   console.error("run with node --expose-gc (npm run memory does): live memory is what survives a full GC");
