@@ -1,17 +1,19 @@
 /**
  * npm run memory: memory of the Worker's pipeline, accounted the way the platform does: the sum of
- * the WASM memories (ORT, PNG, JPEG decoder, JPEG encoder, resampler) plus the JS buffers of the
+ * the WASM memories (ORT, each codec, resampler, pixel kernels) plus the JS buffers of the
  * request. Runs the same pipeline code in Node (--expose-gc, so "live" means what survives a full
  * GC) through the phases of issue 4:
  *   (a) a 12-megapixel JPEG turned into a 512 px JPEG thumbnail,
  *   (b) the largest full-size output the limits allow, JPEG in and out,
- *   (c) hundreds of mixed requests (the above, EXIF-rotated, PNG, cover crops, mode=full, strength=0),
+ *   (c) hundreds of mixed requests (the above, EXIF-rotated, PNG, WebP and AVIF in and out at the
+ *       largest sizes each allows, cover crops, mode=full, strength=0),
  *   then (a) and (b) again.
  * The peak is sampled after every pipeline stage and at the end of every codec job (when that job's
  * WASM memory is largest). Exit code 1 when any peak or the idle total is over --budget.
  */
 import { createNodeEngine } from "./lib/node-engine.ts";
-import { encode } from "../src/image/codecs.ts";
+import { CODEC_NAMES, encode, type CodecName } from "../src/image/codecs.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
 import { DEFAULTS } from "../src/config.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
@@ -88,6 +90,7 @@ const limits = {
   maxPngSourcePixels: DEFAULTS.MAX_PNG_SOURCE_PIXELS,
   maxOutputPixels: DEFAULTS.MAX_OUTPUT_PIXELS,
   maxFullModePixels: DEFAULTS.MAX_FULL_MODE_PIXELS,
+  maxAvifPixels: DEFAULTS.MAX_AVIF_PIXELS,
 };
 
 const engine = await createNodeEngine();
@@ -104,6 +107,11 @@ const maxPng = await encode(scene(pngW, pngH, 6), "png");
 const small = await encode(scene(640, 400, 4), "jpeg", { quality: 85 });
 const fullSrc = await encode(scene(fullSide, fullSide, 5), "png");
 const rotated = withOrientation(big, 6);
+const bigScene = scene(bigW, bigH, 7);
+const bigWebp = await encode(bigScene, "webp", { quality: 90 });
+const bigAvif = await encode(bigScene, "avif", { quality: 70 });
+const maxWebp = await encode(scene(outW, outH, 8), "webp", { quality: 90 });
+const [avifW, avifH] = dims(limits.maxAvifPixels, 4 / 3);
 
 interface Job {
   name: string;
@@ -124,13 +132,19 @@ const MIX: Job[] = [
   { name: "largest PNG -> PNG", input: maxPng, opts: { format: "png" } },
   { name: "largest PNG -> JPEG", input: maxPng, opts: { format: "jpeg" } },
   { name: "largest JPEG -> PNG", input: maxOut, opts: { format: "png" } },
+  { name: `12 MP WebP (${fmt(bigWebp.length)} MB) -> 512 WebP`, input: bigWebp, opts: { width: 512, format: "webp" } },
+  { name: `12 MP AVIF (${fmt(bigAvif.length)} MB) -> 512 AVIF`, input: bigAvif, opts: { width: 512, format: "avif" } },
+  { name: "largest WebP -> WebP", input: maxWebp, opts: { format: "webp" } },
+  { name: "largest JPEG -> WebP", input: maxOut, opts: { format: "webp" } },
+  { name: `largest JPEG -> ${avifW}x${avifH} AVIF (the AVIF output limit)`, input: maxOut, opts: { width: avifW, format: "avif" } },
+  { name: "12 MP AVIF -> largest JPEG", input: bigAvif, opts: { width: outW, format: "jpeg" } },
 ];
 
-const base: PipelineOptions = { fit: "scale-down", format: "jpeg", quality: 85, strength: "auto", mode: "fast", orient: true, limits };
+const base: PipelineOptions = { fit: "scale-down", format: "jpeg", strength: "auto", mode: "fast", orient: true, limits };
 
 type Row = Omit<WasmMemoryReport, "peak"> & { js: number; sum: number };
-const KEYS = ["ort", "png", "jpegDec", "jpegEnc", "resize", "pixels", "total", "js", "sum"] as const;
-const zero = (): Row => ({ ort: 0, png: 0, jpegDec: 0, jpegEnc: 0, resize: 0, pixels: 0, total: 0, js: 0, sum: 0 });
+const KEYS = ["ort", ...CODEC_NAMES, "resize", "pixels", "total", "js", "sum"] as const;
+const zero = (): Row => Object.fromEntries(KEYS.map((k) => [k, 0])) as Row;
 
 /** JS buffers of the script itself (the sources it keeps), measured between requests. */
 let jsBaseline = 0;
@@ -147,7 +161,8 @@ function sample(): Row {
   // A decoded image that is a view of a finished decoder's heap keeps that whole heap, which Node
   // does not count among its ArrayBuffers: count it under the codec that made it.
   const heap = current && releasedHeaps.has(current.data.buffer) ? current.data.buffer.byteLength : 0;
-  const row = { ort: m.ort, png: m.png, jpegDec: m.jpegDec, jpegEnc: m.jpegEnc, resize: m.resize, pixels: m.pixels, total: m.total, js, sum: 0 };
+  const { peak: _peak, ...now } = m;
+  const row: Row = { ...now, js, sum: 0 };
   if (heap > 0) {
     row[currentFrom] += heap;
     row.total += heap;
@@ -155,7 +170,8 @@ function sample(): Row {
   row.sum = row.total + js;
   return row;
 }
-let currentFrom: "png" | "jpegDec" = "jpegDec";
+let currentFrom: CodecName = "jpegDec";
+const DECODER: Record<string, CodecName> = { png: "png", jpeg: "jpegDec", webp: "webpDec", avif: "avifDec" };
 
 function track(stage?: string, img?: RgbaImage): void {
   if (img) current = img;
@@ -169,7 +185,7 @@ async function run(job: Job): Promise<void> {
   gc!();
   jsBaseline = process.memoryUsage().arrayBuffers;
   inputBytes = job.input.length;
-  currentFrom = job.input[0] === 0x89 ? "png" : "jpegDec";
+  currentFrom = DECODER[sniffFormat(job.input) ?? "jpeg"]!;
   jobEnd.probe = track;
   try {
     await engine.enhance(job.input, { ...base, ...job.opts, probe: track });

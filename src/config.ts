@@ -12,6 +12,7 @@ export interface Env {
   MAX_OUTPUT_PIXELS?: string | number;
   MAX_PNG_SOURCE_PIXELS?: string | number;
   MAX_FULL_MODE_PIXELS?: string | number;
+  MAX_AVIF_PIXELS?: string | number;
   MAX_BUFFERED_BYTES?: string | number;
   FETCH_TIMEOUT_MS?: string | number;
   MAX_REDIRECTS?: string | number;
@@ -22,6 +23,7 @@ export interface Env {
 
 export interface Config {
   limits: PipelineLimits & {
+    maxAvifPixels: number;
     maxSourceBytes: number;
     maxBufferedBytes: number;
     fetchTimeoutMs: number;
@@ -58,6 +60,11 @@ export const DEFAULTS = {
    * the bound: the runner splits large inputs into exact overlapping 128 px tiles (ORT stays at 28 MB).
    */
   MAX_FULL_MODE_PIXELS: 512 * 512,
+  /**
+   * 1280 x 1024 (1.3 MP): largest AVIF output. libaom at speed 10 costs about 150 ms per MP here,
+   * several times the JPEG encoder; above this format=auto serves WebP and format=avif is a 422.
+   */
+  MAX_AVIF_PIXELS: 1280 * 1024,
   /**
    * 24 MiB: source bytes held by all in-flight requests of an isolate together (they wait their turn
    * for the pipeline holding them). The worst single request peaks near 97 MB of the isolate's 128 MB,
@@ -109,6 +116,7 @@ export function resolveConfig(env: Env): Config {
     maxPngSourcePixels,
     maxOutputPixels,
     maxFullModePixels,
+    maxAvifPixels: int("MAX_AVIF_PIXELS", 1, 100_000_000),
     maxBufferedBytes: int("MAX_BUFFERED_BYTES", 1024, 1024 * 1024 * 1024),
     fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),
     maxRedirects: int("MAX_REDIRECTS", 0, 20),

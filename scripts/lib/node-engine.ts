@@ -15,6 +15,10 @@ export const CODEC_WASM = {
   png: require.resolve("@jsquash/png/codec/pkg/squoosh_png_bg.wasm"),
   jpegDec: require.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"),
   jpegEnc: require.resolve("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm"),
+  webpDec: require.resolve("@jsquash/webp/codec/dec/webp_dec.wasm"),
+  webpEnc: require.resolve("@jsquash/webp/codec/enc/webp_enc_simd.wasm"),
+  avifDec: require.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"),
+  avifEnc: require.resolve("@jsquash/avif/codec/enc/avif_enc.wasm"),
   resize: require.resolve("@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm"),
 } as const;
 
@@ -25,12 +29,10 @@ async function compile(path: string): Promise<WebAssembly.Module> {
 let modules: Promise<CodecModules> | undefined;
 
 function codecModules(): Promise<CodecModules> {
-  modules ??= (async () => ({
-    png: await compile(CODEC_WASM.png),
-    jpegDec: await compile(CODEC_WASM.jpegDec),
-    jpegEnc: await compile(CODEC_WASM.jpegEnc),
-    resize: await compile(CODEC_WASM.resize),
-  }))();
+  modules ??= (async () => {
+    const entries = await Promise.all(Object.entries(CODEC_WASM).map(async ([name, path]) => [name, await compile(path)] as const));
+    return Object.fromEntries(entries) as unknown as CodecModules;
+  })();
   return modules;
 }
 

@@ -9,7 +9,7 @@
 import { modelInfoFromMetadata, type ModelInfo } from "./model-info.ts";
 import { HttpError } from "../shared/errors.ts";
 import { readHeader } from "../image/sniff.ts";
-import { codecMemory, decode, encode, initCodecs, type CodecModules } from "../image/codecs.ts";
+import { CODEC_NAMES, codecMemory, decode, encode, hasAlpha, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
 import { autoStrength, EXPOSURE_SIZE, exposureScore } from "../image/curves.ts";
@@ -33,15 +33,25 @@ export interface PipelineLimits {
   maxOutputPixels: number;
   /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */
   maxFullModePixels: number;
+  /**
+   * Max output pixels encoded as AVIF (default: maxOutputPixels). The AVIF encoder's heap and time grow
+   * fastest with size: above this, an explicit format=avif is a 422 and format=auto falls back to WebP.
+   */
+  maxAvifPixels?: number;
 }
+
+/** What to encode: a format, or "source" (a JPEG/PNG source's own format; else PNG when the image has alpha, JPEG otherwise). */
+export type OutputFormat = ImageFormat | "source";
 
 export interface PipelineOptions {
   width?: number;
   height?: number;
   fit: Fit;
-  format: ImageFormat;
-  /** JPEG quality 1-100. */
-  quality: number;
+  format: OutputFormat;
+  /** format=auto: AVIF above limits.maxAvifPixels becomes WebP instead of a 422. */
+  avifFallback?: boolean;
+  /** Quality 1-100 for jpeg/webp/avif (default: the format's own, DEFAULT_QUALITY). */
+  quality?: number;
   /** 0 = no enhancement (model not run), 1 = full curves, "auto" = adapt to darkness. */
   strength: number | "auto";
   /**
@@ -123,9 +133,13 @@ function wasmMemory(): WasmMemoryReport {
     png: c.png,
     jpegDec: c.jpegDec,
     jpegEnc: c.jpegEnc,
+    webpDec: c.webpDec,
+    webpEnc: c.webpEnc,
+    avifDec: c.avifDec,
+    avifEnc: c.avifEnc,
     resize: r.bytes,
     pixels: px.bytes,
-    total: ort + c.png + c.jpegDec + c.jpegEnc + r.bytes + px.bytes,
+    total: ort + CODEC_NAMES.reduce((sum, n) => sum + c[n], 0) + r.bytes + px.bytes,
     peak: { ...c.peak, resize: r.peak, pixels: px.peak },
   };
 }
@@ -167,7 +181,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (typeof opts.denoise === "number" && !(opts.denoise >= 0 && opts.denoise <= 1)) {
     throw new HttpError(400, "bad_parameter", `denoise must be between 0 and 1 or "auto", got ${opts.denoise}`);
   }
-  if (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100) {
+  if (opts.quality !== undefined && (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100)) {
     throw new HttpError(400, "bad_parameter", `quality must be an integer from 1 to 100, got ${opts.quality}`);
   }
   for (const [name, v] of [["width", opts.width], ["height", opts.height]] as const) {
@@ -192,6 +206,12 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (opts.mode === "full" && opts.strength !== 0 && target.width * target.height > limits.maxFullModePixels) {
     throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels);
   }
+  let format = opts.format;
+  const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
+  if (format === "avif" && target.width * target.height > maxAvif) {
+    if (!opts.avifFallback) throw tooManyPixels("an AVIF output", target.width, target.height, maxAvif);
+    format = "webp";
+  }
 
   const timings: Record<string, number> = {};
   let clock = performance.now();
@@ -210,6 +230,8 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
     const why = typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e);
     throw new HttpError(422, "undecodable", `the ${header.format.toUpperCase()} image could not be decoded (${why})`);
   }
+  if (format === "source") format = header.format === "jpeg" || header.format === "png" ? header.format : hasAlpha(img) ? "png" : "jpeg";
+  const outputFormat: ImageFormat = format;
   if (img.width !== header.width || img.height !== header.height) {
     throw new HttpError(422, "undecodable", `the image header says ${header.width}x${header.height} but it decodes to ${img.width}x${img.height}`);
   }
@@ -266,7 +288,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
       lap("denoise");
     }
   }
-  const bytes = await encode(img, opts.format, { quality: opts.quality });
+  const bytes = await encode(img, outputFormat, opts.quality === undefined ? {} : { quality: opts.quality });
   lap("encode");
-  return { bytes, format: opts.format, width: img.width, height: img.height, strength: strength as number, timings };
+  return { bytes, format: outputFormat, width: img.width, height: img.height, strength: strength as number, timings };
 }

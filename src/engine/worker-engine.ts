@@ -8,6 +8,10 @@
 import pngWasmImport from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
 import jpegDecWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
 import jpegEncWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
+import webpDecWasm from "@jsquash/webp/codec/dec/webp_dec.wasm";
+import webpEncWasm from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
+import avifDecWasm from "@jsquash/avif/codec/dec/avif_dec.wasm";
+import avifEncWasm from "@jsquash/avif/codec/enc/avif_enc.wasm";
 // @ts-expect-error -- see above
 import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm";
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
@@ -23,7 +27,7 @@ let engine: Promise<Engine> | undefined;
 /** The isolate's engine (memoised; a failed start is retried on the next call). */
 export function getEngine(): Promise<Engine> {
   engine ??= createEngine({
-    codecs: { png: pngWasm, jpegDec: jpegDecWasm, jpegEnc: jpegEncWasm, resize: resizeWasm },
+    codecs: { png: pngWasm, jpegDec: jpegDecWasm, jpegEnc: jpegEncWasm, webpDec: webpDecWasm, webpEnc: webpEncWasm, avifDec: avifDecWasm, avifEnc: avifEncWasm, resize: resizeWasm },
     ortWasm,
     model: new Uint8Array(modelBytes),
     pixels: pixelsWasm,

@@ -10,11 +10,11 @@ import { ByteBudget } from "../source/byte-budget.ts";
 import { HOME_PAGE_CSP, homePage } from "./home-page.ts";
 import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./cache.ts";
 import { negotiateFormat, type NegotiatedFormat } from "./negotiate.ts";
-import { canonicalKey, parseQuery, type EnhanceParams } from "./params.ts";
+import { canonicalKey, FORMATS, parseQuery, type EnhanceParams } from "./params.ts";
+import { DEFAULT_QUALITY } from "../image/codecs.ts";
 import type { Engine, PipelineResult } from "../engine/pipeline.ts";
 import type { ImageFormat } from "../shared/image.ts";
 import { verifySignature } from "../source/signing.ts";
-import { sniffFormat } from "../image/sniff.ts";
 import { fetchSource } from "../source/fetch.ts";
 import { readUpload } from "./upload.ts";
 
@@ -26,8 +26,8 @@ export interface AppDeps {
 type AppEnv = { Bindings: Env };
 
 const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" };
-const CONTENT_TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg" };
-const EXTENSIONS: Record<ImageFormat, string> = { png: "png", jpeg: "jpg" };
+const CONTENT_TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
+const EXTENSIONS: Record<ImageFormat, string> = { png: "png", jpeg: "jpg", webp: "webp", avif: "avif" };
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -58,6 +58,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           estimationSize: m.estimationSize,
         },
         limits: cfg.limits,
+        formats: {
+          inputs: ["png", "jpeg", "webp", "avif"],
+          outputs: FORMATS,
+          auto: "avif if Accept lists image/avif, else webp if it lists image/webp, else the source's format (jpeg/png), else jpeg (png with alpha)",
+          // Above this output size AVIF is too costly: format=auto serves WebP, format=avif is a 422.
+          avifMaxPixels: cfg.limits.maxAvifPixels,
+          defaultQuality: DEFAULT_QUALITY,
+        },
         // Bytes of this isolate's WASM memories now (ORT persists; codecs exist only during a job) and
         // the largest each per-job codec has needed: the isolate's budget at a glance.
         wasmMemory: { ...wasmMemory, peak },
@@ -160,22 +168,13 @@ async function run(
   negotiated: NegotiatedFormat,
   cfg: Config,
 ): Promise<PipelineResult> {
-  let format: ImageFormat;
-  if (negotiated === "source") {
-    const sniffed = sniffFormat(bytes);
-    if (sniffed === null) {
-      throw new HttpError(415, "unsupported_media_type", "the source is not a supported image: PNG and JPEG are allowed");
-    }
-    format = sniffed;
-  } else {
-    format = negotiated;
-  }
   return engine.enhance(bytes, {
     ...(p.width !== undefined ? { width: p.width } : {}),
     ...(p.height !== undefined ? { height: p.height } : {}),
+    ...(p.quality !== undefined ? { quality: p.quality } : {}),
     fit: p.fit,
-    format,
-    quality: p.quality,
+    format: negotiated,
+    avifFallback: p.format === "auto",
     strength: p.strength,
     denoise: p.denoise,
     mode: p.mode,
@@ -185,6 +184,7 @@ async function run(
       maxPngSourcePixels: cfg.limits.maxPngSourcePixels,
       maxOutputPixels: cfg.limits.maxOutputPixels,
       maxFullModePixels: cfg.limits.maxFullModePixels,
+      maxAvifPixels: cfg.limits.maxAvifPixels,
     },
   });
 }

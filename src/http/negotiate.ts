@@ -1,24 +1,25 @@
 /**
- * format=auto: PNG or JPEG when the client's Accept prefers one of them by q-value, otherwise the
- * source's own format ("source"). Browsers' image Accept headers (`image/avif,image/webp,...,image/*`)
- * rank both equally, so they get the source's format. The result goes into the cache key and ETag, and
- * the response carries `Vary: Accept`.
+ * format=auto: AVIF to clients whose Accept lists image/avif, else WebP to those listing image/webp
+ * (named explicitly: a wildcard (image/star, star/star) alone gets neither, so curl and old clients get what they
+ * can open), else PNG or JPEG when Accept prefers one of them by q-value, otherwise "source" (the
+ * source's format when it is JPEG/PNG, else PNG with alpha or JPEG; decided by the pipeline). The
+ * result goes into the cache key and ETag, and the response carries `Vary: Accept`.
  */
-import type { ImageFormat } from "../shared/image.ts";
+import type { OutputFormat } from "../engine/pipeline.ts";
 
-export type NegotiatedFormat = ImageFormat | "source";
-
-const TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg" };
+export type NegotiatedFormat = OutputFormat;
 
 export function negotiateFormat(accept: string | null): NegotiatedFormat {
   if (accept === null || accept.trim() === "") return "source";
   const ranges = parseAccept(accept);
+  if ((ranges.get("image/avif") ?? 0) > 0) return "avif";
+  if ((ranges.get("image/webp") ?? 0) > 0) return "webp";
   const qFor = (type: string): number => {
     const [major] = type.split("/");
     return ranges.get(type) ?? ranges.get(`${major}/*`) ?? ranges.get("*/*") ?? 0;
   };
-  const png = qFor(TYPES.png);
-  const jpeg = qFor(TYPES.jpeg);
+  const png = qFor("image/png");
+  const jpeg = qFor("image/jpeg");
   if (png > jpeg) return "png";
   if (jpeg > png) return "jpeg";
   return "source";

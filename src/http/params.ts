@@ -8,18 +8,20 @@
  */
 import { HttpError } from "../shared/errors.ts";
 import type { Fit, ImageFormat } from "../shared/image.ts";
+import { DEFAULT_QUALITY } from "../image/codecs.ts";
 
 export type RequestedFormat = ImageFormat | "auto";
 
 export interface EnhanceParams {
   /** Source URL exactly as given (GET only; checked by address-rules). */
   url?: string;
+  /** Output bounds in pixels, with dpr already applied (w x dpr, rounded). */
   width?: number;
   height?: number;
   fit: Fit;
   format: RequestedFormat;
-  /** JPEG quality 1-100 (ignored for PNG output). */
-  quality: number;
+  /** Quality 1-100 for jpeg, webp and avif (ignored for PNG); undefined = the format's default. */
+  quality?: number;
   strength: number | "auto";
   /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto (see src/image/denoise.ts). */
   denoise: number | "auto";
@@ -30,7 +32,6 @@ export interface EnhanceParams {
 export const PARAM_DEFAULTS = {
   fit: "scale-down",
   format: "auto",
-  quality: 85,
   strength: "auto",
   denoise: "auto",
   mode: "fast",
@@ -40,7 +41,12 @@ export const PARAM_DEFAULTS = {
 /** Largest accepted w or h; the output pixel budget (MAX_OUTPUT_PIXELS) is checked by the pipeline. */
 export const MAX_DIMENSION = 8192;
 
-export const ALLOWED_PARAMS = ["url", "w", "h", "fit", "format", "q", "strength", "denoise", "mode", "orient", "sig"] as const;
+export const ALLOWED_PARAMS = ["url", "w", "h", "dpr", "fit", "format", "q", "strength", "denoise", "mode", "orient", "sig"] as const;
+
+export const FORMATS = ["auto", "jpeg", "png", "webp", "avif"] as const;
+
+/** dpr: device pixel ratio 1-4, multiplies w and h (as in Cloudflare Images and imgix). */
+export const MAX_DPR = 4;
 
 export interface ParsedQuery {
   params: EnhanceParams;
@@ -64,17 +70,20 @@ export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): Pars
 
   const params: EnhanceParams = {
     fit: oneOf("fit", get("fit"), ["scale-down", "contain", "cover"] as const) ?? PARAM_DEFAULTS.fit,
-    format: oneOf("format", get("format"), ["auto", "png", "jpeg"] as const) ?? PARAM_DEFAULTS.format,
-    quality: integer("q", get("q"), 1, 100) ?? PARAM_DEFAULTS.quality,
+    format: oneOf("format", get("format"), FORMATS) ?? PARAM_DEFAULTS.format,
     strength: unitOrAuto("strength", get("strength")) ?? PARAM_DEFAULTS.strength,
     denoise: unitOrAuto("denoise", get("denoise")) ?? PARAM_DEFAULTS.denoise,
     mode: oneOf("mode", get("mode"), ["fast", "full"] as const) ?? PARAM_DEFAULTS.mode,
     orient: (oneOf("orient", get("orient"), ["true", "false"] as const) ?? "true") === "true",
   };
+  const q = integer("q", get("q"), 1, 100);
+  if (q !== undefined) params.quality = q;
   const w = integer("w", get("w"), 1, MAX_DIMENSION);
   const h = integer("h", get("h"), 1, MAX_DIMENSION);
-  if (w !== undefined) params.width = w;
-  if (h !== undefined) params.height = h;
+  const dpr = decimal("dpr", get("dpr"), 1, MAX_DPR) ?? 1;
+  // Applied here so w=200&dpr=2 and w=400 are one computation and one cache entry.
+  if (w !== undefined) params.width = Math.round(w * dpr);
+  if (h !== undefined) params.height = Math.round(h * dpr);
 
   const url = get("url");
   if (method === "GET") {
@@ -107,13 +116,16 @@ export function signingPayload(params: Map<string, string> | Iterable<[string, s
  * format after negotiation ("source" = whatever the source is).
  */
 export function canonicalKey(p: EnhanceParams, source: string, outputFormat: ImageFormat | "source"): string {
+  // q as it will be applied, so q=85 and no q share an entry for JPEG, and PNG ignores it.
+  const quality =
+    outputFormat === "png" ? "lossless" : String(p.quality ?? (outputFormat === "source" ? "default" : DEFAULT_QUALITY[outputFormat]));
   const entries: Array<[string, string]> = [
     ["denoise", String(p.denoise)],
     ["fit", p.fit],
     ["format", outputFormat],
     ["mode", p.mode],
     ["orient", String(p.orient)],
-    ["q", String(p.quality)],
+    ["q", quality],
     ["source", source],
     ["strength", String(p.strength)],
   ];
@@ -141,6 +153,16 @@ function integer(name: string, raw: string | undefined, min: number, max: number
   const n = Number(raw);
   if (!/^[1-9]\d*$/.test(raw) || n < min || n > max) {
     throw bad(`${name}="${truncate(raw)}" is not allowed; use a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** A number from min to max with at most 2 decimals (dpr). */
+function decimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+(?:\.\d{1,2})?$/.test(raw) || n < min || n > max) {
+    throw bad(`${name}="${truncate(raw)}" is not allowed; use a number from ${min} to ${max} with at most 2 decimals`);
   }
   return n;
 }

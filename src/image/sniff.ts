@@ -1,7 +1,13 @@
 /**
  * Format and dimensions from the first bytes, without decoding, so oversized images are refused before
- * a decoder allocates anything. JPEG: walks the marker segments to the first SOFn, reading the EXIF
- * orientation from APP1 on the way; every length is bounds-checked.
+ * a decoder allocates anything. Every length is bounds-checked.
+ * - JPEG: walks the marker segments to the first SOFn, reading the EXIF orientation from APP1 on the way.
+ * - PNG: the IHDR chunk.
+ * - WebP: the RIFF header, then the VP8 (lossy) key frame header, the VP8L (lossless) header, or the
+ *   VP8X (extended) canvas size; animated WebP is refused (415).
+ * - AVIF: the ISO-BMFF boxes ftyp -> meta -> pitm (primary item) -> iprp/ipco (properties) + ipma
+ *   (which belong to the primary item): its `ispe`, the size the decoder produces (an `irot`/`imir`
+ *   transform is not applied, as by the decoder). Image sequences (`avis`) are refused (415).
  */
 import { HttpError } from "../shared/errors.ts";
 import type { ImageFormat } from "../shared/image.ts";
@@ -16,10 +22,36 @@ export interface ImageHeader {
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** The format from magic bytes, or null when it is neither PNG nor JPEG. */
+/** What the service reads, for error messages. */
+export const ACCEPTED_INPUTS = "PNG, JPEG, WebP and AVIF";
+
+const ascii = (b: Uint8Array, o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
+
+/** The format from magic bytes, or null when it is none of PNG, JPEG, WebP, AVIF. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes.length >= 8 && PNG_MAGIC.every((b, i) => bytes[i] === b)) return "png";
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 4) === "WEBP") return "webp";
+  if (bytes.length >= 12 && ascii(bytes, 4, 4) === "ftyp" && isAvifBrand(bytes)) return "avif";
+  return null;
+}
+
+/** ftyp's major or a compatible brand is avif or avis (the box length bounds the brand list). */
+function isAvifBrand(b: Uint8Array): boolean {
+  const size = Math.min(u32(b, 0), b.length);
+  if (size < 16) return false;
+  const brands = [ascii(b, 8, 4)];
+  for (let o = 16; o + 4 <= size; o += 4) brands.push(ascii(b, o, 4));
+  return brands.includes("avif") || brands.includes("avis");
+}
+
+/** What other common formats look like, so a 415 can say what it got. */
+function otherFormat(b: Uint8Array): string | null {
+  if (ascii(b, 0, 4) === "GIF8") return "GIF";
+  if (ascii(b, 4, 4) === "ftyp") return `an ISO-BMFF file (${ascii(b, 8, 4).replace(/[^\x20-\x7e]/g, "?")}; HEIC is not supported)`;
+  if ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 42) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 42)) return "TIFF";
+  if (b[0] === 0x42 && b[1] === 0x4d) return "BMP";
+  if (/^\s*(<\?xml|<svg)/i.test(ascii(b, 0, 64))) return "SVG";
   return null;
 }
 
@@ -37,9 +69,152 @@ function undecodable(what: string): HttpError {
 export function readHeader(bytes: Uint8Array): ImageHeader {
   const format = sniffFormat(bytes);
   if (format === null) {
-    throw new HttpError(415, "unsupported_media_type", "the source is not a supported image: PNG and JPEG are allowed");
+    const other = otherFormat(bytes);
+    throw new HttpError(415, "unsupported_media_type", `the source is ${other ? other : "not a supported image"}: ${ACCEPTED_INPUTS} are allowed`);
   }
-  return format === "png" ? readPng(bytes) : readJpeg(bytes);
+  if (format === "png") return readPng(bytes);
+  if (format === "jpeg") return readJpeg(bytes);
+  return format === "webp" ? readWebp(bytes) : readAvif(bytes);
+}
+
+/** Larger than any decoder here accepts in one dimension; a header above it is refused as corrupt. */
+const MAX_SIDE = 1 << 24;
+
+function checkedSize(what: string, width: number, height: number): void {
+  if (width === 0 || height === 0 || width > MAX_SIDE || height > MAX_SIDE) throw undecodable(`${what} declares ${width}x${height} pixels`);
+}
+
+const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const le24 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16);
+const le32 = (b: Uint8Array, o: number): number => le24(b, o) + b[o + 3]! * 2 ** 24;
+
+function unsupported(message: string): HttpError {
+  return new HttpError(415, "unsupported_media_type", message);
+}
+
+function readWebp(b: Uint8Array): ImageHeader {
+  // RIFF size counts from byte 8; a file may be shorter only if truncated, and never claims less than a chunk.
+  const riff = le32(b, 4);
+  if (riff < 4 + 8 || riff % 2 !== 0) throw undecodable(`WebP RIFF size ${riff} is invalid`);
+  if (b.length < 20) throw undecodable("WebP is truncated before its first chunk");
+  const end = Math.min(b.length, 8 + riff);
+  const fourcc = ascii(b, 12, 4);
+  const size = le32(b, 16);
+  const data = 20;
+  if (size === 0) throw undecodable(`WebP ${fourcc.trim()} chunk is empty`);
+  if (data + size > 8 + riff) throw undecodable(`WebP ${fourcc.trim()} chunk runs past the RIFF size`);
+  const need = (n: number): void => {
+    if (size < n || data + n > end) throw undecodable(`WebP ${fourcc.trim()} header is truncated`);
+  };
+  let width: number;
+  let height: number;
+  if (fourcc === "VP8 ") {
+    need(10);
+    if ((b[data]! & 1) !== 0) throw undecodable("WebP VP8 data does not start with a key frame");
+    if (b[data + 3] !== 0x9d || b[data + 4] !== 0x01 || b[data + 5] !== 0x2a) throw undecodable("WebP VP8 start code is missing");
+    width = le16(b, data + 6) & 0x3fff;
+    height = le16(b, data + 8) & 0x3fff;
+  } else if (fourcc === "VP8L") {
+    need(5);
+    if (b[data] !== 0x2f) throw undecodable("WebP VP8L signature is missing");
+    const bits = le32(b, data + 1);
+    width = (bits & 0x3fff) + 1;
+    height = ((bits >>> 14) & 0x3fff) + 1;
+  } else if (fourcc === "VP8X") {
+    need(10);
+    const flags = b[data]!;
+    if ((flags & 0x02) !== 0) throw unsupported("animated WebP is not supported: send a still image (PNG, JPEG, WebP or AVIF)");
+    width = le24(b, data + 4) + 1;
+    height = le24(b, data + 7) + 1;
+  } else {
+    throw undecodable(`WebP starts with a "${fourcc.replace(/[^\x20-\x7e]/g, "?")}" chunk, not VP8, VP8L or VP8X`);
+  }
+  checkedSize("WebP", width, height);
+  return { format: "webp", width, height, orientation: 1 };
+}
+
+interface Box {
+  type: string;
+  /** Payload start and end (after the header; end bounded by the parent). */
+  start: number;
+  end: number;
+}
+
+/** The boxes inside [start, end), each length checked against its parent. */
+function boxes(b: Uint8Array, start: number, end: number, what: string): Box[] {
+  const out: Box[] = [];
+  let pos = start;
+  while (pos + 8 <= end) {
+    let size = u32(b, pos);
+    const type = ascii(b, pos + 4, 4);
+    let header = 8;
+    if (size === 1) {
+      if (pos + 16 > end) throw undecodable(`AVIF ${what} box header is truncated`);
+      const hi = u32(b, pos + 8);
+      if (hi !== 0) throw undecodable(`AVIF box "${type}" is larger than 4 GB`);
+      size = u32(b, pos + 12);
+      header = 16;
+    } else if (size === 0) {
+      size = end - pos; // to the end of the enclosing box (or file)
+    }
+    if (size < header) throw undecodable(`AVIF box "${type}" has an invalid size ${size}`);
+    if (pos + size > end) throw undecodable(`AVIF box "${type}" runs past the end of its ${what}`);
+    out.push({ type, start: pos + header, end: pos + size });
+    pos += size;
+    if (out.length > 4096) throw undecodable("AVIF has too many boxes");
+  }
+  return out;
+}
+
+function readAvif(b: Uint8Array): ImageHeader {
+  const top = boxes(b, 0, b.length, "file");
+  const ftyp = top.find((x) => x.type === "ftyp")!;
+  const brands = [ascii(b, ftyp.start, 4)];
+  for (let o = ftyp.start + 8; o + 4 <= ftyp.end; o += 4) brands.push(ascii(b, o, 4));
+  if (!brands.includes("avif")) throw unsupported("animated AVIF (an image sequence) is not supported: send a still image");
+  const meta = top.find((x) => x.type === "meta");
+  if (!meta) throw undecodable("AVIF has no meta box");
+  // meta is a FullBox: 4 bytes of version and flags before its children.
+  const inner = boxes(b, meta.start + 4, meta.end, "meta box");
+  const pitm = inner.find((x) => x.type === "pitm");
+  const iprp = inner.find((x) => x.type === "iprp");
+  if (!pitm || !iprp) throw undecodable("AVIF has no primary item or no item properties");
+  if (pitm.end - pitm.start < 6) throw undecodable("AVIF pitm box is truncated");
+  const primary = b[pitm.start] === 0 ? u16(b, pitm.start + 4) : u32(b, pitm.start + 4);
+  const props = boxes(b, iprp.start, iprp.end, "iprp box");
+  const ipco = props.find((x) => x.type === "ipco");
+  if (!ipco) throw undecodable("AVIF has no property container (ipco)");
+  const properties = boxes(b, ipco.start, ipco.end, "ipco box");
+  // ipma: which properties (1-based indices into ipco) belong to which item.
+  const associated: number[] = [];
+  for (const ipma of props.filter((x) => x.type === "ipma")) {
+    if (ipma.end - ipma.start < 8) throw undecodable("AVIF ipma box is truncated");
+    const version = b[ipma.start]!;
+    const wide = (b[ipma.start + 3]! & 1) === 1;
+    let pos = ipma.start + 4;
+    const count = u32(b, pos);
+    pos += 4;
+    for (let i = 0; i < count; i++) {
+      const idSize = version < 1 ? 2 : 4;
+      if (pos + idSize + 1 > ipma.end) throw undecodable("AVIF ipma box is truncated");
+      const id = idSize === 2 ? u16(b, pos) : u32(b, pos);
+      pos += idSize;
+      const n = b[pos++]!;
+      for (let k = 0; k < n; k++) {
+        if (pos + (wide ? 2 : 1) > ipma.end) throw undecodable("AVIF ipma box is truncated");
+        const index = wide ? u16(b, pos) & 0x7fff : b[pos]! & 0x7f;
+        pos += wide ? 2 : 1;
+        if (id === primary) associated.push(index);
+      }
+    }
+  }
+  const ispe = associated.map((i) => properties[i - 1]).find((p) => p?.type === "ispe");
+  if (!ispe) throw undecodable("AVIF primary item has no size (ispe)");
+  if (ispe.end - ispe.start < 12) throw undecodable("AVIF ispe box is truncated");
+  const width = u32(b, ispe.start + 4);
+  const height = u32(b, ispe.start + 8);
+  checkedSize("AVIF", width, height);
+  return { format: "avif", width, height, orientation: 1 };
 }
 
 function readPng(b: Uint8Array): ImageHeader {

@@ -81,10 +81,14 @@ export interface WasmMemoryReport {
   png: number;
   jpegDec: number;
   jpegEnc: number;
+  webpDec: number;
+  webpEnc: number;
+  avifDec: number;
+  avifEnc: number;
   resize: number;
   /** The pixel kernels (src/image/pixels.ts): one small instance per job, counted while the job runs. */
   pixels: number;
   total: number;
   /** Largest single memory each per-job owner has had (what one request costs at most). */
-  peak: { png: number; jpegDec: number; jpegEnc: number; resize: number; pixels: number };
+  peak: { png: number; jpegDec: number; jpegEnc: number; webpDec: number; webpEnc: number; avifDec: number; avifEnc: number; resize: number; pixels: number };
 }

@@ -4,7 +4,7 @@
  */
 
 /** Encoded formats the service reads and writes. */
-export type ImageFormat = "png" | "jpeg";
+export type ImageFormat = "png" | "jpeg" | "webp" | "avif";
 /** How w/h bound the output: never enlarge (scale-down), fit inside (contain), fill and crop (cover). */
 export type Fit = "scale-down" | "contain" | "cover";
 

@@ -51,10 +51,13 @@ test("every parameter parses", () => {
 });
 
 test("refusals name the parameter and what is allowed", () => {
-  assert.match(refusal(`${URL_}&width=5`), /unknown parameter "width"; allowed: url, w, h, fit/);
+  assert.match(refusal(`${URL_}&width=5`), /unknown parameter "width"; allowed: url, w, h, dpr, fit/);
   assert.match(refusal(`${URL_}&w=5&w=6`), /"w" is given more than once/);
   assert.match(refusal(`${URL_}&fit=fill`), /fit="fill" is not allowed; use one of: scale-down, contain, cover/);
-  assert.match(refusal(`${URL_}&format=webp`), /format="webp".*auto, png, jpeg/);
+  assert.match(refusal(`${URL_}&format=gif`), /format="gif".*auto, jpeg, png, webp, avif/);
+  for (const bad of ["0", "0.5", "4.01", "5", "1.555", "", "2x", "1e0", "-1", " 2"]) {
+    assert.match(refusal(`${URL_}&w=100&dpr=${encodeURIComponent(bad)}`), /dpr=.* a number from 1 to 4 with at most 2 decimals/, bad);
+  }
   assert.match(refusal(`${URL_}&mode=slow`), /mode="slow".*fast, full/);
   assert.match(refusal(`${URL_}&orient=1`), /orient="1".*true, false/);
   for (const bad of ["0", "-1", "1.5", "08", "8193", "1e3", "", " 5", "0x10"]) {
@@ -70,6 +73,22 @@ test("refusals name the parameter and what is allowed", () => {
   assert.match(refusal("url="), /url is required/);
   assert.match(refusal(URL_, "POST"), /url is only for GET/);
   assert.ok(refusal("x".repeat(500) + "=1").length < 200, "long names are truncated in messages");
+});
+
+test("formats and dpr: every output format, q optional, dpr multiplies w and h", () => {
+  for (const f of ["auto", "jpeg", "png", "webp", "avif"]) assert.equal(parseQuery(q(`${URL_}&format=${f}`), "GET").params.format, f);
+  assert.equal(parseQuery(q(URL_), "GET").params.quality, undefined);
+  assert.equal(parseQuery(q(`${URL_}&q=60`), "GET").params.quality, 60);
+  const p = parseQuery(q(`${URL_}&w=100&h=51&dpr=1.5`), "GET").params;
+  assert.deepEqual([p.width, p.height], [150, 77]);
+  assert.equal(parseQuery(q(`${URL_}&dpr=2`), "GET").params.width, undefined, "dpr without w/h changes nothing");
+  assert.equal(parseQuery(q(`${URL_}&w=8192&dpr=4`), "GET").params.width, 32768, "the pipeline's pixel limit decides (422), not a clamp");
+  // w=200&dpr=2 and w=400 are one entry; q defaults are resolved per format.
+  const key = (s: string, f: "jpeg" | "webp" | "png" | "source") => canonicalKey(parseQuery(q(`${URL_}&${s}`), "GET").params, "src", f);
+  assert.equal(key("w=200&dpr=2", "webp"), key("w=400", "webp"));
+  assert.equal(key("q=80", "webp"), key("fit=scale-down", "webp"));
+  assert.notEqual(key("q=80", "jpeg"), key("fit=scale-down", "jpeg"));
+  assert.equal(key("q=10", "png"), key("q=90", "png"), "PNG ignores q");
 });
 
 test("POST takes the same parameters without url", () => {
@@ -98,12 +117,17 @@ test("canonical key fills defaults, so equivalent requests share it", () => {
 test("format negotiation from Accept", () => {
   assert.equal(negotiateFormat(null), "source");
   assert.equal(negotiateFormat("*/*"), "source");
-  assert.equal(negotiateFormat("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"), "source");
+  // Browsers' image Accept headers (Chrome/Firefox, Safari) list AVIF and WebP explicitly.
+  assert.equal(negotiateFormat("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"), "avif");
+  assert.equal(negotiateFormat("image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"), "avif");
+  assert.equal(negotiateFormat("image/webp,*/*"), "webp");
+  assert.equal(negotiateFormat("image/avif;q=0, image/webp"), "webp");
+  assert.equal(negotiateFormat("image/*"), "source", "a wildcard alone is not AVIF/WebP support");
   assert.equal(negotiateFormat("image/png"), "png");
   assert.equal(negotiateFormat("image/jpeg"), "jpeg");
   assert.equal(negotiateFormat("image/png;q=0.5, image/jpeg;q=0.9"), "jpeg");
   assert.equal(negotiateFormat("image/png, image/*;q=0.5"), "png");
-  assert.equal(negotiateFormat("image/webp, image/jpeg;q=0.8, */*;q=0.1"), "jpeg");
+  assert.equal(negotiateFormat("image/webp;q=0, image/jpeg;q=0.8, */*;q=0.1"), "jpeg");
   assert.equal(negotiateFormat("image/png;q=0, */*"), "jpeg");
   assert.equal(negotiateFormat("IMAGE/PNG ; Q=1"), "png");
   assert.equal(negotiateFormat("garbage,,;;"), "source");
