@@ -2,8 +2,10 @@
  * npm run bench: starts the bundled Worker locally (workerd via Miniflare, the deployable bundle) and
  * prints, per source size and format, the median latency of POST /enhance with default parameters and
  * of the same request with strength=0 (plain decode/resize/encode: the baseline), their ratio, and the
- * first-request (cold) latency of a fresh isolate. Timed from outside, over loopback, because time
- * does not advance during CPU work inside a Worker.
+ * first-request (cold) latency of a fresh isolate; then, per output format (jpeg, png, webp, avif),
+ * a 1 MP night JPEG enhanced and transcoded: medians, bytes, and the SSIM of each output against the
+ * lossless PNG one. Timed from outside, over loopback, because time does not advance during CPU work
+ * inside a Worker.
  */
 import { readFileSync } from "node:fs";
 import { startWorker, type StartedWorker } from "./lib/local-worker.ts";
@@ -11,6 +13,7 @@ import { initNodeCodecs } from "./lib/node-engine.ts";
 import { decode, encode } from "../src/image/codecs.ts";
 import { resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
+import { ssim } from "./lib/metrics.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import type { ImageFormat } from "../src/shared/image.ts";
@@ -25,7 +28,8 @@ const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [
   --source FILE  a real photo (PNG/JPEG) resized to each size; default: a generated dark scene
   --sizes LIST   megapixels of the sources (default 0.25,1,4)
   --formats LIST source formats; the output format is the same (default jpeg,png)
-  --query Q      extra query parameters for every request, e.g. "w=512" for thumbnails`;
+  --query Q      extra query parameters for every request, e.g. "w=512" for thumbnails
+  --outputs LIST output formats of the second table, from a 1 MP JPEG (default jpeg,png,webp,avif; none)`;
 
 const fail: Fail = usageError("bench");
 const { values } = parseCli("bench", HELP, {
@@ -36,6 +40,7 @@ const { values } = parseCli("bench", HELP, {
     sizes: { type: "string", default: "0.25,1,4" },
     formats: { type: "string", default: "jpeg,png" },
     query: { type: "string", default: "" },
+    outputs: { type: "string", default: "jpeg,png,webp,avif" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -44,7 +49,9 @@ const workerCount = intFlag(values.workers, "--workers", 1, 8, fail)!;
 const sizes = values.sizes.split(",").map(Number);
 if (sizes.some((s) => !(s > 0 && s <= 16))) fail(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
 const formats = values.formats.split(",") as ImageFormat[];
-if (formats.some((f) => f !== "jpeg" && f !== "png")) fail(`--formats must list jpeg and/or png`);
+if (formats.some((f) => !["jpeg", "png", "webp", "avif"].includes(f))) fail(`--formats must list jpeg, png, webp and/or avif`);
+const outputs = (values.outputs === "none" ? [] : values.outputs.split(",")) as ImageFormat[];
+if (outputs.some((f) => !["jpeg", "png", "webp", "avif"].includes(f))) fail(`--outputs must list jpeg, png, webp and/or avif, or none`);
 
 /** A dark scene with smooth shading, edges and sensor-like noise, so codecs and curves see real work. */
 function darkScene(width: number, height: number): RgbaImage {
@@ -92,8 +99,11 @@ function serverTiming(header: string | null): Record<string, number> {
 
 let lastStages: Record<string, number> = {};
 
+let lastBody = new Uint8Array(0);
+
+/** POST the source; `format` is the source's, the output's too unless `extra` names another. */
 async function timeRequest(base: string, body: Uint8Array<ArrayBuffer>, format: ImageFormat, extra: string): Promise<number> {
-  const query = [`format=${format}`, extra].filter(Boolean).join("&");
+  const query = [/(^|&)format=/.test(extra) ? "" : `format=${format}`, extra].filter(Boolean).join("&");
   const t0 = performance.now();
   const res = await fetch(`${base}/enhance?${query}`, {
     method: "POST",
@@ -103,6 +113,7 @@ async function timeRequest(base: string, body: Uint8Array<ArrayBuffer>, format: 
   const bytes = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - t0;
   lastStages = serverTiming(res.headers.get("server-timing"));
+  lastBody = bytes;
   if (res.status !== 200) throw new Error(`POST /enhance?${query} -> ${res.status} ${new TextDecoder().decode(bytes)}`);
   return ms;
 }
@@ -130,6 +141,7 @@ const secondMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 await cold.dispose();
 
 const workers: StartedWorker[] = [];
+const outRows: string[][] = [];
 const rows: string[][] = [];
 /** Per cell: stage -> durations, for enhance and strength=0. */
 const stageRows: { cell: string; enh: Record<string, number[]>; base: Record<string, number[]> }[] = [];
@@ -177,6 +189,28 @@ try {
       console.error(`measured ${mp} MP ${format}`);
     }
   }
+  // Output formats from one 1 MP night JPEG: the same request in each format.
+  const src = await makeSource(1, "jpeg", photo);
+  let reference: RgbaImage | undefined;
+  for (const out of outputs.includes("png") ? ["png" as const, ...outputs.filter((o) => o !== "png")] : outputs) {
+    const q = (s: string) => [extra, `format=${out}`, s].filter(Boolean).join("&");
+    const enh: number[] = [];
+    const base: number[] = [];
+    for (const w of workers) for (let i = 0; i < WARMUP; i++) await timeRequest(w.url, src, "jpeg", q(""));
+    for (let i = 0; i < runs; i++) {
+      for (const w of workers) {
+        base.push(await timeRequest(w.url, src, "jpeg", q("strength=0")));
+        enh.push(await timeRequest(w.url, src, "jpeg", q("")));
+      }
+    }
+    const bytes = lastBody;
+    const img = await decode(bytes, out);
+    if (out === "png") reference = img;
+    const e = median(enh);
+    const b = median(base);
+    outRows.push([out, e.toFixed(0), b.toFixed(0), (e / b).toFixed(2), `${(bytes.length / 1024).toFixed(1)} KiB`, reference ? ssim(reference, img).toFixed(4) : "-"]);
+    console.error(`measured output ${out}`);
+  }
 } finally {
   for (const w of workers) await w.dispose();
 }
@@ -204,4 +238,15 @@ console.log(`\nStages (median ms, Server-Timing)`);
 console.log(sLine(sHeader));
 console.log("|" + sWidths.map((w) => "-".repeat(w + 2)).join("|") + "|");
 for (const r of sRows) console.log(sLine(r));
+if (outRows.length > 0) {
+  const oHeader = ["output", "enhance ms (median)", "strength=0 ms (median)", "enhance / transcode", "bytes (enhanced)", "SSIM vs PNG output"];
+  const oWidths = oHeader.map((h, i) => Math.max(h.length, ...outRows.map((r) => r[i]!.length)));
+  const oLine = (r: string[]) => "| " + r.map((c, i) => c.padEnd(oWidths[i]!)).join(" | ") + " |";
+  const jpegMs = Number(outRows.find((r) => r[0] === "jpeg")?.[1]);
+  console.log(`\nOutput formats: POST /enhance?format=F of a 1 MP night JPEG (${values.source ?? "generated scene"}), default q per format, ${runs} runs x ${workers.length} processes`);
+  console.log(oLine(oHeader));
+  console.log("|" + oWidths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const r of outRows) console.log(oLine(r));
+  if (jpegMs > 0) console.log(outRows.map((r) => `${r[0]} / jpeg enhance time: ${(Number(r[1]) / jpegMs).toFixed(2)}`).join("; "));
+}
 console.log(`\ncold start: workerd ready in ${startMs.toFixed(0)} ms; first request (1 MP JPEG) ${coldMs.toFixed(0)} ms; second ${secondMs.toFixed(0)} ms`);

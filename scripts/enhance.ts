@@ -7,14 +7,14 @@ import { join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { expandInputs, outputName } from "./lib/image-files.ts";
 import { HttpError } from "../src/shared/errors.ts";
-import { sniffFormat } from "../src/image/sniff.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
 import type { Fit, ImageFormat } from "../src/shared/image.ts";
+import type { OutputFormat } from "../src/engine/pipeline.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
 
-Enhances PNG/JPEG files (or every PNG/JPEG directly inside a directory) with the same pipeline code
+Enhances PNG/JPEG/WebP/AVIF files (or every such file directly inside a directory) with the same pipeline code
 as the Worker. Each output keeps its input's file name, with the extension of the output format.
 
 Options:
@@ -26,8 +26,9 @@ Options:
   --strength S|auto      0..1 scales the curves, 0 = no enhancement; auto (default) adapts to darkness
   --denoise D|auto       0..1 smooths the noise the curves lift where they brightened, 0 = off;
                          auto (default) = the calibrated level
-  --format png|jpeg      output format (default: the input's)
-  --quality Q            JPEG quality 1-100 (default: 90)
+  --format F             jpeg, png, webp or avif (default: the input's if JPEG/PNG, else PNG with
+                         alpha or JPEG)
+  --quality Q            quality 1-100 for jpeg, webp, avif (default: the format's own, as the Worker)
   --width W, --height H, --fit scale-down|contain|cover   resize as the Worker does
   --no-orient            ignore the JPEG EXIF orientation
   --verbose              also print the time of each pipeline stage
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
       strength: { type: "string", default: "auto" },
       denoise: { type: "string", default: "auto" },
       format: { type: "string" },
-      quality: { type: "string", default: "90" },
+      quality: { type: "string" },
       width: { type: "string" },
       height: { type: "string" },
       fit: { type: "string", default: "scale-down" },
@@ -58,12 +59,12 @@ async function main(): Promise<void> {
   if (positionals.length === 0) fail("give at least one INPUT file or directory");
   const mode = parseMode(values.mode, fail);
   const format = values.format;
-  if (format !== undefined && format !== "png" && format !== "jpeg") fail(`--format must be png or jpeg, got "${format}"`);
+  if (format !== undefined && !["png", "jpeg", "webp", "avif"].includes(format)) fail(`--format must be jpeg, png, webp or avif, got "${format}"`);
   const fit = values.fit;
   if (fit !== "scale-down" && fit !== "contain" && fit !== "cover") fail(`--fit must be scale-down, contain or cover, got "${fit}"`);
   const strength = parseStrength(values.strength, fail);
   const denoise = parseDenoise(values.denoise, fail);
-  const quality = intFlag(values.quality, "--quality", 1, 100, fail)!;
+  const quality = intFlag(values.quality, "--quality", 1, 100, fail);
   const width = intFlag(values.width, "--width", 1, 100_000, fail);
   const height = intFlag(values.height, "--height", 1, 100_000, fail);
 
@@ -82,11 +83,11 @@ async function main(): Promise<void> {
   let failures = 0;
   for (const input of inputs) {
     const bytes = new Uint8Array(readFileSync(input));
-    const outFormat: ImageFormat = (format as ImageFormat | undefined) ?? sniffFormat(bytes) ?? "png";
+    const outFormat: OutputFormat = (format as ImageFormat | undefined) ?? "source";
     const t = performance.now();
     try {
-      const r = await engine.enhance(bytes, { fit: fit as Fit, width, height, format: outFormat, quality, strength, denoise, mode, orient: !values["no-orient"], limits: CLI_LIMITS });
-      const dest = join(values.out, outputName(input, outFormat));
+      const r = await engine.enhance(bytes, { fit: fit as Fit, width, height, format: outFormat, ...(quality === undefined ? {} : { quality }), strength, denoise, mode, orient: !values["no-orient"], limits: CLI_LIMITS });
+      const dest = join(values.out, outputName(input, r.format));
       writeFileSync(dest, r.bytes);
       const ms = performance.now() - t;
       console.log(`${input} -> ${dest}  ${r.width}x${r.height}  ${(r.bytes.length / 1024).toFixed(1)} KiB  ${ms.toFixed(0)} ms  strength ${r.strength.toFixed(2)}`);

@@ -3,14 +3,15 @@ import { readdirSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import type { ImageFormat } from "../../src/shared/image.ts";
 
-const EXTENSIONS: Record<string, ImageFormat> = { ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg" };
+const EXTENSIONS: Record<string, ImageFormat> = { ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".avif": "avif" };
+const OUTPUT_EXTENSION: Record<ImageFormat, string> = { png: ".png", jpeg: ".jpg", webp: ".webp", avif: ".avif" };
 
 /** The format an extension names, or undefined. */
 export function formatOfPath(path: string): ImageFormat | undefined {
   return EXTENSIONS[extname(path).toLowerCase()];
 }
 
-/** Files as given, plus the PNG/JPEG files directly inside any directory given (sorted). */
+/** Files as given, plus the PNG/JPEG/WebP/AVIF files directly inside any directory given (sorted). */
 export function expandInputs(inputs: string[]): string[] {
   const out: string[] = [];
   for (const input of inputs) {
@@ -19,7 +20,7 @@ export function expandInputs(inputs: string[]): string[] {
         .filter((f) => formatOfPath(f) !== undefined)
         .sort(naturalCompare)
         .map((f) => join(input, f));
-      if (files.length === 0) throw new Error(`${input} holds no .png, .jpg or .jpeg files`);
+      if (files.length === 0) throw new Error(`${input} holds no .png, .jpg, .jpeg, .webp or .avif files`);
       out.push(...files);
     } else out.push(input);
   }
@@ -36,5 +37,5 @@ export function outputName(input: string, format: ImageFormat): string {
   const ext = extname(input);
   const stem = basename(input, ext);
   if (formatOfPath(input) === format) return stem + ext;
-  return stem + (format === "png" ? ".png" : ".jpg");
+  return stem + OUTPUT_EXTENSION[format];
 }

@@ -116,9 +116,9 @@ export function signingPayload(params: Map<string, string> | Iterable<[string, s
  * format after negotiation ("source" = whatever the source is).
  */
 export function canonicalKey(p: EnhanceParams, source: string, outputFormat: ImageFormat | "source"): string {
-  // q as it will be applied, so q=85 and no q share an entry for JPEG, and PNG ignores it.
-  const quality =
-    outputFormat === "png" ? "lossless" : String(p.quality ?? (outputFormat === "source" ? "default" : DEFAULT_QUALITY[outputFormat]));
+  // q as it will be applied, so q=85 and no q share an entry for JPEG, and PNG ignores it. "source"
+  // always ends as JPEG or PNG, so JPEG's default is the one that applies.
+  const quality = outputFormat === "png" ? "lossless" : String(p.quality ?? DEFAULT_QUALITY[outputFormat === "source" ? "jpeg" : outputFormat]);
   const entries: Array<[string, string]> = [
     ["denoise", String(p.denoise)],
     ["fit", p.fit],

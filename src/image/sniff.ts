@@ -38,9 +38,10 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
 
 /** ftyp's major or a compatible brand is avif or avis (the box length bounds the brand list). */
 function isAvifBrand(b: Uint8Array): boolean {
+  const major = ascii(b, 8, 4);
+  if (major === "avif" || major === "avis") return true; // even when the file is cut right after it
   const size = Math.min(u32(b, 0), b.length);
-  if (size < 16) return false;
-  const brands = [ascii(b, 8, 4)];
+  const brands: string[] = [];
   for (let o = 16; o + 4 <= size; o += 4) brands.push(ascii(b, o, 4));
   return brands.includes("avif") || brands.includes("avis");
 }

@@ -37,7 +37,7 @@ export const encodeJpeg = (img: RgbaImage, quality = 90) => encode(img, "jpeg", 
 
 export async function decodeAny(bytes: Uint8Array): Promise<RgbaImage> {
   const format = sniffFormat(bytes);
-  if (format === null) throw new Error("not a PNG or JPEG");
+  if (format === null) throw new Error("not a PNG, JPEG, WebP or AVIF");
   return decode(bytes, format);
 }
 

@@ -74,3 +74,88 @@ test("arbitrary bytes after a JPEG or PNG signature never throw anything but Htt
     { numRuns: 500 },
   );
 });
+
+// ---- WebP and AVIF ----
+import { animatedWebp, avif, avifAsSequence, avifDeclaring, OTHER_FORMATS, scene, webp, webpDeclaring, webpEmptyChunk, webpRiffSize } from "../helpers/format-fixtures.ts";
+import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
+import { codecMemory } from "../../src/image/codecs.ts";
+
+const still = scene(45, 29);
+const alphaStill = scene(33, 21, true);
+const modern = {
+  "webp lossy (VP8)": await webp(still, { quality: 70 }),
+  "webp lossless (VP8L)": await webp(still, { lossless: true }),
+  "webp alpha (VP8X)": await webp(alphaStill, { quality: 70 }),
+  "avif 8-bit": await avif(still),
+  "avif 10-bit": await avif(still, { bitDepth: 10 }),
+  "avif 12-bit": await avif(still, { bitDepth: 12 }),
+  "avif alpha": await avif(alphaStill),
+};
+
+test("WebP (VP8, VP8L, VP8X) and AVIF (8/10/12-bit, alpha): format and dimensions from the header", () => {
+  for (const [name, bytes] of Object.entries(modern)) {
+    const h = readHeader(bytes);
+    const [w, hh] = name.includes("alpha") ? [33, 21] : [45, 29];
+    assert.deepEqual(h, { format: name.startsWith("webp") ? "webp" : "avif", width: w, height: hh, orientation: 1 }, name);
+  }
+  assert.equal(sniffFormat(modern["webp lossy (VP8)"]), "webp");
+  assert.equal(sniffFormat(modern["avif 8-bit"]), "avif");
+});
+
+test("huge WebP canvases and AVIF ispe are read without decoding, and refused before any decoder runs", async () => {
+  const stillWebp = modern["webp lossless (VP8L)"];
+  assert.deepEqual(readHeader(webpDeclaring(stillWebp, 100000, 100000)), { format: "webp", width: 100000, height: 100000, orientation: 1 });
+  assert.deepEqual(readHeader(avifDeclaring(modern["avif 8-bit"], 100000, 100000)), { format: "avif", width: 100000, height: 100000, orientation: 1 });
+  const engine = await createNodeEngine();
+  const before = codecMemory().peak;
+  const limits = { maxSourcePixels: 50e6, maxOutputPixels: 4e6, maxFullModePixels: 1e6 };
+  for (const bomb of [webpDeclaring(stillWebp, 100000, 100000), avifDeclaring(modern["avif 8-bit"], 100000, 100000)]) {
+    await assert.rejects(
+      engine.enhance(bomb, { fit: "scale-down", format: "png", strength: "auto", mode: "fast", orient: true, limits }),
+      (e: unknown) => e instanceof HttpError && e.status === 422 && e.code === "too_many_pixels" && /100000x100000/.test(e.message),
+    );
+  }
+  const after = codecMemory().peak;
+  assert.equal(after.webpDec, before.webpDec, "the WebP decoder never ran");
+  assert.equal(after.avifDec, before.avifDec, "the AVIF decoder never ran");
+});
+
+test("animation is a 415; lying RIFF sizes, empty chunks and bad ispe are 422", () => {
+  assertHttp(() => readHeader(animatedWebp(modern["webp lossless (VP8L)"], 45, 29)), 415, "unsupported_media_type");
+  assertHttp(() => readHeader(avifAsSequence(modern["avif 8-bit"])), 415, "unsupported_media_type");
+  for (const size of [0, 3, 11, 13]) assertHttp(() => readHeader(webpRiffSize(modern["webp lossy (VP8)"], size)), 422, "undecodable");
+  assertHttp(() => readHeader(webpRiffSize(modern["webp lossy (VP8)"], 20)), 422, "undecodable"); // chunk runs past it
+  for (const fourcc of ["VP8 ", "VP8L", "VP8X"] as const) assertHttp(() => readHeader(webpEmptyChunk(fourcc)), 422, "undecodable");
+  assertHttp(() => readHeader(avifDeclaring(modern["avif 8-bit"], 0, 10)), 422, "undecodable");
+  assertHttp(() => readHeader(avifDeclaring(modern["avif 8-bit"], 2 ** 32 - 1, 1)), 422, "undecodable");
+  for (const cut of [12, 16, 20, 24, 40]) assertHttp(() => readHeader(modern["avif 8-bit"].subarray(0, cut)), 422, "undecodable");
+  for (const cut of [12, 16, 22, 25]) assertHttp(() => readHeader(modern["webp lossy (VP8)"].subarray(0, cut)), 422, "undecodable");
+});
+
+test("other formats are a 415 that names them and lists what is accepted", () => {
+  for (const [name, bytes] of Object.entries(OTHER_FORMATS)) {
+    assert.throws(
+      () => readHeader(bytes),
+      (e: unknown) => e instanceof HttpError && e.status === 415 && e.message.includes(name) && e.message.includes("PNG, JPEG, WebP and AVIF are allowed"),
+      name,
+    );
+  }
+});
+
+test("fast-check: mutated WebP and AVIF headers give a header or an HttpError, never another exception", () => {
+  for (const [name, base] of Object.entries(modern)) {
+    fc.assert(
+      fc.property(fc.nat({ max: Math.min(base.length, 400) - 1 }), fc.integer({ min: 0, max: 255 }), fc.nat({ max: base.length }), (at, value, cut) => {
+        const b = base.slice(0, Math.max(cut, 1));
+        if (at < b.length) b[at] = value;
+        try {
+          const h = readHeader(b);
+          assert.ok(h.width > 0 && h.height > 0);
+        } catch (e) {
+          assert.ok(e instanceof HttpError && e.status >= 400 && e.status < 500, `${name}: ${String(e)}`);
+        }
+      }),
+      { seed: 77, numRuns: 400 },
+    );
+  }
+});
