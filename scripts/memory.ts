@@ -91,6 +91,8 @@ const limits = {
   maxOutputPixels: DEFAULTS.MAX_OUTPUT_PIXELS,
   maxFullModePixels: DEFAULTS.MAX_FULL_MODE_PIXELS,
   maxAvifPixels: DEFAULTS.MAX_AVIF_PIXELS,
+  maxAvifSourcePixels: DEFAULTS.MAX_AVIF_SOURCE_PIXELS,
+  maxWebpSourcePixels: DEFAULTS.MAX_WEBP_SOURCE_PIXELS,
 };
 
 const engine = await createNodeEngine();
@@ -107,9 +109,10 @@ const maxPng = await encode(scene(pngW, pngH, 6), "png");
 const small = await encode(scene(640, 400, 4), "jpeg", { quality: 85 });
 const fullSrc = await encode(scene(fullSide, fullSide, 5), "png");
 const rotated = withOrientation(big, 6);
-const bigScene = scene(bigW, bigH, 7);
-const bigWebp = await encode(bigScene, "webp", { quality: 90 });
-const bigAvif = await encode(bigScene, "avif", { quality: 70 });
+const [webpW, webpH] = dims(limits.maxWebpSourcePixels, 4 / 3);
+const bigWebp = await encode(scene(webpW, webpH, 7), "webp", { quality: 90 });
+const [avifSrcW, avifSrcH] = dims(limits.maxAvifSourcePixels, 3 / 2);
+const bigAvif = await encode(scene(avifSrcW, avifSrcH, 9), "avif", { quality: 70 });
 const maxWebp = await encode(scene(outW, outH, 8), "webp", { quality: 90 });
 const [avifW, avifH] = dims(limits.maxAvifPixels, 4 / 3);
 
@@ -132,12 +135,13 @@ const MIX: Job[] = [
   { name: "largest PNG -> PNG", input: maxPng, opts: { format: "png" } },
   { name: "largest PNG -> JPEG", input: maxPng, opts: { format: "jpeg" } },
   { name: "largest JPEG -> PNG", input: maxOut, opts: { format: "png" } },
-  { name: `12 MP WebP (${fmt(bigWebp.length)} MB) -> 512 WebP`, input: bigWebp, opts: { width: 512, format: "webp" } },
-  { name: `12 MP AVIF (${fmt(bigAvif.length)} MB) -> 512 AVIF`, input: bigAvif, opts: { width: 512, format: "avif" } },
+  { name: `largest WebP ${webpW}x${webpH} (${fmt(bigWebp.length)} MB) -> 512 WebP`, input: bigWebp, opts: { width: 512, format: "webp" } },
+  { name: `largest AVIF ${avifSrcW}x${avifSrcH} (${fmt(bigAvif.length)} MB) -> 512 AVIF`, input: bigAvif, opts: { width: 512, format: "avif" } },
   { name: "largest WebP -> WebP", input: maxWebp, opts: { format: "webp" } },
   { name: "largest JPEG -> WebP", input: maxOut, opts: { format: "webp" } },
   { name: `largest JPEG -> ${avifW}x${avifH} AVIF (the AVIF output limit)`, input: maxOut, opts: { width: avifW, format: "avif" } },
-  { name: "12 MP AVIF -> largest JPEG", input: bigAvif, opts: { width: outW, format: "jpeg" } },
+  { name: "largest AVIF -> full size JPEG", input: bigAvif, opts: { format: "jpeg" } },
+  { name: "largest AVIF -> full size WebP", input: bigAvif, opts: { format: "webp" } },
 ];
 
 const base: PipelineOptions = { fit: "scale-down", format: "jpeg", strength: "auto", mode: "fast", orient: true, limits };

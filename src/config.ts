@@ -13,6 +13,8 @@ export interface Env {
   MAX_PNG_SOURCE_PIXELS?: string | number;
   MAX_FULL_MODE_PIXELS?: string | number;
   MAX_AVIF_PIXELS?: string | number;
+  MAX_AVIF_SOURCE_PIXELS?: string | number;
+  MAX_WEBP_SOURCE_PIXELS?: string | number;
   MAX_BUFFERED_BYTES?: string | number;
   FETCH_TIMEOUT_MS?: string | number;
   MAX_REDIRECTS?: string | number;
@@ -66,6 +68,16 @@ export const DEFAULTS = {
    */
   MAX_AVIF_PIXELS: 1280 * 1024,
   /**
+   * 1920 x 1280 (2.46 MP): the AVIF decoder (libavif + dav1d) needs about 15 bytes/pixel of heap
+   * (npm run memory: a 12 MP AVIF took 188 MB), so AVIF sources get their own, lower limit.
+   */
+  MAX_AVIF_SOURCE_PIXELS: 1920 * 1280,
+  /**
+   * 3264 x 2448 (8 MP): libwebp decodes into about 5.2 bytes/pixel of heap (a 12 MP WebP took 62 MB and
+   * its thumbnail request 105 MB in npm run memory); 8 MP keeps the request under the budget.
+   */
+  MAX_WEBP_SOURCE_PIXELS: 3264 * 2448,
+  /**
    * 24 MiB: source bytes held by all in-flight requests of an isolate together (they wait their turn
    * for the pipeline holding them). The worst single request peaks near 97 MB of the isolate's 128 MB,
    * which leaves about this much for the others' queued images. At least MAX_SOURCE_BYTES.
@@ -117,6 +129,8 @@ export function resolveConfig(env: Env): Config {
     maxOutputPixels,
     maxFullModePixels,
     maxAvifPixels: int("MAX_AVIF_PIXELS", 1, 100_000_000),
+    maxAvifSourcePixels: int("MAX_AVIF_SOURCE_PIXELS", 1, 100_000_000),
+    maxWebpSourcePixels: int("MAX_WEBP_SOURCE_PIXELS", 1, 100_000_000),
     maxBufferedBytes: int("MAX_BUFFERED_BYTES", 1024, 1024 * 1024 * 1024),
     fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),
     maxRedirects: int("MAX_REDIRECTS", 0, 20),

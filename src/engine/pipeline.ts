@@ -29,6 +29,13 @@ export interface PipelineLimits {
    * 17 bytes per pixel of WASM heap against about 4.5 for JPEG, so PNG sources get a lower limit.
    */
   maxPngSourcePixels?: number;
+  /**
+   * Max width*height of an AVIF source (422 above; default: maxSourcePixels). libavif + dav1d need
+   * about 15 bytes per pixel of heap (a 12 MP AVIF: 188 MB), so AVIF sources get a lower limit.
+   */
+  maxAvifSourcePixels?: number;
+  /** Max width*height of a WebP source (422 above; default: maxSourcePixels): about 5.2 bytes/pixel of decoder heap. */
+  maxWebpSourcePixels?: number;
   /** Max width*height of the output (422 above). */
   maxOutputPixels: number;
   /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */
@@ -196,6 +203,12 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   }
   if (header.format === "png" && limits.maxPngSourcePixels !== undefined && header.width * header.height > limits.maxPngSourcePixels) {
     throw tooManyPixels("the PNG source image", header.width, header.height, limits.maxPngSourcePixels);
+  }
+  if (header.format === "avif" && limits.maxAvifSourcePixels !== undefined && header.width * header.height > limits.maxAvifSourcePixels) {
+    throw tooManyPixels("the AVIF source image", header.width, header.height, limits.maxAvifSourcePixels);
+  }
+  if (header.format === "webp" && limits.maxWebpSourcePixels !== undefined && header.width * header.height > limits.maxWebpSourcePixels) {
+    throw tooManyPixels("the WebP source image", header.width, header.height, limits.maxWebpSourcePixels);
   }
   const orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
   const upright = orientedSize(header.width, header.height, orientation);

@@ -185,6 +185,8 @@ async function run(
       maxOutputPixels: cfg.limits.maxOutputPixels,
       maxFullModePixels: cfg.limits.maxFullModePixels,
       maxAvifPixels: cfg.limits.maxAvifPixels,
+      maxAvifSourcePixels: cfg.limits.maxAvifSourcePixels,
+      maxWebpSourcePixels: cfg.limits.maxWebpSourcePixels,
     },
   });
 }

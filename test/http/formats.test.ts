@@ -31,7 +31,7 @@ before(async () => {
   });
   await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
   originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-  worker = await startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true", MAX_AVIF_PIXELS: String(AVIF_LIMIT), MAX_OUTPUT_PIXELS: String(400 * 300) } });
+  worker = await startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true", MAX_AVIF_PIXELS: String(AVIF_LIMIT), MAX_OUTPUT_PIXELS: String(400 * 300), MAX_AVIF_SOURCE_PIXELS: String(100 * 80) } });
 });
 after(async () => {
   await worker?.dispose();
@@ -122,6 +122,15 @@ test("AVIF above MAX_AVIF_PIXELS: format=auto serves WebP, format=avif is a 422"
   const res = await post(big, "format=avif");
   assert.equal(res.status, 422);
   assert.match(await res.text(), /AVIF output is 80x60 = 4800 pixels; the limit is 3072/);
+});
+
+test("an AVIF source over MAX_AVIF_SOURCE_PIXELS is a 422 from its header; WebP sources follow MAX_SOURCE_PIXELS", async () => {
+  const res = await post(await avif(darkScene(101, 80)));
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(res.status, 422);
+  assert.equal(body.error.code, "too_many_pixels");
+  assert.match(body.error.message, /the AVIF source image is 101x80 = 8080 pixels; the limit is 8000/);
+  await ok(await post(await webp(darkScene(101, 80)), "format=png"), "image/png");
 });
 
 test("GET: the cache key is the negotiated format, so two browsers' Accept headers share one entry", async () => {

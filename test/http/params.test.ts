@@ -1,3 +1,4 @@
+import { DEFAULT_QUALITY } from "../../src/image/codecs.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { canonicalKey, parseQuery, signingPayload, PARAM_DEFAULTS } from "../../src/http/params.ts";
@@ -86,8 +87,8 @@ test("formats and dpr: every output format, q optional, dpr multiplies w and h",
   // w=200&dpr=2 and w=400 are one entry; q defaults are resolved per format.
   const key = (s: string, f: "jpeg" | "webp" | "png" | "source") => canonicalKey(parseQuery(q(`${URL_}&${s}`), "GET").params, "src", f);
   assert.equal(key("w=200&dpr=2", "webp"), key("w=400", "webp"));
-  assert.equal(key("q=80", "webp"), key("fit=scale-down", "webp"));
-  assert.notEqual(key("q=80", "jpeg"), key("fit=scale-down", "jpeg"));
+  assert.equal(key(`q=${DEFAULT_QUALITY.webp}`, "webp"), key("fit=scale-down", "webp"));
+  assert.notEqual(key(`q=${DEFAULT_QUALITY.webp}`, "jpeg"), key("fit=scale-down", "jpeg"), "defaults differ per format");
   assert.equal(key("q=10", "png"), key("q=90", "png"), "PNG ignores q");
 });
 
