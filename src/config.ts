@@ -21,6 +21,12 @@ export interface Env {
   ALLOWED_SOURCES?: string;
   SIGNING_KEY?: string;
   ALLOW_PRIVATE_SOURCES?: string | boolean;
+  /** Optional Workers rate-limiting binding ([[ratelimits]] in wrangler.toml): requests per client IP on /enhance. */
+  RATE_LIMITER?: RateLimit;
+  /** Its period in seconds, for Retry-After (the binding does not say; default 60). */
+  RATE_LIMIT_PERIOD?: string | number;
+  /** "closed": answer 503 when the limiter fails; default open (see src/http/rate-limit.ts). */
+  RATE_LIMIT_FAIL?: string;
 }
 
 export interface Config {

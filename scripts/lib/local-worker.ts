@@ -34,6 +34,10 @@ export interface StartOptions {
   outbound?: (request: Request) => Response | Promise<Response>;
   /** Workers Cache API on (default) or off: a benchmark repeating one GET wants it off. */
   cache?: boolean;
+  /** Rate-limiting bindings, as wrangler.toml's [[ratelimits]] would give them. */
+  ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>;
+  /** Receives every line the Worker logs (console.log/warn/error), e.g. to check the request log. */
+  onLog?: (line: string) => void;
 }
 
 export interface StartedWorker {
@@ -61,6 +65,21 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
     compatibilityDate,
     bindings: opts.vars ?? {},
     cache: opts.cache ?? true,
+    ...(opts.ratelimits ? { ratelimits: opts.ratelimits } : {}),
+    ...(opts.onLog
+      ? {
+          handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+            for (const stream of [stdout, stderr]) {
+              let rest = "";
+              stream.on("data", (chunk: Buffer) => {
+                const lines = (rest + chunk.toString("utf8")).split("\n");
+                rest = lines.pop() ?? "";
+                for (const l of lines) opts.onLog!(l);
+              });
+            }
+          },
+        }
+      : {}),
     host: "127.0.0.1",
     port: 0,
   };

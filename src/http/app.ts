@@ -17,13 +17,15 @@ import type { ImageFormat } from "../shared/image.ts";
 import { verifySignature } from "../source/signing.ts";
 import { fetchSource } from "../source/fetch.ts";
 import { readUpload } from "./upload.ts";
+import { requestLog, type LogVars } from "./request-log.ts";
+import { rateLimit, RateLimited } from "./rate-limit.ts";
 
 export interface AppDeps {
   /** Memoised per isolate by the provider; called lazily inside requests. */
   getEngine: () => Promise<Engine>;
 }
 
-type AppEnv = { Bindings: Env };
+type AppEnv = { Bindings: Env } & LogVars;
 
 const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'" };
 const CONTENT_TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
@@ -31,6 +33,11 @@ const EXTENSIONS: Record<ImageFormat, string> = { png: "png", jpeg: "jpg", webp:
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use("*", requestLog());
+  app.use("/enhance", async (c, next) => {
+    await rateLimit(c.env, c.req.raw, c.get("facts"));
+    await next();
+  });
 
   app.get("/", (c) => {
     getConfig(c.env);
@@ -86,6 +93,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const { params } = await parseAndVerify(reqUrl, "GET", cfg);
     const rules: SourceRules = { allowPrivate: cfg.allowPrivate, allowList: cfg.allowList, ownHost: reqUrl.host };
     const source = checkSourceUrl(params.url!, rules);
+    const facts = c.get("facts");
+    facts.sourceHost = source.hostname;
     const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
 
     const engine = await deps.getEngine();
@@ -93,11 +102,24 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const etag = await etagFor(canonical, engine.model.sha256);
     const vary = params.format === "auto";
     if (ifNoneMatchHits(c.req.header("If-None-Match") ?? null, etag)) {
+      facts.cache = "304";
       return new Response(null, { status: 304, headers: validatorHeaders(etag, IMMUTABLE, vary) });
     }
     const key = cacheKey(reqUrl.origin, canonical, engine.model.sha256);
     const hit = await cacheLookup(key);
-    if (hit !== null) return hit;
+    if (hit !== null) {
+      facts.cache = "cache";
+      return hit;
+    }
+    // HEAD never fetches the source or runs the model: a miss says so with the ETag the result
+    // will have, and is not cacheable itself.
+    if (c.req.method === "HEAD") {
+      facts.cache = "head-miss";
+      const h = validatorHeaders(etag, "no-store", vary);
+      h.set("X-Enhance-Cache", "miss");
+      return new Response(null, { status: 200, headers: h });
+    }
+    facts.cache = "none";
 
     const lease = bufferBudget(cfg).lease();
     let result: PipelineResult;
@@ -109,6 +131,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         check: (u) => checkSourceUrl(u, rules),
         lease,
       });
+      facts.inBytes = bytes.length;
       result = await run(engine, bytes, params, negotiated, cfg);
     } finally {
       lease.release();
@@ -127,6 +150,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     let etag: string;
     try {
       const bytes = await readUpload(c.req.raw, cfg.limits.maxSourceBytes, lease);
+      c.get("facts").inBytes = bytes.length;
       const negotiated = params.format === "auto" ? negotiateFormat(c.req.header("Accept") ?? null) : params.format;
       const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
       etag = await etagFor(canonical, engine.model.sha256);
@@ -239,5 +263,6 @@ function errorResponse(err: unknown, extraHeaders: Record<string, string> = {}):
   }
   const headers = new Headers({ "Cache-Control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
   if (e.status === 503) headers.set("Retry-After", "1");
+  if (e instanceof RateLimited) headers.set("Retry-After", String(e.retryAfter));
   return Response.json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
 }

@@ -12,11 +12,12 @@ export type ErrorCode =
   | "not_found"
   | "method_not_allowed"
   | "busy"
+  | "rate_limited"
   | "internal";
 
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 403 | 404 | 405 | 413 | 415 | 422 | 500 | 502 | 503 | 504,
+    readonly status: 400 | 403 | 404 | 405 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504,
     readonly code: ErrorCode,
     message: string,
   ) {

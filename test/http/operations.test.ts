@@ -1,0 +1,148 @@
+/**
+ * What an operator relies on, in the real Worker bundle (workerd): one JSON log line per request
+ * without secrets, HEAD answered from the cache without ever fetching or running the model, and the
+ * optional per-IP rate limit (429 with Retry-After; the limiter failing open by default, closed on request).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
+import { darkScene, encodeJpeg, initFixtures } from "../helpers/fixtures.ts";
+
+let origin: Server;
+let originUrl = "";
+let hits = 0;
+let jpeg: Uint8Array;
+const logs: string[] = [];
+let open: StartedWorker;
+let limited: StartedWorker;
+let broken: StartedWorker;
+let closed: StartedWorker;
+
+before(async () => {
+  await initFixtures();
+  jpeg = await encodeJpeg(darkScene(64, 48));
+  origin = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { "Content-Type": "image/jpeg" });
+    res.end(jpeg);
+  });
+  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  [open, limited, broken, closed] = await Promise.all([
+    startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true", SIGNING_KEY: "operations-test-key-0123456789" }, onLog: (l) => logs.push(l) }),
+    startWorker({ ratelimits: { RATE_LIMITER: { simple: { limit: 2, period: 60 } } } }),
+    // Fault injection: a binding that is not a limiter makes every limit() call throw.
+    startWorker({ vars: { RATE_LIMITER: "not-a-limiter" }, onLog: (l) => logs.push(l) }),
+    startWorker({ vars: { RATE_LIMITER: "not-a-limiter", RATE_LIMIT_FAIL: "closed" } }),
+  ]);
+});
+after(async () => {
+  await Promise.all([open, limited, broken, closed].map((w) => w?.dispose()));
+  origin?.closeAllConnections();
+  await new Promise((r) => origin?.close(r));
+});
+
+async function signed(query: string): Promise<string> {
+  const { createHmac } = await import("node:crypto");
+  const params = new URLSearchParams(query);
+  const payload = [...params].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+  const sig = createHmac("sha256", "operations-test-key-0123456789").update(payload).digest("base64url");
+  return `${open.url}/enhance?${query}&sig=${sig}`;
+}
+
+const requestLines = () => logs.filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Record<string, unknown>);
+
+async function waitFor<T>(f: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 40; i++) {
+    const v = f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out waiting");
+}
+
+test("HEAD never fetches the source or runs the model; after a GET it is answered from the cache", async () => {
+  const url = await signed(`url=${encodeURIComponent(`${originUrl}/head.jpg`)}&w=32&format=webp`);
+  hits = 0;
+  const miss = await fetch(url, { method: "HEAD" });
+  assert.equal(miss.status, 200);
+  assert.equal(miss.headers.get("X-Enhance-Cache"), "miss");
+  assert.equal(miss.headers.get("Cache-Control"), "no-store");
+  assert.equal(miss.headers.get("Server-Timing"), null, "no pipeline ran");
+  assert.equal(hits, 0, "the source was not fetched");
+  const etag = miss.headers.get("ETag");
+
+  const get = await fetch(url);
+  await get.arrayBuffer();
+  assert.equal(get.status, 200);
+  assert.equal(get.headers.get("ETag"), etag, "HEAD's ETag is the result's");
+  assert.equal(hits, 1);
+
+  let head: Response | undefined;
+  for (let i = 0; i < 20 && head?.headers.get("Content-Type") !== "image/webp"; i++) {
+    await new Promise((r) => setTimeout(r, 50)); // cache.put runs in waitUntil
+    head = await fetch(url, { method: "HEAD" });
+  }
+  assert.equal(head!.status, 200);
+  assert.equal(head!.headers.get("Content-Type"), "image/webp");
+  assert.equal(head!.headers.get("X-Enhance-Cache"), null);
+  assert.equal(hits, 1, "no HEAD fetched the source");
+});
+
+test("one JSON log line per request: route, status, source host, sizes, format, model, stages, cache; no query or signature", async () => {
+  const path = "/logged.jpg";
+  const url = await signed(`url=${encodeURIComponent(`${originUrl}${path}`)}&w=40`);
+  logs.length = 0;
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  const line = await waitFor(() => requestLines().find((l) => l.status === 200 && l.method === "GET"));
+  assert.equal(line.route, "/enhance");
+  assert.equal(line.path, "/enhance");
+  assert.equal(line.sourceHost, "127.0.0.1");
+  assert.equal(line.cache, "none");
+  assert.equal(line.inBytes, jpeg.length);
+  assert.ok((line.outBytes as number) > 0);
+  assert.equal(line.format, "image/jpeg");
+  assert.equal(line.size, "40x30");
+  assert.match(String(line.model), /@/);
+  assert.ok(typeof (line.stages as Record<string, number>).encode === "number");
+  const raw = logs.join("\n");
+  assert.ok(!raw.includes("sig="), "no signature in the logs");
+  assert.ok(!raw.includes(path), "no source path in the logs");
+
+  logs.length = 0;
+  const bad = await fetch(`${open.url}/enhance?url=x&w=0`);
+  await bad.arrayBuffer();
+  const err = await waitFor(() => requestLines().find((l) => l.status === 403 || l.status === 400));
+  assert.equal(err.route, "/enhance");
+});
+
+test("rate limit per client IP: the third request in the period is a 429 with Retry-After; /health is not limited", async () => {
+  const post = () => fetch(`${limited.url}/enhance?strength=0&format=png`, { method: "POST", body: jpeg as unknown as BodyInit, headers: { "Content-Type": "image/jpeg" } });
+  const statuses: number[] = [];
+  let last: Response | undefined;
+  for (let i = 0; i < 3; i++) {
+    last = await post();
+    statuses.push(last.status);
+    if (i < 2) await last.arrayBuffer();
+  }
+  assert.deepEqual(statuses, [200, 200, 429]);
+  assert.equal(last!.headers.get("Retry-After"), "60");
+  const body = (await last!.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, "rate_limited");
+  assert.equal((await fetch(`${limited.url}/health`)).status, 200);
+});
+
+test("a failing rate limiter fails open by default (logged) and closed with RATE_LIMIT_FAIL=closed", async () => {
+  logs.length = 0;
+  const post = (w: StartedWorker) => fetch(`${w.url}/enhance?strength=0&format=png`, { method: "POST", body: jpeg as unknown as BodyInit, headers: { "Content-Type": "image/jpeg" } });
+  const ok = await post(broken);
+  await ok.arrayBuffer();
+  assert.equal(ok.status, 200);
+  await waitFor(() => logs.find((l) => l.includes("rate limiter failed")));
+  const refused = await post(closed);
+  assert.equal(refused.status, 503);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "busy");
+});
