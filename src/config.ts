@@ -21,6 +21,8 @@ export interface Env {
   ALLOWED_SOURCES?: string;
   SIGNING_KEY?: string;
   ALLOW_PRIVATE_SOURCES?: string | boolean;
+  /** Optional R2 bucket of derived images, shared by every location (src/http/derived-store.ts). */
+  DERIVED?: R2Bucket;
   /** Optional Workers rate-limiting binding ([[ratelimits]] in wrangler.toml): requests per client IP on /enhance. */
   RATE_LIMITER?: RateLimit;
   /** Its period in seconds, for Retry-After (the binding does not say; default 60). */

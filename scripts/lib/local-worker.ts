@@ -34,6 +34,8 @@ export interface StartOptions {
   outbound?: (request: Request) => Response | Promise<Response>;
   /** Workers Cache API on (default) or off: a benchmark repeating one GET wants it off. */
   cache?: boolean;
+  /** R2 bucket bindings (in memory), as wrangler.toml's [[r2_buckets]] would give them. */
+  r2Buckets?: string[];
   /** Rate-limiting bindings, as wrangler.toml's [[ratelimits]] would give them. */
   ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>;
   /** Receives every line the Worker logs (console.log/warn/error), e.g. to check the request log. */
@@ -43,6 +45,8 @@ export interface StartOptions {
 export interface StartedWorker {
   /** Base URL, e.g. http://127.0.0.1:43123 (no trailing slash). */
   url: string;
+  /** The Miniflare instance, for tests that look into bindings (R2). */
+  mf: Miniflare;
   dispose(): Promise<void>;
 }
 
@@ -66,6 +70,7 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
     bindings: opts.vars ?? {},
     cache: opts.cache ?? true,
     ...(opts.ratelimits ? { ratelimits: opts.ratelimits } : {}),
+    ...(opts.r2Buckets ? { r2Buckets: opts.r2Buckets } : {}),
     ...(opts.onLog
       ? {
           handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
@@ -90,5 +95,5 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
   }
   const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, dispose: () => mf.dispose() };
+  return { url, mf, dispose: () => mf.dispose() };
 }

@@ -18,6 +18,7 @@ import { verifySignature } from "../source/signing.ts";
 import { fetchSource } from "../source/fetch.ts";
 import { readUpload } from "./upload.ts";
 import { requestLog, type LogVars } from "./request-log.ts";
+import { derivedKey, loadDerived, storeDerived } from "./derived-store.ts";
 import { rateLimit, RateLimited } from "./rate-limit.ts";
 
 export interface AppDeps {
@@ -111,6 +112,24 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       facts.cache = "cache";
       return hit;
     }
+    const bucket = c.env?.DERIVED;
+    const r2Key = bucket ? await derivedKey(canonical, engine.model.sha256) : "";
+    if (bucket) {
+      const stored = await loadDerived(bucket, r2Key, engine.model.sha256);
+      if (stored !== null) {
+        facts.cache = "r2";
+        const h = new Headers({ ...stored.headers, ...SECURITY_HEADERS, "Cache-Control": IMMUTABLE });
+        h.set("Content-Type", stored.contentType);
+        h.set("Content-Length", String(stored.bytes.byteLength));
+        h.set("ETag", etag);
+        if (vary) h.set("Vary", "Accept");
+        h.set("X-Enhance-Cache", "r2");
+        const response = new Response(stored.bytes, { status: 200, headers: h });
+        // Back into this location's cache, so the next request here does not read R2 again.
+        c.executionCtx.waitUntil(cacheStore(key, response.clone()));
+        return response;
+      }
+    }
     // HEAD never fetches the source or runs the model: a miss says so with the ETag the result
     // will have, and is not cacheable itself.
     if (c.req.method === "HEAD") {
@@ -138,6 +157,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     const response = imageResponse(result, etag, IMMUTABLE, vary, engine);
     c.executionCtx.waitUntil(cacheStore(key, response.clone()));
+    if (bucket) c.executionCtx.waitUntil(storeDerived(bucket, r2Key, engine.model.sha256, response.clone()));
     return response;
   });
 
