@@ -12,22 +12,31 @@ import { Miniflare, type MiniflareOptions } from "miniflare";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-let bundle: Promise<string> | undefined;
+const bundles = new Map<string, Promise<string>>();
 
-/** Builds the bundle with wrangler into a temporary folder (memoised per process); returns the folder. */
-export function buildWorker(): Promise<string> {
-  bundle ??= (async () => {
-    const outdir = await mkdtemp(join(tmpdir(), "lowlight-bundle-"));
-    await promisify(execFile)(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
-    });
-    return outdir;
-  })();
+/**
+ * Builds the bundle of the project at `root` (default: this one) with wrangler into a temporary folder,
+ * memoised per root and process; returns the folder.
+ */
+export function buildWorker(root: string = ROOT): Promise<string> {
+  let bundle = bundles.get(root);
+  if (!bundle) {
+    bundle = (async () => {
+      const outdir = await mkdtemp(join(tmpdir(), "lowlight-bundle-"));
+      await promisify(execFile)(join(root, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+        cwd: root,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
+      });
+      return outdir;
+    })();
+    bundles.set(root, bundle);
+  }
   return bundle;
 }
 
 export interface StartOptions {
+  /** Project folder to bundle and serve (default: this repository), e.g. a copy that trained its own model. */
+  root?: string;
   /** Worker vars (as wrangler.toml [vars] / secrets would give them). */
   vars?: Record<string, string>;
   /** Handles every subrequest the Worker makes (Miniflare outboundService); default: the real network. */
@@ -52,7 +61,8 @@ export interface StartedWorker {
 
 /** Starts the bundled Worker in workerd on a free loopback port. */
 export async function startWorker(opts: StartOptions = {}): Promise<StartedWorker> {
-  const dir = await buildWorker();
+  const root = opts.root ?? ROOT;
+  const dir = await buildWorker(root);
   // Miniflare from Node needs every module listed (it rejects ORT's unused dynamic import otherwise).
   const modules: Array<{ type: "ESModule" | "CompiledWasm" | "Data"; path: string }> = [];
   for (const f of await readdir(dir)) {
@@ -61,7 +71,7 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
     else if (f.endsWith(".onnx")) modules.push({ type: "Data", path: join(dir, f) });
   }
   modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
-  const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
+  const toml = await readFile(join(root, "wrangler.toml"), "utf8");
   const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(toml)?.[1] ?? "2026-04-26";
   const options: MiniflareOptions = {
     modules,
