@@ -8,7 +8,7 @@ import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engi
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { parseCli, usageError, type Fail } from "./lib/cli.ts";
-import { meanBrightness, psnr, ssim } from "./lib/metrics.ts";
+import { grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -20,8 +20,8 @@ const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
 
 Scores enhanced images against references (pairs matched by file name; LOL eval15 is
 ../shared/datasets/lol-eval15/{low,high}): PSNR and SSIM on full-resolution RGB in [0,1] (SSIM as
-scikit-image structural_similarity(channel_axis=2, data_range=1)), and mean brightness, per image and
-mean (identical images, PSNR infinite, count as 60 dB in means). The input itself (low vs high) is
+scikit-image structural_similarity(channel_axis=2, data_range=1)), and mean brightness and gray-world deviation
+("cast", see scripts/lib/metrics.ts), per image and mean (identical images, PSNR infinite, count as 60 dB in means). The input itself (low vs high) is
 scored as a baseline row.
 
 Options:
@@ -48,6 +48,8 @@ interface ImageScore {
   psnr: number;
   ssim: number;
   mean: number;
+  /** Gray-world deviation (grayWorldDeviation). */
+  cast: number;
   ms?: number;
 }
 interface RunResult {
@@ -56,7 +58,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; ms?: number; minPsnr: number; identical: number };
+  mean: { psnr: number; ssim: number; mean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -77,7 +79,7 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, ms?: number): Image
   if (out.width !== ref.width || out.height !== ref.height) {
     throw new Error(`${file}: output is ${out.width}x${out.height} but the reference is ${ref.width}x${ref.height}`);
   }
-  return { file, psnr: psnr(out, ref), ssim: ssim(out, ref), mean: meanBrightness(out), ...(ms !== undefined ? { ms } : {}) };
+  return { file, psnr: psnr(out, ref), ssim: ssim(out, ref), mean: meanBrightness(out), cast: grayWorldDeviation(out), ...(ms !== undefined ? { ms } : {}) };
 }
 
 /**
@@ -95,9 +97,18 @@ function summarise(images: ImageScore[]): RunResult["mean"] {
     mean: avg((s) => s.mean),
     minPsnr: Math.min(...images.map(capped)),
     identical: images.filter((s) => s.psnr === Infinity).length,
+    medianPsnr: median(images.map(capped)),
+    maxMean: Math.max(...images.map((s) => s.mean)),
+    cast: avg((s) => s.cast),
   };
   if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
   return m;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function table(header: string[], rows: (string | number)[][]): string {
@@ -200,12 +211,12 @@ async function main(): Promise<void> {
   const refMean = refs.reduce((a, r) => a + meanBrightness(r), 0) / refs.length;
   for (const run of runs) {
     console.log(`\n${run.label}`);
-    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, ...(s.ms !== undefined ? [s.ms] : [])]);
-    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
-    console.log(table(["image", "PSNR dB", "SSIM", "mean", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
+    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.cast, ...(s.ms !== undefined ? [s.ms] : [])]);
+    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.cast, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
+    console.log(table(["image", "PSNR dB", "SSIM", "mean", "cast", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
   }
   console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
-  console.log(table(["run", "PSNR dB", "SSIM", "mean"], runs.map((r) => [r.label, r.mean.psnr, r.mean.ssim, r.mean.mean])));
+  console.log(table(["run", "PSNR dB", "median dB", "SSIM", "mean", "max mean", "cast"], runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.maxMean, r.mean.cast])));
 
   if (values.json) {
     const doc = {

@@ -37,6 +37,24 @@ export function meanBrightness(a: RgbaImage): number {
   return s / (3 * a.width * a.height) / 255;
 }
 
+/**
+ * Gray-world deviation: sqrt of the summed squared differences between the R, G and B channel means
+ * (in [0,1]), the quantity Zero-DCE's colour-constancy loss penalises. 0 = no cast.
+ */
+export function grayWorldDeviation(a: RgbaImage): number {
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    r += a.data[i]!;
+    g += a.data[i + 1]!;
+    b += a.data[i + 2]!;
+  }
+  const n = 255 * a.width * a.height;
+  [r, g, b] = [r / n, g / n, b / n];
+  return Math.sqrt((r - g) ** 2 + (r - b) ** 2 + (g - b) ** 2);
+}
+
 const WIN = 7;
 const K1 = 0.01;
 const K2 = 0.03;

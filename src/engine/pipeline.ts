@@ -12,7 +12,7 @@ import { readHeader } from "../image/sniff.ts";
 import { CODEC_NAMES, codecMemory, decode, encode, hasAlpha, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
-import { autoStrength, EXPOSURE_SIZE, exposureScore } from "../image/curves.ts";
+import { autoStrength, capStrength, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
 import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "../image/pixels.ts";
 import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
@@ -261,21 +261,33 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
 
   // The image the curves are estimated on: a small copy (fast) or the output itself (full).
   let estimate: RgbaImage | undefined;
-  let strength = opts.strength;
+  let probe: RgbaImage | undefined;
+  let probeMask: Uint8Array | undefined;
+  // Resolved below when "auto"; 0 skips the model.
+  let strength = opts.strength === "auto" ? 1 : opts.strength;
   if (strength !== 0) {
     // "auto" reads the exposure on a copy of EXPOSURE_SIZE px in every mode and for every model, so
     // its calibration does not move with an export's estimation size; a smaller estimation copy is
     // then made from that copy (a fraction of a full-size pass).
     const size = model.estimationSize;
     const fromProbe = opts.mode === "fast" && size <= EXPOSURE_SIZE;
-    const probe = strength === "auto" || fromProbe ? await estimationCopy(img, img, EXPOSURE_SIZE) : img;
-    if (strength === "auto") strength = autoStrength(exposureScore(probe));
+    const auto = opts.strength === "auto";
+    probe = auto || fromProbe ? await estimationCopy(img, img, EXPOSURE_SIZE) : img;
+    if (auto) {
+      probeMask = contentMask(probe);
+      strength = autoStrength(exposureScore(probe, probeMask));
+    }
     if (strength !== 0) estimate = opts.mode === "full" ? img : await estimationCopy(img, fromProbe ? probe : img, size);
     lap("estimate");
   }
+  let maps: CurveMaps | undefined;
   if (strength !== 0 && estimate) {
-    const maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
+    maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
+    // auto, second half: no brighter than a well-lit night (AUTO_MAX_MEAN), judged on the probe.
+    if (probe && probeMask) strength = capStrength(probe, maps, model.iterations, strength, undefined, probeMask);
     lap("model");
+  }
+  if (strength !== 0 && estimate && maps) {
     // Denoise smooths each region by how much it was brightened and how noisy the input is: the
     // noise is measured on the input (full size), the gain on the estimation copy, whose curves are
     // the same maps at their own resolution (a pass over a few thousand pixels instead of two full-size ones).
@@ -303,5 +315,5 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   }
   const bytes = await encode(img, outputFormat, opts.quality === undefined ? {} : { quality: opts.quality });
   lap("encode");
-  return { bytes, format: outputFormat, width: img.width, height: img.height, strength: strength as number, timings };
+  return { bytes, format: outputFormat, width: img.width, height: img.height, strength, timings };
 }

@@ -207,22 +207,76 @@ export function meanLuma(img: RgbaImage): number {
   return d.length ? s / (d.length / 4) / 255 : 0;
 }
 
-/**
- * How exposed an image looks, in [0, 1]: the mean of its mean luma and its 90th-percentile luma.
- * The mean alone mistakes a well-exposed photo with a dark background (a portrait on black, a night sky
- * with a lit subject) for a dark one; the 90th percentile sees the well-lit part, and the mean still
- * catches a dark scene with a few bright lamps in it.
- */
-export function exposureScore(img: RgbaImage): number {
+/** Rec. 709 luma of every pixel, 0-255 (rounded). */
+function lumaBytes(img: RgbaImage): Uint8Array {
   const d = img.data;
+  const out = new Uint8Array(d.length / 4);
+  for (let i = 0, p = 0; i < d.length; i += 4, p++) out[p] = Math.round(0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!);
+  return out;
+}
+
+/**
+ * Luma at or below which a pixel whose whole 3x3 neighbourhood is as dark counts as empty background
+ * (a product shot's or logo's black canvas, letterboxing). Such pixels carry no exposure: the curves
+ * map black to black, and counting them made a well-exposed subject on black read as a dark photo. A
+ * genuinely dark scene has texture above this level (LOL's darkest images average luma 5-15), so it
+ * still reads dark.
+ */
+export const EMPTY_LUMA = 2;
+/** Below this share of content pixels the image is judged whole (an almost black frame). */
+export const MIN_CONTENT_SHARE = 0.01;
+
+/**
+ * 1 where a pixel is content, 0 where it is empty background (see EMPTY_LUMA); all 1s when content is
+ * under MIN_CONTENT_SHARE of the image.
+ */
+export function contentMask(img: RgbaImage): Uint8Array {
+  const { width: W, height: H } = img;
+  const l = lumaBytes(img);
+  const mask = new Uint8Array(W * H);
+  let content = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let empty = true;
+      for (let dy = -1; dy <= 1 && empty; dy++) {
+        const yy = Math.min(H - 1, Math.max(0, y + dy));
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = Math.min(W - 1, Math.max(0, x + dx));
+          if (l[yy * W + xx]! > EMPTY_LUMA) {
+            empty = false;
+            break;
+          }
+        }
+      }
+      if (!empty) {
+        mask[y * W + x] = 1;
+        content++;
+      }
+    }
+  }
+  if (content < MIN_CONTENT_SHARE * W * H) mask.fill(1);
+  return mask;
+}
+
+/**
+ * How exposed an image's content looks, in [0, 1]: the mean of its mean luma and its 90th-percentile
+ * luma, over content pixels only (`contentMask`). The mean alone mistakes a well-exposed photo with a
+ * dark background (a portrait on black, a night sky with a lit subject) for a dark one; the 90th
+ * percentile sees the well-lit part, and the mean still catches a dark scene with a few bright lamps
+ * in it. Leaving empty black canvas out keeps a small subject on a large black background from being
+ * read as darkness.
+ */
+export function exposureScore(img: RgbaImage, mask: Uint8Array = contentMask(img)): number {
+  const l = lumaBytes(img);
   const hist = new Uint32Array(256);
   let sum = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    const l = Math.round(0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!);
-    hist[l]!++;
-    sum += l;
+  let n = 0;
+  for (let p = 0; p < l.length; p++) {
+    if (!mask[p]) continue;
+    hist[l[p]!]!++;
+    sum += l[p]!;
+    n++;
   }
-  const n = d.length / 4;
   if (n === 0) return 0;
   let acc = 0;
   let p90 = 255;
@@ -234,6 +288,48 @@ export function exposureScore(img: RgbaImage): number {
     }
   }
   return (sum / n + p90) / 2 / 255;
+}
+
+/** Mean luma (0-1) over the pixels `mask` marks. */
+export function maskedMeanLuma(img: RgbaImage, mask: Uint8Array): number {
+  const d = img.data;
+  let s = 0;
+  let n = 0;
+  for (let i = 0, p = 0; i < d.length; i += 4, p++) {
+    if (!mask[p]) continue;
+    s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
+    n++;
+  }
+  return n ? s / n / 255 : 0;
+}
+
+/**
+ * Highest mean content luma `strength=auto` brightens to. The network is trained towards a uniform
+ * exposure (0.6 per patch), which on a night photo means daylight; a photographer's auto leaves a night
+ * a well-lit night. LOL's references average 0.45.
+ */
+export const AUTO_MAX_MEAN = 0.5;
+
+/**
+ * `strength=auto`, second half: the largest strength up to `strength` whose result on `probe` (a small
+ * copy; the maps are resampled to it) keeps the content's mean luma at or below `maxMean`. The mean
+ * grows with the strength, so a bisection of a few steps on a 64 px copy finds it.
+ */
+export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean = AUTO_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
+  if (strength <= 0) return strength;
+  const out = new Uint8Array(probe.data.length);
+  const meanAt = (s: number) => maskedMeanLuma(applyCurves(probe, maps, iterations, s, out), mask);
+  if (meanAt(strength) <= maxMean) return strength;
+  if (maskedMeanLuma(probe, mask) >= maxMean) return 0;
+  let lo = 0;
+  let hi = strength;
+  for (let i = 0; i < 10; i++) {
+    const mid = (lo + hi) / 2;
+    if (meanAt(mid) <= maxMean) lo = mid;
+    else hi = mid;
+  }
+  // Two decimals, as a client could ask for it (X-Enhance-Strength), rounded down to stay under the cap.
+  return Math.floor(lo * 100) / 100;
 }
 
 /**
