@@ -216,45 +216,51 @@ function lumaBytes(img: RgbaImage): Uint8Array {
 }
 
 /**
- * Luma at or below which a pixel whose whole 3x3 neighbourhood is as dark counts as empty background
- * (a product shot's or logo's black canvas, letterboxing). Such pixels carry no exposure: the curves
- * map black to black, and counting them made a well-exposed subject on black read as a dark photo. A
- * genuinely dark scene has texture above this level (LOL's darkest images average luma 5-15), so it
- * still reads dark.
+ * Luma (0-255) at or below which a pixel counts as empty background: a product shot's or logo's black
+ * canvas, letterboxing. Such pixels carry no exposure (the curves map black to black), and counting
+ * them made a well-exposed subject on black read as a dark photo. A genuinely dark scene keeps its
+ * texture above this level on the probe (LOL's darkest images average luma 5-15), so it still reads dark.
  */
 export const EMPTY_LUMA = 2;
 /** Below this share of content pixels the image is judged whole (an almost black frame). */
 export const MIN_CONTENT_SHARE = 0.01;
 
 /**
- * 1 where a pixel is content, 0 where it is empty background (see EMPTY_LUMA); all 1s when content is
- * under MIN_CONTENT_SHARE of the image.
+ * 1 where a pixel is content, 0 where it is empty background (see EMPTY_LUMA) or borders it: on a
+ * small probe a subject's edge pixels are blends of subject and black, which read darker than the
+ * subject is. Falls back to all non-empty pixels when that interior is under MIN_CONTENT_SHARE (thin
+ * line art), and to the whole image when they are too.
  */
 export function contentMask(img: RgbaImage): Uint8Array {
   const { width: W, height: H } = img;
   const l = lumaBytes(img);
   const mask = new Uint8Array(W * H);
   let content = 0;
+  let interior = 0;
+  for (let p = 0; p < l.length; p++) if (l[p]! > EMPTY_LUMA) content++;
+  if (content < MIN_CONTENT_SHARE * W * H) return mask.fill(1);
+  if (content === W * H) return mask.fill(1);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      let empty = true;
-      for (let dy = -1; dy <= 1 && empty; dy++) {
+      if (l[y * W + x]! <= EMPTY_LUMA) continue;
+      let inside = true;
+      for (let dy = -1; dy <= 1 && inside; dy++) {
         const yy = Math.min(H - 1, Math.max(0, y + dy));
         for (let dx = -1; dx <= 1; dx++) {
           const xx = Math.min(W - 1, Math.max(0, x + dx));
-          if (l[yy * W + xx]! > EMPTY_LUMA) {
-            empty = false;
+          if (l[yy * W + xx]! <= EMPTY_LUMA) {
+            inside = false;
             break;
           }
         }
       }
-      if (!empty) {
+      if (inside) {
         mask[y * W + x] = 1;
-        content++;
+        interior++;
       }
     }
   }
-  if (content < MIN_CONTENT_SHARE * W * H) mask.fill(1);
+  if (interior < MIN_CONTENT_SHARE * W * H) for (let p = 0; p < l.length; p++) mask[p] = l[p]! > EMPTY_LUMA ? 1 : 0;
   return mask;
 }
 
@@ -306,9 +312,9 @@ export function maskedMeanLuma(img: RgbaImage, mask: Uint8Array): number {
 /**
  * Highest mean content luma `strength=auto` brightens to. The network is trained towards a uniform
  * exposure (0.6 per patch), which on a night photo means daylight; a photographer's auto leaves a night
- * a well-lit night. LOL's references average 0.45.
+ * a well-lit night. 0.5 cost LOL 1 dB (its references reach 0.6 on the darkest rooms), so the cap sits at 0.6.
  */
-export const AUTO_MAX_MEAN = 0.5;
+export const AUTO_MAX_MEAN = 0.6;
 
 /**
  * `strength=auto`, second half: the largest strength up to `strength` whose result on `probe` (a small

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, autoStrength, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
+import { applyCurves, AUTO_MAX_MEAN, autoStrength, capStrength, contentMask, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
 import { makePixels } from "../fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
@@ -100,16 +100,69 @@ test("autoStrength: 1 when dark, 0 when well exposed, monotonic in between", () 
 });
 
 test("exposureScore: a dark background under a well-lit subject does not read as a dark image", () => {
-  // 70% black background, 30% well-lit subject (luma 200): mean 0.235, but p90 = 200/255.
+  // 70% black background, 30% well-lit subject (luma 200): the mean of all pixels is 0.235.
   const portrait = makePixels(10, 10, (x) => (x < 7 ? [0, 0, 0, 255] : [200, 200, 200, 255]));
   assert.ok(meanLuma(portrait) < 0.25);
+  // Judged on the subject alone: the black canvas is empty, the column bordering it a blend.
   const score = exposureScore(portrait);
-  assert.ok(Math.abs(score - (60 / 255 + 200 / 255) / 2) < 1e-9, `score ${score}`);
+  assert.ok(Math.abs(score - 200 / 255) < 1e-9, `score ${score}`);
   assert.equal(autoStrength(score), 0);
   // A dark room with one bright lamp (5% of pixels) is still dark.
   const room = makePixels(20, 10, (x, y) => (x === 0 && y < 10 ? [255, 255, 220, 255] : [15, 12, 10, 255]));
   assert.equal(autoStrength(exposureScore(room)), 1);
   assert.equal(exposureScore(makePixels(2, 2, () => [255, 255, 255, 255])), 1);
+});
+
+test("contentMask: black canvas and the subject's blended border are left out; line art and black frames fall back", () => {
+  // 64x48 canvas, a 12x10 subject at (20, 15).
+  const onBlack = makePixels(64, 48, (x, y) => (x >= 20 && x < 32 && y >= 15 && y < 25 ? [180, 150, 120, 255] : [0, 0, 0, 255]));
+  const mask = contentMask(onBlack);
+  const marked = [...mask.keys()].filter((p) => mask[p]);
+  assert.equal(marked.length, 10 * 8, "the subject's interior (its 1 px border dropped)");
+  assert.ok(marked.every((p) => p % 64 >= 21 && p % 64 < 31 && Math.floor(p / 64) >= 16 && Math.floor(p / 64) < 24));
+  // A 1 px line has no interior: its own pixels are the content.
+  const line = makePixels(64, 48, (x, y) => (y === 20 ? [255, 255, 255, 255] : [0, 0, 0, 255]));
+  assert.equal(contentMask(line).reduce((a, v) => a + v, 0), 64);
+  // An all-black (or almost) frame is judged whole.
+  assert.equal(contentMask(makePixels(64, 48, () => [1, 1, 1, 255])).reduce((a, v) => a + v, 0), 64 * 48);
+  // No empty pixels at all: everything is content, including the image border.
+  assert.equal(contentMask(makePixels(8, 8, () => [10, 10, 10, 255])).reduce((a, v) => a + v, 0), 64);
+});
+
+test("auto on black: a well-exposed subject on a large black canvas is left alone, a dark scene with lamps is lifted", () => {
+  let seed = 5;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  // A subject of mean luma ~0.5 filling 6% of the canvas.
+  const product = makePixels(64, 48, (x, y) => (x >= 24 && x < 40 && y >= 18 && y < 30 ? [90 + x * 3, 120 + y, 140, 255] : [0, 0, 0, 255]));
+  assert.ok(meanLuma(product) < 0.08, "as a whole it is almost black");
+  assert.equal(autoStrength(exposureScore(product)), 0);
+  assert.equal(autoStrength(exposureScore(product, new Uint8Array(64 * 48).fill(1))), 1, "counting the canvas would read it as dark");
+  // A night scene: textured dark (luma 5-30), three bright lamps, a few clipped-black pixels.
+  const night = makePixels(64, 48, (x, y) => {
+    if ((x - 10) ** 2 + (y - 10) ** 2 < 6 || (x - 40) ** 2 + (y - 8) ** 2 < 6 || (x - 55) ** 2 + (y - 30) ** 2 < 6) return [255, 240, 200, 255];
+    if (rnd() < 0.05) return [0, 0, 0, 255];
+    const v = 5 + 25 * rnd() * (y / 48);
+    return [v, v * 0.9, v * 0.8, 255];
+  });
+  assert.equal(autoStrength(exposureScore(night)), 1);
+});
+
+test("capStrength: auto stops brightening at the target mean; a result already under it keeps its strength", () => {
+  const img = makePixels(32, 24, (x, y) => [50 + x, 50 + y, 60, 255]); // mean luma ~0.24
+  const lift = maps(3, 4, 3, () => -1); // the strongest curve: 8 doublings of the distance to 1
+  const full = meanLuma(applyCurves(img, lift, 8, 1, new Uint8Array(img.data.length)));
+  assert.ok(full > 0.9, `uncapped ${full}`);
+  const s = capStrength(img, lift, 8, 1);
+  assert.ok(s > 0 && s < 1, `strength ${s}`);
+  const capped = meanLuma(applyCurves(img, lift, 8, s, new Uint8Array(img.data.length)));
+  assert.ok(capped <= AUTO_MAX_MEAN + 1e-9 && capped > AUTO_MAX_MEAN - 0.02, `capped mean ${capped}`);
+  assert.ok(Math.abs(Math.round(s * 100) - s * 100) < 1e-9, "two decimals, as X-Enhance-Strength reports it");
+  // A gentle curve that stays under the target is not touched; nor is strength 0.
+  const gentle = maps(3, 4, 3, () => -0.1);
+  assert.equal(capStrength(img, gentle, 8, 0.8), 0.8);
+  assert.equal(capStrength(img, lift, 8, 0), 0);
+  // An image already over the target gets nothing.
+  assert.equal(capStrength(makePixels(8, 8, () => [150, 150, 150, 255]), lift, 8, 1), 0);
 });
 
 test("the lookup-table path for shared maps matches the exact iteration to within one level", () => {
