@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { initNodeCodecs } from "./lib/node-engine.ts";
 import { expandInputs } from "./lib/image-files.ts";
-import { intFlag, parseCli, usageError } from "./lib/cli.ts";
+import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
 import { decode, encode } from "../src/image/codecs.ts";
 import { resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
@@ -23,7 +23,7 @@ const HELP = `Usage: npm run subjects-on-black -- --photos DIR[,DIR] --out DIR [
   --logos N      generated logos and clip-art (default 12)
   --seed N       placement and logo colours (default 1)`;
 
-const fail = usageError("subjects-on-black");
+const fail: Fail = usageError("subjects-on-black");
 
 function blackCanvas(width: number, height: number): RgbaImage {
   const data = new Uint8Array(width * height * 4);
@@ -87,11 +87,12 @@ async function main(): Promise<void> {
   });
   if (!values.photos) fail("--photos DIR is required");
   if (!values.out) fail("--out DIR is required");
+  const outDir: string = values.out;
   const count = intFlag(values.count, "--count", 0, 10000, fail) ?? 24;
   const logos = intFlag(values.logos, "--logos", 0, 1000, fail) ?? 12;
   const r = mulberry32(intFlag(values.seed, "--seed", 0, 2 ** 31, fail) ?? 1);
   await initNodeCodecs();
-  mkdirSync(values.out, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
 
   const photos = expandInputs(values.photos.split(",")).slice(0, count);
   for (const path of photos) {
@@ -107,14 +108,14 @@ async function main(): Promise<void> {
     for (const [tag, fx, fy] of [["centre", 0.5, 0.5], ["corner", 0.15 + 0.1 * r(), 0.2 + 0.1 * r()]] as const) {
       const canvas = blackCanvas(cw, ch);
       paste(canvas, subject, Math.round((cw - subject.width) * fx), Math.round((ch - subject.height) * fy));
-      writeFileSync(join(values.out, `${stem}-${tag}.png`), await encode(canvas, "png"));
+      writeFileSync(join(outDir, `${stem}-${tag}.png`), await encode(canvas, "png"));
     }
   }
   for (let i = 0; i < logos; i++) {
     const img = logo(640 + Math.floor(r() * 400), 480 + Math.floor(r() * 240), r);
-    writeFileSync(join(values.out, `logo-${String(i + 1).padStart(2, "0")}.png`), await encode(img, "png"));
+    writeFileSync(join(outDir, `logo-${String(i + 1).padStart(2, "0")}.png`), await encode(img, "png"));
   }
-  console.log(`wrote ${photos.length * 2} photo canvases and ${logos} logos to ${values.out}`);
+  console.log(`wrote ${photos.length * 2} photo canvases and ${logos} logos to ${outDir}`);
 }
 
 await main();
