@@ -12,7 +12,7 @@ import { readHeader } from "../image/sniff.ts";
 import { CODEC_NAMES, codecMemory, decode, encode, hasAlpha, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
-import { autoStrength, capStrength, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
+import { AUTO_MAX_MEAN, autoStrength, capStrength, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
 import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "../image/pixels.ts";
 import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
@@ -66,6 +66,11 @@ export interface PipelineOptions {
    * "auto" (default) = the calibrated level. Regions that were not brightened are never touched.
    */
   denoise?: number | "auto";
+  /**
+   * strength=auto never brightens the content's mean luma above this (default AUTO_MAX_MEAN, 0.6);
+   * 1 turns the cap off (the exposure score alone decides).
+   */
+  autoMaxMean?: number;
   mode: "fast" | "full";
   /** Apply EXIF orientation (JPEG). */
   orient: boolean;
@@ -284,7 +289,7 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     // auto, second half: no brighter than a well-lit night (AUTO_MAX_MEAN), judged on the probe.
-    if (probe && probeMask) strength = capStrength(probe, maps, model.iterations, strength, undefined, probeMask);
+    if (probe && probeMask) strength = capStrength(probe, maps, model.iterations, strength, opts.autoMaxMean ?? AUTO_MAX_MEAN, probeMask);
     lap("model");
   }
   if (strength !== 0 && estimate && maps) {

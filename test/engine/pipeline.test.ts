@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "../../scripts/lib/node-engine.ts";
 import { parseModel, serializeModel } from "../../scripts/onnx/build-graph.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
-import { autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
+import { AUTO_MAX_MEAN, autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
 import { HttpError } from "../../src/shared/errors.ts";
 import type { PipelineOptions } from "../../src/engine/pipeline.ts";
@@ -83,8 +83,16 @@ test("enhancement runs in fast and full mode and changes a dark image", async ()
 });
 
 test("strength auto: full for a dark image, none for a well-exposed one", async () => {
-  const r = await engine.enhance(darkPng, opts({ strength: "auto" }));
+  const r = await engine.enhance(darkPng, opts({ strength: "auto", autoMaxMean: 1 }));
   assert.equal(r.strength, 1);
+  // With the default cap the dark image is lifted, but to a well-lit level, not past AUTO_MAX_MEAN.
+  const capped = await engine.enhance(darkPng, opts({ strength: "auto" }));
+  const full = meanLuma(await decode(r.bytes, "png"));
+  const cappedMean = meanLuma(await decode(capped.bytes, "png"));
+  if (full > AUTO_MAX_MEAN + 0.02) {
+    assert.ok(capped.strength > 0.3 && capped.strength < 1, `capped strength ${capped.strength}`);
+    assert.ok(cappedMean <= AUTO_MAX_MEAN + 0.03 && cappedMean > meanLuma(dark) + 0.1, `mean ${meanLuma(dark)} -> ${cappedMean} (uncapped ${full})`);
+  } else assert.equal(capped.strength, 1);
   const bright = makePixels(64, 48, (x, y) => [120 + x, 110 + y, 140, 255]);
   const b = await engine.enhance(await encode(bright, "png"), opts({ strength: "auto" }));
   assert.equal(b.strength, 0);
@@ -117,13 +125,14 @@ test("strength auto reads the exposure on a 64 px copy, whatever the model's est
       writeFileSync(file, serializeModel(model));
       const other = await createNodeEngine(file);
       assert.equal(other.model.estimationSize, size);
-      const r = await other.enhance(png, opts({ strength: "auto" }));
+      // The cap off: the strength the score alone gives (the cap depends on each model's curves).
+      const r = await other.enhance(png, opts({ strength: "auto", autoMaxMean: 1 }));
       assert.equal(r.strength, expected, `estimation size ${size}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal((await engine.enhance(png, opts({ strength: "auto" }))).strength, expected);
+  assert.equal((await engine.enhance(png, opts({ strength: "auto", autoMaxMean: 1 }))).strength, expected);
 });
 
 test("EXIF orientation 6 rotates a JPEG upright; orient=false keeps it as stored", async () => {
