@@ -199,12 +199,17 @@ function inUnitRange(m: Float32Array): boolean {
   return true;
 }
 
-/** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]). */
-export function meanLuma(img: RgbaImage): number {
+/** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]), over the pixels `mask` marks (default all). */
+export function meanLuma(img: RgbaImage, mask?: Uint8Array): number {
   const d = img.data;
   let s = 0;
-  for (let i = 0; i < d.length; i += 4) s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
-  return d.length ? s / (d.length / 4) / 255 : 0;
+  let n = 0;
+  for (let i = 0, p = 0; i < d.length; i += 4, p++) {
+    if (mask && !mask[p]) continue;
+    s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
+    n++;
+  }
+  return n ? s / n / 255 : 0;
 }
 
 /** Rec. 709 luma of every pixel, 0-255 (rounded). */
@@ -296,19 +301,6 @@ export function exposureScore(img: RgbaImage, mask: Uint8Array = contentMask(img
   return (sum / n + p90) / 2 / 255;
 }
 
-/** Mean luma (0-1) over the pixels `mask` marks. */
-export function maskedMeanLuma(img: RgbaImage, mask: Uint8Array): number {
-  const d = img.data;
-  let s = 0;
-  let n = 0;
-  for (let i = 0, p = 0; i < d.length; i += 4, p++) {
-    if (!mask[p]) continue;
-    s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
-    n++;
-  }
-  return n ? s / n / 255 : 0;
-}
-
 /**
  * Highest mean content luma `strength=auto` brightens to. The network is trained towards a uniform
  * exposure (0.6 per patch), which on a night photo means daylight; a photographer's auto leaves a night
@@ -324,9 +316,9 @@ export const AUTO_MAX_MEAN = 0.6;
 export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean = AUTO_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
   if (strength <= 0) return strength;
   const out = new Uint8Array(probe.data.length);
-  const meanAt = (s: number) => maskedMeanLuma(applyCurves(probe, maps, iterations, s, out), mask);
+  const meanAt = (s: number) => meanLuma(applyCurves(probe, maps, iterations, s, out), mask);
   if (meanAt(strength) <= maxMean) return strength;
-  if (maskedMeanLuma(probe, mask) >= maxMean) return 0;
+  if (meanLuma(probe, mask) >= maxMean) return 0;
   let lo = 0;
   let hi = strength;
   for (let i = 0; i < 10; i++) {
