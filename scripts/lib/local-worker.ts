@@ -64,9 +64,12 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
   const root = opts.root ?? ROOT;
   const dir = await buildWorker(root);
   // Miniflare from Node needs every module listed (it rejects ORT's unused dynamic import otherwise).
-  const modules: Array<{ type: "ESModule" | "CompiledWasm" | "Data"; path: string }> = [];
+  const modules: Array<{ type: "ESModule" | "CompiledWasm" | "Data" | "Text"; path: string }> = [];
   for (const f of await readdir(dir)) {
-    if (f.endsWith(".js")) modules.push({ type: "ESModule", path: join(dir, f) });
+    // wrangler names the modules its rules attached with a content-hash prefix; .js and .css ones
+    // are the Text rule's browser assets, not code for the Worker.
+    if (/^[0-9a-f]{40}-.*\.(js|css)$/.test(f)) modules.push({ type: "Text", path: join(dir, f) });
+    else if (f.endsWith(".js")) modules.push({ type: "ESModule", path: join(dir, f) });
     else if (f.endsWith(".wasm")) modules.push({ type: "CompiledWasm", path: join(dir, f) });
     else if (f.endsWith(".onnx")) modules.push({ type: "Data", path: join(dir, f) });
   }

@@ -2,12 +2,15 @@
  * The HTTP surface: routes, the request flow of /enhance, and the one error mapping.
  * The engine (model + codecs) is injected so this file stays independent of how WASM is loaded.
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { checkSourceUrl, type SourceRules } from "../source/address-rules.ts";
 import { ConfigError, getConfig, type Config, type Env } from "../config.ts";
 import { HttpError } from "../shared/errors.ts";
 import { ByteBudget } from "../source/byte-budget.ts";
-import { HOME_PAGE_CSP, homePage } from "./home-page.ts";
+import { homePage } from "./page/home-page.ts";
+import { docsPage } from "./page/docs-page.ts";
+import { ASSETS, assetEtag, DEMO_CSP, DOCS_CSP } from "./page/assets.ts";
+import { API_INFO, ROUTES } from "./openapi.ts";
 import { cacheKey, cacheLookup, cacheStore, etagFor, ifNoneMatchHits, IMMUTABLE, sha256Hex } from "./cache.ts";
 import { negotiateFormat, type NegotiatedFormat } from "./negotiate.ts";
 import { canonicalKey, FORMATS, parseQuery, type EnhanceParams } from "./params.ts";
@@ -32,8 +35,10 @@ const SECURITY_HEADERS = { "X-Content-Type-Options": "nosniff", "Content-Securit
 const CONTENT_TYPES: Record<ImageFormat, string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
 const EXTENSIONS: Record<ImageFormat, string> = { png: "png", jpeg: "jpg", webp: "webp", avif: "avif" };
 
-export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  // The document lists the routes below; their handlers validate with the same schemas (params.ts).
+  for (const route of Object.values(ROUTES)) app.openAPIRegistry.registerPath(route);
   app.use("*", requestLog());
   app.use("/enhance", async (c, next) => {
     await rateLimit(c.env, c.req.raw, c.get("facts"));
@@ -42,11 +47,32 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/", (c) => {
     getConfig(c.env);
-    return c.html(homePage(new URL(c.req.url).origin), 200, {
-      "Content-Security-Policy": HOME_PAGE_CSP,
-      "X-Content-Type-Options": "nosniff",
+    return c.html(homePage(new URL(c.req.url).origin), 200, pageHeaders(DEMO_CSP));
+  });
+
+  app.get("/docs", (c) => c.html(docsPage(), 200, pageHeaders(DOCS_CSP)));
+
+  let openapi: string | undefined;
+  app.get("/openapi.json", (c) => {
+    // Generated once per isolate; the server is the origin that answers, so "Try it" hits this one.
+    openapi ??= JSON.stringify(app.getOpenAPI31Document({ ...API_INFO, servers: [{ url: "/" }] }));
+    return c.body(openapi, 200, {
+      "Content-Type": "application/json; charset=utf-8",
       "Cache-Control": "public, max-age=300",
+      "Access-Control-Allow-Origin": "*",
+      ...SECURITY_HEADERS,
     });
+  });
+
+  app.get("/assets/:name", async (c) => {
+    const path = new URL(c.req.url).pathname;
+    const asset = ASSETS[path];
+    if (!asset) throw new HttpError(404, "not_found", `no asset ${path}; assets are ${Object.keys(ASSETS).join(", ")}`);
+    const etag = await assetEtag(path, asset);
+    // Revalidated after a short while: the names carry no hash, so a deploy must show up soon.
+    const headers = { ETag: etag, "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff" };
+    if (ifNoneMatchHits(c.req.header("If-None-Match") ?? null, etag)) return new Response(null, { status: 304, headers });
+    return c.body(asset.body, 200, { ...headers, "Content-Type": asset.contentType });
   });
 
   app.get("/health", async (c) => {
@@ -186,9 +212,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     ["/enhance", "GET, HEAD, POST"],
     ["/health", "GET, HEAD"],
     ["/", "GET, HEAD"],
+    ["/docs", "GET, HEAD"],
+    ["/openapi.json", "GET, HEAD"],
+    ["/assets/:name", "GET, HEAD"],
   ] as const) {
     app.all(path, (c) =>
-      errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed on ${path}; use ${allow}`), {
+      errorResponse(new HttpError(405, "method_not_allowed", `${c.req.method} is not allowed on ${new URL(c.req.url).pathname}; use ${allow}`), {
         Allow: allow,
       }),
     );
@@ -233,6 +262,10 @@ async function run(
       maxWebpSourcePixels: cfg.limits.maxWebpSourcePixels,
     },
   });
+}
+
+function pageHeaders(csp: string): Record<string, string> {
+  return { "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300" };
 }
 
 function validatorHeaders(etag: string, cacheControl: string, vary: boolean): Headers {
@@ -284,5 +317,6 @@ function errorResponse(err: unknown, extraHeaders: Record<string, string> = {}):
   const headers = new Headers({ "Cache-Control": "no-store", ...SECURITY_HEADERS, ...extraHeaders });
   if (e.status === 503) headers.set("Retry-After", "1");
   if (e instanceof RateLimited) headers.set("Retry-After", String(e.retryAfter));
-  return Response.json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
+  const body = { code: e.code, message: e.message, ...(e.param !== undefined ? { param: e.param } : {}) };
+  return Response.json({ error: body }, { status: e.status, headers });
 }

@@ -1,11 +1,14 @@
 /**
- * Query parameters of /enhance: strict parsing (anything unknown, repeated or out of range is a 400
- * naming the parameter and what is allowed) and the canonical strings used for signing and caching.
+ * Query parameters of /enhance: one zod schema that both validates the query and generates the
+ * OpenAPI document (src/http/openapi.ts), plus the canonical strings used for signing and caching.
+ * Anything unknown, repeated or out of range is a 400 naming the parameter and what is allowed.
  *
- * Nothing is clamped or rounded: a value is either accepted exactly or refused. Each distinct
- * w/h/q/strength is therefore its own computation and cache entry; operators who need to bound that
- * set SIGNING_KEY so only URLs they generated are served.
+ * Nothing is clamped or rounded: a value is either accepted exactly or refused. Numbers must be written
+ * plainly (no exponent, sign, hex, spaces or leading zeros), so each distinct w/h/q/strength is one
+ * computation and cache entry; operators who need to bound that set SIGNING_KEY so only URLs they
+ * generated are served.
  */
+import { z } from "@hono/zod-openapi";
 import { HttpError } from "../shared/errors.ts";
 import type { Fit, ImageFormat } from "../shared/image.ts";
 import { DEFAULT_QUALITY } from "../image/codecs.ts";
@@ -41,12 +44,97 @@ export const PARAM_DEFAULTS = {
 /** Largest accepted w or h; the output pixel budget (MAX_OUTPUT_PIXELS) is checked by the pipeline. */
 export const MAX_DIMENSION = 8192;
 
-export const ALLOWED_PARAMS = ["url", "w", "h", "dpr", "fit", "format", "q", "strength", "denoise", "mode", "orient", "sig"] as const;
-
 export const FORMATS = ["auto", "jpeg", "png", "webp", "avif"] as const;
+export const FITS = ["scale-down", "contain", "cover"] as const;
+export const MODES = ["fast", "full"] as const;
 
 /** dpr: device pixel ratio 1-4, multiplies w and h (as in Cloudflare Images and imgix). */
 export const MAX_DPR = 4;
+
+/** What each parameter allows, in words: the second half of every 400 about it. */
+const ALLOWED = new Map<string, string>();
+
+/** Registers `schema` as parameter `name`, with its "use ..." phrase and its documentation. */
+function param<T extends z.ZodType>(name: string, schema: T, allowed: string, description: string, example?: unknown): T {
+  ALLOWED.set(name, allowed);
+  return schema.openapi({ description: `${description} Allowed: ${allowed}.`, ...(example !== undefined ? { example } : {}) });
+}
+
+// A query value is text; these are the only spellings of a number that are accepted.
+const WHOLE = /^[1-9]\d*$/;
+const DECIMAL_2 = /^\d+(?:\.\d{1,2})?$/;
+const UNIT_2 = /^(?:[01](?:\.\d{1,2})?|\.\d{1,2})$/;
+
+/** Turns text spelled as `pattern` into a number; anything else stays text and fails the number schema. */
+const numberIf = (pattern: RegExp) => (v: unknown) => (typeof v === "string" && pattern.test(v) ? Number(v) : v);
+
+const wholeNumber = (min: number, max: number) => z.preprocess(numberIf(WHOLE), z.number().int().min(min).max(max));
+/** Hundredths: JSON Schema's multipleOf 0.01 (zod's own multipleOf is exact only for integers). */
+const hundredths = (min: number, max: number) =>
+  z.number().min(min).max(max).openapi({ multipleOf: 0.01 });
+const unitOrAuto = () =>
+  z.preprocess(numberIf(UNIT_2), z.union([z.literal("auto"), hundredths(0, 1)])).default("auto");
+
+const SHARED = {
+  w: param("w", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output width in CSS pixels (multiplied by dpr).", 800),
+  h: param("h", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output height in CSS pixels (multiplied by dpr).", 600),
+  dpr: param(
+    "dpr",
+    z.preprocess(numberIf(DECIMAL_2), hundredths(1, MAX_DPR)).default(1),
+    `a number from 1 to ${MAX_DPR} with at most 2 decimals`,
+    "Device pixel ratio: multiplies w and h, so w=200&dpr=2 is w=400.",
+    2,
+  ),
+  fit: param("fit", z.enum(FITS).default(PARAM_DEFAULTS.fit), `one of: ${FITS.join(", ")}`, "How w and h bound the output: scale-down never enlarges, contain may, cover crops to fill both."),
+  format: param(
+    "format",
+    z.enum(FORMATS).default(PARAM_DEFAULTS.format),
+    `one of: ${FORMATS.join(", ")}`,
+    "Output format. auto serves AVIF or WebP when Accept lists them (Vary: Accept), else the source's format.",
+  ),
+  q: param("q", wholeNumber(1, 100).optional(), "a whole number from 1 to 100", "Quality for jpeg, webp and avif (ignored for png); default per format (see /health).", 80),
+  strength: param(
+    "strength",
+    unitOrAuto(),
+    "auto or a number from 0 to 1 with at most 2 decimals",
+    "How far to brighten: 0 = not at all, 1 = the model's full curves, auto = chosen from the photo's exposure (reported in X-Enhance-Strength).",
+    "auto",
+  ),
+  denoise: param(
+    "denoise",
+    unitOrAuto(),
+    "auto or a number from 0 to 1 with at most 2 decimals",
+    "Smoothing of the noise that brightening lifts: 0 = off; auto follows the lift.",
+    "auto",
+  ),
+  mode: param("mode", z.enum(MODES).default(PARAM_DEFAULTS.mode), `one of: ${MODES.join(", ")}`, "fast estimates the curves on a small copy (Zero-DCE++); full runs the model at output size (small outputs only)."),
+  orient: param(
+    "orient",
+    z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean()).default(PARAM_DEFAULTS.orient),
+    "one of: true, false",
+    "Apply the EXIF orientation (true) or keep the stored pixel order (false).",
+  ),
+  sig: param(
+    "sig",
+    z.string().optional(),
+    "URL-safe base64 of HMAC-SHA256 over the other parameters",
+    "Signature, required when the operator set SIGNING_KEY (README, Signed URLs).",
+  ),
+};
+
+const URL_PARAM = param(
+  "url",
+  z.string().min(1).openapi({ format: "uri" }),
+  "an http(s) URL of the image",
+  "Source image to fetch (GET only); private and non-public addresses are refused.",
+  "https://example.com/dark.jpg",
+);
+
+/** GET /enhance's query (url required) and POST's (the image is the body). */
+export const GET_QUERY = z.strictObject({ url: URL_PARAM, ...SHARED });
+export const POST_QUERY = z.strictObject(SHARED);
+
+export const ALLOWED_PARAMS = Object.keys(GET_QUERY.shape) as ReadonlyArray<keyof typeof GET_QUERY.shape>;
 
 export interface ParsedQuery {
   params: EnhanceParams;
@@ -61,39 +149,35 @@ export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): Pars
   const seen = new Map<string, string>();
   for (const [name, value] of query) {
     if (!(ALLOWED_PARAMS as readonly string[]).includes(name)) {
-      throw bad(`unknown parameter "${truncate(name)}"; allowed: ${ALLOWED_PARAMS.join(", ")}`);
+      throw bad(`unknown parameter "${truncate(name)}"; allowed: ${ALLOWED_PARAMS.join(", ")}`, truncate(name));
     }
-    if (seen.has(name)) throw bad(`parameter "${name}" is given more than once; give it once`);
+    if (seen.has(name)) throw bad(`parameter "${name}" is given more than once; give it once`, name);
     seen.set(name, value);
   }
-  const get = (n: string): string | undefined => seen.get(n);
+  if (method === "POST" && seen.has("url")) throw bad("url is only for GET; POST sends the image as the request body", "url");
+  if (method === "GET" && !seen.get("url")) throw bad("url is required: GET /enhance?url=<http(s) URL of the image>", "url");
 
-  const params: EnhanceParams = {
-    fit: oneOf("fit", get("fit"), ["scale-down", "contain", "cover"] as const) ?? PARAM_DEFAULTS.fit,
-    format: oneOf("format", get("format"), FORMATS) ?? PARAM_DEFAULTS.format,
-    strength: unitOrAuto("strength", get("strength")) ?? PARAM_DEFAULTS.strength,
-    denoise: unitOrAuto("denoise", get("denoise")) ?? PARAM_DEFAULTS.denoise,
-    mode: oneOf("mode", get("mode"), ["fast", "full"] as const) ?? PARAM_DEFAULTS.mode,
-    orient: (oneOf("orient", get("orient"), ["true", "false"] as const) ?? "true") === "true",
-  };
-  const q = integer("q", get("q"), 1, 100);
-  if (q !== undefined) params.quality = q;
-  const w = integer("w", get("w"), 1, MAX_DIMENSION);
-  const h = integer("h", get("h"), 1, MAX_DIMENSION);
-  const dpr = decimal("dpr", get("dpr"), 1, MAX_DPR) ?? 1;
-  // Applied here so w=200&dpr=2 and w=400 are one computation and one cache entry.
-  if (w !== undefined) params.width = Math.round(w * dpr);
-  if (h !== undefined) params.height = Math.round(h * dpr);
-
-  const url = get("url");
-  if (method === "GET") {
-    if (url === undefined || url === "") throw bad("url is required: GET /enhance?url=<http(s) URL of the image>");
-    params.url = url;
-  } else if (url !== undefined) {
-    throw bad("url is only for GET; POST sends the image as the request body");
+  const parsed = (method === "GET" ? GET_QUERY : POST_QUERY).safeParse(Object.fromEntries(seen));
+  if (!parsed.success) {
+    const name = String(parsed.error.issues[0]?.path[0] ?? "");
+    throw bad(`${name}="${truncate(seen.get(name) ?? "")}" is not allowed; use ${ALLOWED.get(name) ?? "a documented value"}`, name);
   }
+  const v = parsed.data;
+  const params: EnhanceParams = {
+    fit: v.fit,
+    format: v.format,
+    strength: v.strength,
+    denoise: v.denoise,
+    mode: v.mode,
+    orient: v.orient,
+  };
+  if (v.q !== undefined) params.quality = v.q;
+  // Applied here so w=200&dpr=2 and w=400 are one computation and one cache entry.
+  if (v.w !== undefined) params.width = Math.round(v.w * v.dpr);
+  if (v.h !== undefined) params.height = Math.round(v.h * v.dpr);
+  if (method === "GET") params.url = seen.get("url")!;
 
-  const sig = get("sig") ?? null;
+  const sig = v.sig ?? null;
   seen.delete("sig");
   return { params, sig, signingPayload: signingPayload(seen) };
 }
@@ -134,45 +218,10 @@ export function canonicalKey(p: EnhanceParams, source: string, outputFormat: Ima
   return signingPayload(entries);
 }
 
-function bad(message: string): HttpError {
-  return new HttpError(400, "bad_parameter", message);
+function bad(message: string, param: string): HttpError {
+  return new HttpError(400, "bad_parameter", message, param);
 }
 
 function truncate(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
-}
-
-function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
-  if (raw === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(raw)) return raw as T;
-  throw bad(`${name}="${truncate(raw)}" is not allowed; use one of: ${allowed.join(", ")}`);
-}
-
-function integer(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!/^[1-9]\d*$/.test(raw) || n < min || n > max) {
-    throw bad(`${name}="${truncate(raw)}" is not allowed; use a whole number from ${min} to ${max}`);
-  }
-  return n;
-}
-
-/** A number from min to max with at most 2 decimals (dpr). */
-function decimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!/^\d+(?:\.\d{1,2})?$/.test(raw) || n < min || n > max) {
-    throw bad(`${name}="${truncate(raw)}" is not allowed; use a number from ${min} to ${max} with at most 2 decimals`);
-  }
-  return n;
-}
-
-/** `auto` or a number from 0 to 1 with at most 2 decimals (strength, denoise). */
-function unitOrAuto(name: string, raw: string | undefined): number | "auto" | undefined {
-  if (raw === undefined || raw === "auto") return raw;
-  const n = Number(raw);
-  if (!/^(?:[01](?:\.\d{1,2})?|\.\d{1,2})$/.test(raw) || n > 1) {
-    throw bad(`${name}="${truncate(raw)}" is not allowed; use auto or a number from 0 to 1 with at most 2 decimals`);
-  }
-  return n;
 }

@@ -194,7 +194,43 @@ describe("routes", () => {
     const res = await fetch(`${open.url}/`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get("Content-Type") ?? "", /^text\/html/);
-    assert.match(await res.text(), /<form method="post" action="\/enhance"/);
+    const html = await res.text();
+    // Without script the upload form still posts; with it, the page's own script and styles only.
+    assert.match(html, /<form id="upload"[^>]* method="post" action="\/enhance" enctype="multipart\/form-data"/);
+    assert.doesNotMatch(html, /<script>|<style>| on[a-z]+=/, "no inline script, style or handler");
+    const csp = res.headers.get("Content-Security-Policy") ?? "";
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /default-src 'none'/);
+    for (const [, src] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) {
+      const asset = await fetch(`${open.url}${src}`);
+      assert.equal(asset.status, 200, src);
+      assert.match(asset.headers.get("Content-Type") ?? "", src!.endsWith(".css") ? /^text\/css/ : /^text\/javascript/);
+      assert.ok((await asset.text()).length > 1000, `${src} has a body`);
+    }
+  });
+
+  test("assets revalidate by ETag; unknown ones are JSON 404s", async () => {
+    const first = await fetch(`${open.url}/assets/demo.js`);
+    const etag = first.headers.get("ETag");
+    assert.match(etag ?? "", /^"[0-9a-f]{24}"$/);
+    await first.arrayBuffer();
+    const again = await fetch(`${open.url}/assets/demo.js`, { headers: { "If-None-Match": etag! } });
+    assert.equal(again.status, 304);
+    await expectError(await fetch(`${open.url}/assets/nope.js`), 404, "not_found");
+    await expectError(await fetch(`${open.url}/assets/demo.js`, { method: "POST" }), 405, "method_not_allowed");
+  });
+
+  test("GET /docs renders /openapi.json with assets served here", async () => {
+    const res = await fetch(`${open.url}/docs`);
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.doesNotMatch(html, /https?:\/\//, "nothing from another origin");
+    assert.match(html, /src="\/assets\/swagger-ui-bundle\.js"/);
+    const doc = await fetch(`${open.url}/openapi.json`);
+    assert.equal(doc.status, 200);
+    const body = (await doc.json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(body.openapi, "3.1.0");
+    assert.deepEqual(Object.keys(body.paths).sort(), ["/", "/docs", "/enhance", "/health", "/openapi.json"]);
   });
 
   test("404 and 405 are JSON", async () => {

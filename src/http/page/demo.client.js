@@ -1,0 +1,372 @@
+// @ts-check
+// The demo page's behaviour: pick a source, call /enhance with the controls' values, compare.
+// Plain browser JavaScript (type-checked with tsconfig.client.json), served as /assets/demo.js.
+
+/** @template {HTMLElement} T @param {string} id @returns {T} */
+const $ = (id) => /** @type {T} */ (document.getElementById(id));
+
+const fileInput = /** @type {HTMLInputElement} */ ($("file"));
+const urlForm = /** @type {HTMLFormElement} */ ($("url-form"));
+const urlInput = /** @type {HTMLInputElement} */ ($("url"));
+const dropZone = $("upload");
+const frame = $("frame");
+const before = /** @type {HTMLImageElement} */ ($("before"));
+const after = /** @type {HTMLImageElement} */ ($("after"));
+const afterPane = $("after-pane");
+const handle = $("handle");
+const status = $("status");
+const download = /** @type {HTMLAnchorElement} */ ($("download"));
+
+/** Controls whose value is sent as the query parameter of the same name. */
+const PARAMS = ["strength", "denoise", "w", "format", "mode"];
+const DEBOUNCE_MS = 250;
+const EXTENSIONS = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif" };
+
+/** @typedef {{ kind: "file", file: File, name: string } | { kind: "url", url: string, name: string }} Source */
+/** @type {Source | null} */
+let source = null;
+/** @type {AbortController | null} */
+let inFlight = null;
+/** @type {number | undefined} */
+let timer;
+/** The query the current "before" was made for (URL mode fetches it through the service). */
+let beforeKey = "";
+/** @type {string[]} */
+let objectUrls = [];
+let split = 50;
+
+// --- source --------------------------------------------------------------------------------------
+
+/** @param {File} file */
+function useFile(file) {
+  source = { kind: "file", file, name: baseName(file.name) || "photo" };
+  showBefore(URL.createObjectURL(file), "file");
+  beforeKey = "file";
+  request(0);
+}
+
+fileInput.addEventListener("change", () => {
+  const f = fileInput.files?.[0];
+  if (f) useFile(f);
+});
+
+urlForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const url = urlInput.value.trim();
+  if (!url) return showError("url", "Enter the URL of an image (http or https).");
+  let name = "photo";
+  try {
+    name = baseName(new URL(url).pathname.split("/").pop() ?? "") || name;
+  } catch {
+    // The service names what is wrong with the URL.
+  }
+  source = { kind: "url", url, name };
+  beforeKey = "";
+  request(0);
+});
+
+for (const type of ["dragenter", "dragover"]) {
+  document.addEventListener(type, (e) => {
+    e.preventDefault();
+    dropZone.classList.add("dragging");
+  });
+}
+for (const type of ["dragleave", "drop"]) {
+  document.addEventListener(type, () => dropZone.classList.remove("dragging"));
+}
+document.addEventListener("drop", (e) => {
+  e.preventDefault();
+  const f = e.dataTransfer?.files[0];
+  if (f) useFile(f);
+});
+document.addEventListener("paste", (e) => {
+  const f = e.clipboardData?.files[0];
+  if (f) {
+    e.preventDefault();
+    useFile(f);
+  }
+});
+
+// --- controls ------------------------------------------------------------------------------------
+
+for (const name of ["strength", "denoise"]) {
+  const range = /** @type {HTMLInputElement} */ ($(name));
+  const auto = /** @type {HTMLInputElement} */ ($(`${name}-auto`));
+  const out = /** @type {HTMLOutputElement} */ ($(`${name}-out`));
+  const sync = () => {
+    range.disabled = auto.checked;
+    out.value = auto.checked ? "auto" : Number(range.value).toFixed(2);
+  };
+  auto.addEventListener("change", () => (sync(), request(DEBOUNCE_MS)));
+  range.addEventListener("input", () => (sync(), request(DEBOUNCE_MS)));
+  sync();
+}
+for (const name of ["w", "format", "mode"]) {
+  $(name).addEventListener(name === "w" ? "input" : "change", () => request(DEBOUNCE_MS));
+}
+
+/** The query the controls describe; empty values are left to the service's defaults. */
+function controlQuery() {
+  const q = new URLSearchParams();
+  for (const name of ["strength", "denoise"]) {
+    const auto = /** @type {HTMLInputElement} */ ($(`${name}-auto`));
+    const range = /** @type {HTMLInputElement} */ ($(name));
+    if (!auto.checked) q.set(name, Number(range.value).toFixed(2));
+  }
+  const w = /** @type {HTMLInputElement} */ ($("w"));
+  // The raw text, so what the service refuses (0, 1e3, 99999) is shown as it says it.
+  if (w.value !== "" || w.validity.badInput) q.set("w", w.value);
+  q.set("format", /** @type {HTMLSelectElement} */ ($("format")).value);
+  q.set("mode", /** @type {HTMLSelectElement} */ ($("mode")).value);
+  return q;
+}
+
+// --- requests ------------------------------------------------------------------------------------
+
+/** Asks again after `delay` ms, cancelling whatever is still in flight. */
+function request(delay) {
+  clearTimeout(timer);
+  timer = window.setTimeout(run, delay);
+}
+
+async function run() {
+  if (!source) return;
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  clearErrors();
+  const q = controlQuery();
+  setStatus("Enhancing…");
+  frame.classList.add("busy");
+  try {
+    const tasks = [];
+    if (source.kind === "url") {
+      // The original through the service itself (strength=0: decoded, resized, re-encoded, not
+      // brightened), since the page may only load images from its own origin.
+      const bq = new URLSearchParams({ url: source.url, strength: "0", denoise: "0", format: q.get("format") ?? "auto" });
+      if (q.has("w")) bq.set("w", q.get("w") ?? "");
+      if (bq.toString() !== beforeKey) {
+        const key = bq.toString();
+        tasks.push(
+          call(`/enhance?${key}`, { signal: controller.signal }).then((r) => {
+            showBefore(URL.createObjectURL(r.blob), "url");
+            beforeKey = key;
+          }),
+        );
+      }
+      q.set("url", source.url);
+      tasks.unshift(call(`/enhance?${sortedQuery(q)}`, { signal: controller.signal }));
+    } else {
+      const body = source.file;
+      const headers = { "Content-Type": body.type || "application/octet-stream" };
+      tasks.unshift(call(`/enhance?${sortedQuery(q)}`, { method: "POST", body, headers, signal: controller.signal }));
+    }
+    const [result] = await Promise.all(tasks);
+    if (controller.signal.aborted || !result) return;
+    showResult(/** @type {Result} */ (result));
+  } catch (err) {
+    if (controller.signal.aborted) return;
+    if (err instanceof ApiError) {
+      showError(err.param && PARAMS.includes(err.param) ? err.param : err.param === "url" ? "url" : "source", err.message);
+      setStatus(`The service answered ${err.status}.`);
+    } else {
+      showError("source", `The request failed: ${err instanceof Error ? err.message : String(err)}`);
+      setStatus("");
+    }
+  } finally {
+    if (inFlight === controller) {
+      inFlight = null;
+      frame.classList.remove("busy");
+    }
+  }
+}
+
+/** @param {URLSearchParams} q  Sorted, so identical settings make identical URLs (one cache entry). */
+function sortedQuery(q) {
+  q.sort();
+  return q.toString();
+}
+
+class ApiError extends Error {
+  /** @param {number} status @param {string} message @param {string | undefined} param */
+  constructor(status, message, param) {
+    super(message);
+    this.status = status;
+    this.param = param;
+  }
+}
+
+/** @typedef {{ blob: Blob, headers: Headers }} Result */
+
+/** @param {string} url @param {RequestInit} init @returns {Promise<Result>} */
+async function call(url, init) {
+  const res = await fetch(url, init);
+  if (!res.ok) {
+    /** @type {{ error?: { message?: string, param?: string } }} */
+    let body = {};
+    try {
+      body = await res.json();
+    } catch {
+      // Not the service's JSON (a proxy in between): the status says enough.
+    }
+    throw new ApiError(res.status, body.error?.message ?? `HTTP ${res.status}`, body.error?.param);
+  }
+  return { blob: await res.blob(), headers: res.headers };
+}
+
+// --- showing -------------------------------------------------------------------------------------
+
+/** @param {string} src @param {string} _kind */
+function showBefore(src, _kind) {
+  track(src);
+  before.src = src;
+}
+
+/** @param {Result} r */
+function showResult(r) {
+  const url = URL.createObjectURL(r.blob);
+  track(url);
+  after.src = url;
+  frame.classList.remove("empty");
+  const type = r.blob.type.split(";")[0] ?? "";
+  const strength = r.headers.get("X-Enhance-Strength") ?? "";
+  text("fact-size", (r.headers.get("X-Enhance-Size") ?? "").replace("x", " × "));
+  text("fact-bytes", formatBytes(r.blob.size));
+  text("fact-format", type.replace("image/", ""));
+  text("fact-strength", isAutoStrength() ? `${strength} (auto)` : strength);
+  $("facts").hidden = false;
+  showTiming(r.headers.get("Server-Timing") ?? "");
+  download.href = url;
+  download.download = `${source?.name ?? "photo"}-enhanced.${EXTENSIONS[/** @type {keyof typeof EXTENSIONS} */ (type)] ?? "img"}`;
+  download.hidden = false;
+  setStatus("Done.");
+}
+
+function isAutoStrength() {
+  return /** @type {HTMLInputElement} */ ($("strength-auto")).checked;
+}
+
+/** Server-Timing "stage;dur=12.3, ..." as bars scaled to the slowest stage. */
+function showTiming(header) {
+  const stages = header
+    .split(",")
+    .map((part) => {
+      const [name = "", ...attrs] = part.trim().split(";");
+      const dur = attrs.map((a) => a.trim()).find((a) => a.startsWith("dur="));
+      return { name, ms: dur ? Number(dur.slice(4)) : NaN };
+    })
+    .filter((s) => s.name && Number.isFinite(s.ms));
+  const list = $("timing-bars");
+  list.replaceChildren();
+  const max = Math.max(1, ...stages.map((s) => s.ms));
+  for (const s of stages) {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.className = "stage";
+    label.textContent = s.name;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${(100 * s.ms) / max}%`;
+    const value = document.createElement("span");
+    value.className = "ms";
+    value.textContent = s.ms.toFixed(1);
+    li.append(label, bar, value);
+    list.append(li);
+  }
+  $("timing").hidden = stages.length === 0;
+}
+
+/** Keeps at most the blobs on screen: the previous result's URL is released when replaced. */
+function track(url) {
+  objectUrls.push(url);
+  const live = new Set([before.src, after.src, download.href, url]);
+  objectUrls = objectUrls.filter((u) => live.has(u) || (URL.revokeObjectURL(u), false));
+}
+
+/** @param {string} where  a parameter name, "url" or "source" @param {string} message */
+function showError(where, message) {
+  const el = $(`error-${where === "url" ? "source" : where}`);
+  el.textContent = message;
+  el.hidden = false;
+  const control = where === "source" ? fileInput : where === "url" ? urlInput : $(where);
+  control.setAttribute("aria-invalid", "true");
+  control.setAttribute("aria-describedby", el.id);
+}
+
+function clearErrors() {
+  for (const el of document.querySelectorAll(".error")) {
+    /** @type {HTMLElement} */ (el).hidden = true;
+    el.textContent = "";
+  }
+  for (const el of document.querySelectorAll("[aria-invalid]")) {
+    el.removeAttribute("aria-invalid");
+    el.removeAttribute("aria-describedby");
+  }
+}
+
+/** @param {string} message */
+function setStatus(message) {
+  status.textContent = message;
+}
+
+/** @param {string} id @param {string} value */
+function text(id, value) {
+  $(id).textContent = value;
+}
+
+/** @param {number} n */
+function formatBytes(n) {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+/** @param {string} name */
+function baseName(name) {
+  return name.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_").slice(0, 80);
+}
+
+// --- the comparison ------------------------------------------------------------------------------
+
+/** @param {number} value  0-100: the share of the width that shows the original */
+function setSplit(value) {
+  split = Math.min(100, Math.max(0, Math.round(value)));
+  afterPane.style.clipPath = `inset(0 0 0 ${split}%)`;
+  handle.style.left = `${split}%`;
+  handle.setAttribute("aria-valuenow", String(split));
+  handle.setAttribute("aria-valuetext", `${split}% before`);
+}
+
+/** @param {PointerEvent} e */
+function splitFromPointer(e) {
+  const box = frame.getBoundingClientRect();
+  if (box.width > 0) setSplit((100 * (e.clientX - box.left)) / box.width);
+}
+
+frame.addEventListener("pointerdown", (e) => {
+  if (frame.classList.contains("side") || e.button !== 0) return;
+  frame.setPointerCapture(e.pointerId);
+  splitFromPointer(e);
+  handle.focus({ preventScroll: true });
+});
+frame.addEventListener("pointermove", (e) => {
+  if (frame.hasPointerCapture(e.pointerId)) splitFromPointer(e);
+});
+handle.addEventListener("keydown", (e) => {
+  const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
+  const step = steps[/** @type {keyof typeof steps} */ (e.key)];
+  if (step !== undefined) setSplit(split + step * (e.shiftKey ? 10 : 1));
+  else if (e.key === "Home") setSplit(0);
+  else if (e.key === "End") setSplit(100);
+  else return;
+  e.preventDefault();
+});
+
+for (const radio of document.querySelectorAll('input[name="view"]')) {
+  radio.addEventListener("change", (e) => {
+    const side = /** @type {HTMLInputElement} */ (e.target).value === "side";
+    frame.classList.toggle("side", side);
+    handle.hidden = side;
+    afterPane.style.clipPath = side ? "none" : `inset(0 0 0 ${split}%)`;
+  });
+}
+
+setSplit(50);
