@@ -10,8 +10,8 @@ import { CLI_LIMITS } from "./lib/cli-options.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { decode, encode } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
-import { makeImage, type RgbaImage } from "../src/shared/image.ts";
-import { gaussian, mulberry32 } from "../src/shared/rng.ts";
+import type { RgbaImage } from "../src/shared/image.ts";
+import { darkenFlag, darkenImage } from "./lib/darken.ts";
 import { parseCli, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]`;
@@ -30,25 +30,7 @@ const { values, positionals } = parseCli("figure", HELP, {
 if (!values.out || positionals.length === 0) fail("give at least one INPUT and --out");
 const cell = /^(\d+)x(\d+)$/.exec(values.cell);
 if (!cell) fail(`--cell must be WxH, got "${values.cell}"`);
-let darken: [number, number] | undefined;
-if (values.darken) {
-  const [g, gamma] = values.darken.split(",").map(Number);
-  if (!(g! > 0 && g! <= 1 && gamma! >= 1 && gamma! <= 4)) fail(`--darken must be G,GAMMA with G in (0,1], GAMMA in [1,4]`);
-  darken = [g!, gamma!];
-}
-
-function darkenImage(img: RgbaImage, gain: number, gamma: number): RgbaImage {
-  const out = makeImage(img.width, img.height);
-  const rand = mulberry32(1);
-  for (let i = 0; i < img.data.length; i += 4) {
-    for (let c = 0; c < 3; c++) {
-      const x = gain * Math.pow(img.data[i + c]! / 255, gamma) + 0.004 * gaussian(rand);
-      out.data[i + c] = Math.max(0, Math.min(255, Math.round(255 * x)));
-    }
-    out.data[i + 3] = 255;
-  }
-  return out;
-}
+const darken = darkenFlag(values.darken, fail);
 
 const engine = await createNodeEngine(values.model);
 const rows: RgbaImage[][] = [];

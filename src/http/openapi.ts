@@ -14,7 +14,7 @@ export const API_INFO = {
     title: "lowlight-edge",
     version: "1",
     description:
-      "Brightens under-exposed photos with a learned curve model (Zero-DCE). GET /enhance is an image proxy (url=), POST /enhance takes an upload; both resize, convert and cache. Every error is JSON with a code, a message and, for a bad parameter, the parameter's name.",
+      "Brightens under-exposed photos with a learned curve model (Zero-DCE). GET /enhance is an image proxy (url=), POST /enhance takes an upload; both resize, convert and cache. Every error is JSON with a code, a message and, for a bad parameter, the parameter's name. Query numbers are written plainly: integers as digits (no sign, exponent or leading zeros), other numbers as decimals with no more places than their multipleOf (0.01: two); a value is accepted exactly or refused, never clamped.",
     license: { name: "MIT" },
   },
 } as const;

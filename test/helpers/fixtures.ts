@@ -96,3 +96,38 @@ export function pngDeclaring(width: number, height: number): Uint8Array<ArrayBuf
 function u32(n: number): number[] {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 }
+
+/**
+ * A real dark photo without a new file in the repository: the first "before" cell of the README's
+ * figure (model/before-after.jpg, CC0 photos darkened by scripts/figure.ts), cropped to the photo by
+ * dropping the figure's white background. Needs initFixtures().
+ */
+export async function realDarkPhoto(): Promise<RgbaImage> {
+  const { readFile } = await import("node:fs/promises");
+  const sheet = await decodeAny(new Uint8Array(await readFile(new URL("../../model/before-after.jpg", import.meta.url))));
+  // The photo starts just inside the top-left corner; it ends where a column (row) of the figure's
+  // white background begins.
+  const white = (x: number, y: number) => {
+    const i = (y * sheet.width + x) * 4;
+    return Math.min(sheet.data[i]!, sheet.data[i + 1]!, sheet.data[i + 2]!) > 240;
+  };
+  const runs = (n: number, isWhite: (k: number) => boolean) => {
+    let k = 0;
+    while (k < n && isWhite(k)) k++;
+    const start = k;
+    while (k < n && !isWhite(k)) k++;
+    return [start, k] as const;
+  };
+  const probeY = 40;
+  const probeX = 40;
+  let [x0, x1] = runs(sheet.width, (x) => white(x, probeY));
+  let [y0, y1] = runs(sheet.height, (y) => white(probeX, y));
+  // A few pixels in from the edge: JPEG ringing against the white background is not the photo.
+  [x0, y0, x1, y1] = [x0 + 3, y0 + 3, x1 - 3, y1 - 3];
+  if (x1 - x0 < 100 || y1 - y0 < 100) throw new Error(`model/before-after.jpg: no photo found in its first cell`);
+  const width = x1 - x0;
+  const height = y1 - y0;
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) data.set(sheet.data.subarray(((y0 + y) * sheet.width + x0) * 4, ((y0 + y) * sheet.width + x1) * 4), y * width * 4);
+  return { width, height, data };
+}

@@ -1,6 +1,6 @@
 // @ts-check
 // The demo page's behaviour: pick a source, call /enhance with the controls' values, compare.
-// Plain browser JavaScript (type-checked with tsconfig.client.json), served as /assets/demo.js.
+// Plain browser JavaScript (type-checked with ./tsconfig.json), served as /assets/demo.js.
 
 /** @template {HTMLElement} T @param {string} id @returns {T} */
 const $ = (id) => /** @type {T} */ (document.getElementById(id));
@@ -14,7 +14,7 @@ const before = /** @type {HTMLImageElement} */ ($("before"));
 const after = /** @type {HTMLImageElement} */ ($("after"));
 const afterPane = $("after-pane");
 const handle = $("handle");
-const status = $("status");
+const statusLine = $("status");
 const download = /** @type {HTMLAnchorElement} */ ($("download"));
 
 /** Controls whose value is sent as the query parameter of the same name. */
@@ -123,7 +123,7 @@ function controlQuery() {
 
 // --- requests ------------------------------------------------------------------------------------
 
-/** Asks again after `delay` ms, cancelling whatever is still in flight. */
+/** Asks again after `delay` ms, cancelling whatever is still in flight. @param {number} delay */
 function request(delay) {
   clearTimeout(timer);
   timer = window.setTimeout(run, delay);
@@ -167,7 +167,9 @@ async function run() {
   } catch (err) {
     if (controller.signal.aborted) return;
     if (err instanceof ApiError) {
-      showError(err.param && PARAMS.includes(err.param) ? err.param : err.param === "url" ? "url" : "source", err.message);
+      // A parameter's error goes to its control; anything about the image, to where it came from.
+      const where = err.param && PARAMS.includes(err.param) ? err.param : source?.kind === "url" ? "url" : "source";
+      showError(where, err.message);
       setStatus(`The service answered ${err.status}.`);
     } else {
       showError("source", `The request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -246,7 +248,7 @@ function isAutoStrength() {
   return /** @type {HTMLInputElement} */ ($("strength-auto")).checked;
 }
 
-/** Server-Timing "stage;dur=12.3, ..." as bars scaled to the slowest stage. */
+/** Server-Timing "stage;dur=12.3, ..." as bars scaled to the slowest stage. @param {string} header */
 function showTiming(header) {
   const stages = header
     .split(",")
@@ -276,7 +278,7 @@ function showTiming(header) {
   $("timing").hidden = stages.length === 0;
 }
 
-/** Keeps at most the blobs on screen: the previous result's URL is released when replaced. */
+/** Keeps at most the blobs on screen: the previous result's URL is released when replaced. @param {string} url */
 function track(url) {
   objectUrls.push(url);
   const live = new Set([before.src, after.src, download.href, url]);
@@ -306,7 +308,7 @@ function clearErrors() {
 
 /** @param {string} message */
 function setStatus(message) {
-  status.textContent = message;
+  statusLine.textContent = message;
 }
 
 /** @param {string} id @param {string} value */
@@ -343,6 +345,8 @@ function splitFromPointer(e) {
 
 frame.addEventListener("pointerdown", (e) => {
   if (frame.classList.contains("side") || e.button !== 0) return;
+  // No text selection or image drag-and-drop: the gesture is the split's.
+  e.preventDefault();
   frame.setPointerCapture(e.pointerId);
   splitFromPointer(e);
   handle.focus({ preventScroll: true });
@@ -350,6 +354,7 @@ frame.addEventListener("pointerdown", (e) => {
 frame.addEventListener("pointermove", (e) => {
   if (frame.hasPointerCapture(e.pointerId)) splitFromPointer(e);
 });
+frame.addEventListener("dragstart", (e) => e.preventDefault());
 handle.addEventListener("keydown", (e) => {
   const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
   const step = steps[/** @type {keyof typeof steps} */ (e.key)];

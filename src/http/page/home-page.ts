@@ -85,8 +85,8 @@ export function homePage(origin: string): string {
 </fieldset>
 <div id="frame" class="frame empty">
 <p class="placeholder">Choose, drop or paste a dark photo, or give its URL.</p>
-<figure class="pane before"><img id="before" alt="Original"><figcaption>Before</figcaption></figure>
-<figure class="pane after" id="after-pane"><img id="after" alt="Enhanced"><figcaption>After</figcaption></figure>
+<figure class="pane before"><img id="before" alt="Original" draggable="false"><figcaption>Before</figcaption></figure>
+<figure class="pane after" id="after-pane"><img id="after" alt="Enhanced" draggable="false"><figcaption>After</figcaption></figure>
 <div id="handle" class="handle" role="slider" tabindex="0" aria-label="Split between before and after"
  aria-valuemin="0" aria-valuemax="100" aria-valuenow="50" aria-valuetext="50% before"></div>
 </div>
