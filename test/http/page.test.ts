@@ -160,6 +160,35 @@ describe("demo page", () => {
     await o.context.close();
   });
 
+  test("a photo dropped on the page or pasted into it is enhanced too", async () => {
+    const o = await open();
+    const b64 = Buffer.from(darkPng).toString("base64");
+    for (const how of ["drop", "paste"] as const) {
+      await o.page.evaluate(
+        ([how, b64]) => {
+          document.getElementById("status")!.textContent = "";
+          const bytes = Uint8Array.from(atob(b64!), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], how === "drop" ? "dropped.png" : "pasted.png", { type: "image/png" }));
+          const target = document.getElementById("upload")!;
+          if (how === "drop") {
+            target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+          } else {
+            document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+          }
+        },
+        [how, b64] as const,
+      );
+      await waitDone(o.page);
+      assert.ok((await imageLuma(o.page, "#after")) > photoLuma + 0.1, how);
+      assert.equal(await o.page.getAttribute("#download", "download"), how === "drop" ? "dropped-enhanced.png" : "pasted-enhanced.png");
+    }
+    assert.equal(await o.page.$eval("#upload", (e) => e.classList.contains("dragging")), false, "the drop highlight is cleared");
+    assert.deepEqual(o.problems, []);
+    await o.context.close();
+  });
+
   test("the slider follows the pointer and the keyboard; side by side shows both", async () => {
     const o = await open();
     await upload(o.page);
