@@ -44,20 +44,8 @@ export function homePage(origin: string): string {
 <section class="controls" aria-labelledby="controls-h">
 <h2 id="controls-h">Parameters</h2>
 <form id="controls">
-<div class="control">
-<label for="strength">Strength</label>
-<span class="row"><label class="auto"><input type="checkbox" id="strength-auto" checked> auto</label>
-<input type="range" id="strength" min="0" max="1" step="0.01" value="0.7" disabled>
-<output id="strength-out" for="strength">auto</output></span>
-<p id="error-strength" class="error" role="alert" hidden></p>
-</div>
-<div class="control">
-<label for="denoise">Denoise</label>
-<span class="row"><label class="auto"><input type="checkbox" id="denoise-auto" checked> auto</label>
-<input type="range" id="denoise" min="0" max="1" step="0.01" value="0.5" disabled>
-<output id="denoise-out" for="denoise">auto</output></span>
-<p id="error-denoise" class="error" role="alert" hidden></p>
-</div>
+${autoRange("strength", "Strength", 0.7)}
+${autoRange("denoise", "Denoise", 0.5)}
 <div class="control">
 <label for="w">Width (px)</label>
 <input type="number" id="w" min="1" max="8192" step="1" inputmode="numeric" placeholder="original">
@@ -111,6 +99,17 @@ POST ${o}/enhance?format=png   (body: the image, or multipart/form-data with a "
 </body>
 </html>
 `;
+}
+
+/** A 0-1 parameter that is either auto (the checkbox) or the range's value. */
+function autoRange(name: string, label: string, value: number): string {
+  return `<div class="control">
+<label for="${name}">${label}</label>
+<span class="row"><label class="auto"><input type="checkbox" id="${name}-auto" checked> auto</label>
+<input type="range" id="${name}" min="0" max="1" step="0.01" value="${value}" disabled>
+<output id="${name}-out" for="${name}">auto</output></span>
+<p id="error-${name}" class="error" role="alert" hidden></p>
+</div>`;
 }
 
 function escapeHtml(s: string): string {
