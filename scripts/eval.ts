@@ -14,6 +14,7 @@ import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/mode
 import { decode, encode } from "../src/image/codecs.ts";
 import { fitSize, resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
+import { contentMask } from "../src/image/curves.ts";
 import type { RgbaImage } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
@@ -34,6 +35,8 @@ Options:
   --mode fast|full       how curves are estimated (default: fast)
   --strength S|auto      curve strength 0..1 or auto (default: auto, as served)
   --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
+  --auto-max-mean X      strength=auto brightens to at most this content mean, 1 = off (default: the
+                         served AUTO_MAX_MEAN); for scoring configurations
   --json FILE            write all results as JSON
   --sheet FILE.png       contact sheet: one row per image, input | each run | reference
   --card DIR             record the scores of models in DIR in DIR's model card (quality table,
@@ -48,6 +51,8 @@ interface ImageScore {
   psnr: number;
   ssim: number;
   mean: number;
+  /** Mean brightness over the input's content only: black a curve cannot lift (luma <= 2/255) left out. */
+  contentMean: number;
   /** Gray-world deviation (grayWorldDeviation). */
   cast: number;
   ms?: number;
@@ -58,7 +63,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number };
+  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -75,11 +80,20 @@ async function thumb(img: RgbaImage): Promise<RgbaImage> {
   return resizeImage(img, s.width, s.height);
 }
 
-function score(file: string, out: RgbaImage, ref: RgbaImage, ms?: number): ImageScore {
+/** `content`: the input's content mask (contentMask: pixels above the empty black of a canvas or a night sky). */
+function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array | undefined, ms?: number): ImageScore {
   if (out.width !== ref.width || out.height !== ref.height) {
     throw new Error(`${file}: output is ${out.width}x${out.height} but the reference is ${ref.width}x${ref.height}`);
   }
-  return { file, psnr: psnr(out, ref), ssim: ssim(out, ref), mean: meanBrightness(out), cast: grayWorldDeviation(out), ...(ms !== undefined ? { ms } : {}) };
+  return {
+    file,
+    psnr: psnr(out, ref),
+    ssim: ssim(out, ref),
+    mean: meanBrightness(out),
+    contentMean: meanBrightness(out, content),
+    cast: grayWorldDeviation(out),
+    ...(ms !== undefined ? { ms } : {}),
+  };
 }
 
 /**
@@ -95,6 +109,7 @@ function summarise(images: ImageScore[]): RunResult["mean"] {
     psnr: avg(capped),
     ssim: avg((s) => s.ssim),
     mean: avg((s) => s.mean),
+    contentMean: avg((s) => s.contentMean),
     minPsnr: Math.min(...images.map(capped)),
     identical: images.filter((s) => s.psnr === Infinity).length,
     medianPsnr: median(images.map(capped)),
@@ -138,6 +153,7 @@ async function main(): Promise<void> {
       mode: { type: "string", default: "fast" },
       strength: { type: "string", default: "auto" },
       denoise: { type: "string", default: "auto" },
+      "auto-max-mean": { type: "string" },
       json: { type: "string" },
       sheet: { type: "string" },
       card: { type: "string" },
@@ -153,6 +169,13 @@ async function main(): Promise<void> {
   const mode = parseMode(values.mode, fail);
   const strength = parseStrength(values.strength, fail);
   const denoise = parseDenoise(values.denoise, fail);
+  const unit = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === "" || !(n >= 0 && n <= 1)) fail(`--${flag} must be a number in 0..1, got "${v}"`);
+    return n;
+  };
+  const autoMaxMean = unit("auto-max-mean", values["auto-max-mean"]);
 
   await initNodeCodecs();
   // Pairs: every image in high/ (or low/) that has a counterpart.
@@ -169,11 +192,14 @@ async function main(): Promise<void> {
   const refs: RgbaImage[] = [];
   for (const p of pairs) refs.push(await readImage(p.high));
 
+  // Each input's content mask, for the content means (as strength=auto reads it).
+  const masks: (Uint8Array | undefined)[] = [];
   if (values.low) {
     const images: ImageScore[] = [];
     for (const [i, p] of pairs.entries()) {
       const low = await readImage(p.low!);
-      images.push(score(p.file, low, refs[i]!));
+      masks[i] = contentMask(low);
+      images.push(score(p.file, low, refs[i]!, masks[i]));
       if (values.sheet) sheetRows[i]!.push(await thumb(low));
     }
     runs.push({ label: "input (low vs high)", source: "input", path: resolve(values.low), images, mean: summarise(images) });
@@ -186,10 +212,20 @@ async function main(): Promise<void> {
       const bytes = new Uint8Array(readFileSync(p.low!));
       const t = performance.now();
       // PNG output: lossless, so the scores are those of the 8-bit image the pipeline would encode.
-      const r = await engine.enhance(bytes, { fit: "scale-down", format: "png", quality: 90, strength, denoise, mode, orient: true, limits: CLI_LIMITS });
+      const r = await engine.enhance(bytes, {
+        fit: "scale-down",
+        format: "png",
+        quality: 90,
+        strength,
+        denoise,
+        mode,
+        orient: true,
+        limits: CLI_LIMITS,
+        ...(autoMaxMean !== undefined ? { autoMaxMean } : {}),
+      });
       const ms = performance.now() - t;
       const out = await decode(r.bytes, "png");
-      images.push(score(p.file, out, refs[i]!, ms));
+      images.push(score(p.file, out, refs[i]!, masks[i], ms));
       if (values.sheet) sheetRows[i]!.push(await thumb(out));
     }
     const m = engine.model;
@@ -202,7 +238,7 @@ async function main(): Promise<void> {
       const path = findByStem(dir, p.file);
       if (!path || !formatOfPath(path)) fail(`no output for ${p.file} in ${dir}`);
       const out = await readImage(path);
-      images.push(score(p.file, out, refs[i]!));
+      images.push(score(p.file, out, refs[i]!, masks[i]));
       if (values.sheet) sheetRows[i]!.push(await thumb(out));
     }
     runs.push({ label: `outputs ${dir}`, source: "outputs", path: resolve(dir), images, mean: summarise(images) });
@@ -211,12 +247,17 @@ async function main(): Promise<void> {
   const refMean = refs.reduce((a, r) => a + meanBrightness(r), 0) / refs.length;
   for (const run of runs) {
     console.log(`\n${run.label}`);
-    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.cast, ...(s.ms !== undefined ? [s.ms] : [])]);
-    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.cast, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
-    console.log(table(["image", "PSNR dB", "SSIM", "mean", "cast", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
+    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.contentMean, s.cast, ...(s.ms !== undefined ? [s.ms] : [])]);
+    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.contentMean, run.mean.cast, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
+    console.log(table(["image", "PSNR dB", "SSIM", "mean", "content mean", "cast", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
   }
   console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
-  console.log(table(["run", "PSNR dB", "median dB", "SSIM", "mean", "max mean", "cast"], runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.maxMean, r.mean.cast])));
+  console.log(
+    table(
+      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast"],
+      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast]),
+    ),
+  );
 
   if (values.json) {
     const doc = {

@@ -31,10 +31,15 @@ export function psnr(a: RgbaImage, b: RgbaImage): number {
 }
 
 /** Mean of the RGB values in [0, 1] (the "mean brightness" of the benchmark tables). */
-export function meanBrightness(a: RgbaImage): number {
+export function meanBrightness(a: RgbaImage, mask?: Uint8Array): number {
   let s = 0;
-  for (let i = 0; i < a.data.length; i += 4) s += a.data[i]! + a.data[i + 1]! + a.data[i + 2]!;
-  return s / (3 * a.width * a.height) / 255;
+  let n = 0;
+  for (let i = 0, p = 0; i < a.data.length; i += 4, p++) {
+    if (mask && !mask[p]) continue;
+    s += a.data[i]! + a.data[i + 1]! + a.data[i + 2]!;
+    n++;
+  }
+  return n === 0 ? 0 : s / (3 * n) / 255;
 }
 
 /**
