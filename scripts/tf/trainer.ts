@@ -83,7 +83,7 @@ export interface TrainOutcome {
 
 export const WEIGHTS_FILE = "lowlight.safetensors";
 const LOG_FILE = "log.jsonl";
-const MAX_PIXELS_PER_PASS = 2 * 8 * 128 * 128;
+export const MAX_PIXELS_PER_PASS = 2 * 8 * 128 * 128;
 
 function readHistory(runDir: string, upTo: number): HistoryEntry[] {
   const p = join(runDir, LOG_FILE);

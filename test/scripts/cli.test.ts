@@ -47,8 +47,24 @@ test("eval --outputs: identical images score SSIM 1 and infinite PSNR; JSON and 
   assert.equal(outputs.images[0].psnr, null); // Infinity in JSON
   assert.equal(outputs.mean.psnr, 60); // identical images count as 60 dB in means
   assert.equal(outputs.mean.identical, 2);
+  // No pixel of these inputs is empty black, so the content mean is the mean.
+  assert.equal(outputs.mean.contentMean, outputs.mean.mean);
   const s = await decode(new Uint8Array(readFileSync(sheet)), "png");
   assert.ok(s.width > 0 && s.height > 0);
+});
+
+test("eval: the content mean leaves out the empty black a curve cannot lift", async () => {
+  const canvas = join(dir, "canvas");
+  mkdirSync(canvas);
+  // A 20x20 grey (128) square on a 60x20 black canvas: mean 128/3, content mean 128.
+  const img = { width: 60, height: 20, data: new Uint8Array(60 * 20 * 4) };
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 60; x++) img.data.set(x >= 20 && x < 40 ? [128, 128, 128, 255] : [0, 0, 0, 255], (y * 60 + x) * 4);
+  writeFileSync(join(canvas, "c.png"), await encode(img, "png"));
+  const json = join(dir, "canvas.json");
+  await tsx("scripts/eval.ts", ["--low", canvas, "--high", canvas, "--outputs", canvas, "--json", json]);
+  const run = JSON.parse(readFileSync(json, "utf8")).runs.find((r: { source: string }) => r.source === "outputs");
+  assert.ok(Math.abs(run.mean.mean - 128 / 255 / 3) < 1e-6, String(run.mean.mean));
+  assert.ok(Math.abs(run.mean.contentMean - 128 / 255) < 1e-6, String(run.mean.contentMean));
 });
 
 test("eval --card: the model's scores and the command land in its model card's quality table", async () => {
@@ -72,3 +88,17 @@ test("eval --card: the model's scores and the command land in its model card's q
   assert.match(readFileSync(join(cardDir, "README.md"), "utf8"), /## Quality[\s\S]*\| tiny \|/);
 });
 
+
+test("bench:train times the training step and prints the table; bad flags are usage errors", async () => {
+  const { stdout } = await tsx("scripts/bench-train.ts", ["--archs", "lite", "--size", "16", "--batch", "2", "--steps", "2", "--warmup", "0", "--backend", "wasm"]);
+  const row = /\| lite \| 10,561 \| TF\.js [\d.]+ \(wasm, 1 thread\) \| ([\d.]+) \| ([\d.]+) \| 1 \|/.exec(stdout);
+  assert.ok(row, stdout);
+  assert.ok(Number(row[1]) > 0 && Number(row[2]) <= Number(row[1]));
+  await assert.rejects(tsx("scripts/bench-train.ts", ["--archs", "resnet"]), /--archs takes dce and\/or lite/);
+  await assert.rejects(tsx("scripts/bench-train.ts", ["--steps", "0"]), /--steps/);
+});
+
+test("screenshot: the output must be .jpg or .png, and one input is required", async () => {
+  await assert.rejects(tsx("scripts/screenshot.ts", [join(low, "a.png"), "--out", join(dir, "shot.gif")]), /--out must end in \.jpg or \.png/);
+  await assert.rejects(tsx("scripts/screenshot.ts", ["--out", join(dir, "shot.png")]), /give one INPUT/);
+});
