@@ -156,8 +156,9 @@ function wasmMemory(): WasmMemoryReport {
   };
 }
 
-function tooManyPixels(what: string, w: number, h: number, limit: number): HttpError {
-  return new HttpError(422, "too_many_pixels", `${what} is ${w}x${h} = ${w * h} pixels; the limit is ${limit}`);
+/** `param`: the request parameter that would fix it (a smaller w/h, another mode or format), if any. */
+function tooManyPixels(what: string, w: number, h: number, limit: number, param?: string): HttpError {
+  return new HttpError(422, "too_many_pixels", `${what} is ${w}x${h} = ${w * h} pixels; the limit is ${limit}`, param);
 }
 
 /** RGB of an RGBA image as float32 NCHW in [0, 1] (the model input). */
@@ -219,15 +220,15 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   const upright = orientedSize(header.width, header.height, orientation);
   const target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
   if (target.width * target.height > limits.maxOutputPixels) {
-    throw tooManyPixels("the output image", target.width, target.height, limits.maxOutputPixels);
+    throw tooManyPixels("the output image", target.width, target.height, limits.maxOutputPixels, "w");
   }
   if (opts.mode === "full" && opts.strength !== 0 && target.width * target.height > limits.maxFullModePixels) {
-    throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels);
+    throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels, "mode");
   }
   let format = opts.format;
   const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
   if (format === "avif" && target.width * target.height > maxAvif) {
-    if (!opts.avifFallback) throw tooManyPixels("an AVIF output", target.width, target.height, maxAvif);
+    if (!opts.avifFallback) throw tooManyPixels("an AVIF output", target.width, target.height, maxAvif, "format");
     format = "webp";
   }
 

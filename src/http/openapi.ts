@@ -24,7 +24,10 @@ export const ErrorSchema = z
     error: z.object({
       code: z.enum(ERROR_CODES).openapi({ description: "Stable machine-readable cause." }),
       message: z.string().openapi({ description: "What was wrong and what is allowed.", example: 'w="0" is not allowed; use a whole number from 1 to 8192' }),
-      param: z.string().optional().openapi({ description: "The query parameter at fault (bad_parameter only).", example: "w" }),
+      param: z
+        .string()
+        .optional()
+        .openapi({ description: "The query parameter at fault or the one that would fix it: every bad_parameter, and too_many_pixels for the output size (w), mode=full (mode) and AVIF output (format).", example: "w" }),
     }),
   })
   .openapi("Error");

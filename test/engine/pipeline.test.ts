@@ -209,6 +209,11 @@ test("refusals: 415 unknown format, 422 undecodable, 422 over the pixel budgets 
   await rejects(engine.enhance(rawPng(50000, 50000, 8, 6, [], false), base), 422, "too_many_pixels");
   await rejects(engine.enhance(darkPng, opts({ width: 4000, height: 4000, fit: "contain" })), 422, "too_many_pixels");
   await rejects(engine.enhance(darkPng, opts({ mode: "full", limits: { ...limits, maxFullModePixels: 10_000 } })), 422, "too_many_pixels");
+  // A source too large is the source's fault; an output too large names the parameter that would fix it.
+  const paramOf = (p: Promise<unknown>) => p.then(() => assert.fail("resolved"), (e: HttpError) => e.param);
+  assert.equal(await paramOf(engine.enhance(rawPng(50000, 50000, 8, 6, [], false), base)), undefined);
+  assert.equal(await paramOf(engine.enhance(darkPng, opts({ width: 4000, height: 4000, fit: "contain" }))), "w");
+  assert.equal(await paramOf(engine.enhance(darkPng, opts({ mode: "full", limits: { ...limits, maxFullModePixels: 10_000 } }))), "mode");
   // mode=full with strength 0 does not run the model, so its limit does not apply.
   await engine.enhance(darkPng, opts({ mode: "full", strength: 0, limits: { ...limits, maxFullModePixels: 10_000 } }));
   // The engine still works after all of that.

@@ -121,7 +121,9 @@ test("AVIF above MAX_AVIF_PIXELS: format=auto serves WebP, format=avif is a 422"
   await ok(await post(big, "w=60", { Accept: CHROME }), "image/avif"); // 60x45 fits
   const res = await post(big, "format=avif");
   assert.equal(res.status, 422);
-  assert.match(await res.text(), /AVIF output is 80x60 = 4800 pixels; the limit is 3072/);
+  const e = ((await res.json()) as { error: { message: string; param?: string } }).error;
+  assert.match(e.message, /AVIF output is 80x60 = 4800 pixels; the limit is 3072/);
+  assert.equal(e.param, "format");
 });
 
 test("an AVIF source over MAX_AVIF_SOURCE_PIXELS is a 422 from its header; WebP sources follow MAX_SOURCE_PIXELS", async () => {
