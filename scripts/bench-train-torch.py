@@ -17,30 +17,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class DceNet(nn.Module):
-    """Zero-DCE: 7 plain 3x3 convolutions of 32 channels, skip concatenations, tanh, 8 x 3 curve maps."""
-
-    def __init__(self):
-        super().__init__()
-        n = 32
-        self.e1 = nn.Conv2d(3, n, 3, 1, 1)
-        self.e2 = nn.Conv2d(n, n, 3, 1, 1)
-        self.e3 = nn.Conv2d(n, n, 3, 1, 1)
-        self.e4 = nn.Conv2d(n, n, 3, 1, 1)
-        self.e5 = nn.Conv2d(2 * n, n, 3, 1, 1)
-        self.e6 = nn.Conv2d(2 * n, n, 3, 1, 1)
-        self.e7 = nn.Conv2d(2 * n, 24, 3, 1, 1)
-
-    def forward(self, x):
-        x1 = F.relu(self.e1(x))
-        x2 = F.relu(self.e2(x1))
-        x3 = F.relu(self.e3(x2))
-        x4 = F.relu(self.e4(x3))
-        x5 = F.relu(self.e5(torch.cat([x3, x4], 1)))
-        x6 = F.relu(self.e6(torch.cat([x2, x5], 1)))
-        return torch.tanh(self.e7(torch.cat([x1, x6], 1)))
-
-
 class Separable(nn.Module):
     """Zero-DCE++'s CSDN_Tem: depthwise 3x3 then pointwise 1x1."""
 
@@ -53,19 +29,22 @@ class Separable(nn.Module):
         return self.point(self.depth(x))
 
 
-class LiteNet(nn.Module):
-    """Zero-DCE++ (scale factor 1, as trained): the same graph with separable convolutions, one 3-channel map."""
+class Net(nn.Module):
+    """DCE-Net's graph: 7 convolutions of 32 channels, skip concatenations, tanh. dce: plain 3x3
+    convolutions and 8 x 3 curve maps (Zero-DCE); lite: separable ones and one 3-channel map (Zero-DCE++,
+    scale factor 1, as trained)."""
 
-    def __init__(self):
+    def __init__(self, arch):
         super().__init__()
+        conv = (lambda cin, cout: nn.Conv2d(cin, cout, 3, 1, 1)) if arch == "dce" else Separable
         n = 32
-        self.e1 = Separable(3, n)
-        self.e2 = Separable(n, n)
-        self.e3 = Separable(n, n)
-        self.e4 = Separable(n, n)
-        self.e5 = Separable(2 * n, n)
-        self.e6 = Separable(2 * n, n)
-        self.e7 = Separable(2 * n, 3)
+        self.e1 = conv(3, n)
+        self.e2 = conv(n, n)
+        self.e3 = conv(n, n)
+        self.e4 = conv(n, n)
+        self.e5 = conv(2 * n, n)
+        self.e6 = conv(2 * n, n)
+        self.e7 = conv(2 * n, 24 if arch == "dce" else 3)
 
     def forward(self, x):
         x1 = F.relu(self.e1(x))
@@ -129,7 +108,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     for arch in a.archs.split(","):
-        net = DceNet() if arch == "dce" else LiteNet()
+        net = Net(arch)
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
                 m.weight.data.normal_(0.0, 0.02)

@@ -17,8 +17,7 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export const ERROR_STATUSES = [400, 403, 404, 405, 413, 415, 422, 429, 500, 502, 503, 504] as const;
-export type ErrorStatus = (typeof ERROR_STATUSES)[number];
+export type ErrorStatus = 400 | 403 | 404 | 405 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 export class HttpError extends Error {
   constructor(

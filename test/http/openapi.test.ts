@@ -167,6 +167,16 @@ describe("the OpenAPI document", () => {
     for (const t of ["image/png", "image/jpeg", "image/webp", "image/avif", "multipart/form-data"]) assert.ok(bodyTypes.includes(t), t);
   });
 
+  test("GET /health's body has exactly the documented fields", async () => {
+    const body = (await (await fetch(`${worker.url}/health`)).json()) as Record<string, unknown>;
+    const health = doc.components.schemas.Health!;
+    const keys = (s: Schema) => Object.keys(s.properties ?? {}).sort();
+    assert.deepEqual(Object.keys(body).sort(), keys(health));
+    for (const part of ["model", "formats", "sources"]) {
+      assert.deepEqual(Object.keys(body[part] as object).sort(), keys(health.properties![part]!), part);
+    }
+  });
+
   test("GET /enhance's parameters carry their ranges and defaults", () => {
     const params = Object.fromEntries(op("/enhance", "get").parameters!.map((p) => [p.name, p]));
     assert.equal(params.url?.required, true);

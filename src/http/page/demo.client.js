@@ -40,7 +40,7 @@ let split = 50;
 /** @param {File} file */
 function useFile(file) {
   source = { kind: "file", file, name: baseName(file.name) || "photo" };
-  showBefore(URL.createObjectURL(file), "file");
+  showBefore(URL.createObjectURL(file));
   beforeKey = "file";
   request(0);
 }
@@ -149,7 +149,7 @@ async function run() {
         const key = bq.toString();
         tasks.push(
           call(`/enhance?${key}`, { signal: controller.signal }).then((r) => {
-            showBefore(URL.createObjectURL(r.blob), "url");
+            showBefore(URL.createObjectURL(r.blob));
             beforeKey = key;
           }),
         );
@@ -218,8 +218,8 @@ async function call(url, init) {
 
 // --- showing -------------------------------------------------------------------------------------
 
-/** @param {string} src @param {string} _kind */
-function showBefore(src, _kind) {
+/** @param {string} src */
+function showBefore(src) {
   track(src);
   before.src = src;
 }
