@@ -8,7 +8,7 @@ import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../sr
 import { ARCHES, type Arch } from "../src/engine/network.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
-import { DEFAULT_EXPOSURE, DEFAULT_PATCH, defaultLossWeights } from "./tf/losses.ts";
+import { DEFAULT_EXPOSURE, DEFAULT_PATCH, LOSS_VARIANTS, defaultLossWeights, type LossVariant } from "./tf/losses.ts";
 import { runTraining, type LrSchedule, type TrainOptions } from "./tf/trainer.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
 
@@ -48,6 +48,9 @@ Loss (Zero-DCE: w_tv*TV + w_spa*spa + w_col*col + w_exp*exp)
   --w-spa X  --w-col X  --w-exp X      defaults 1, 5, 10
   --exposure E           well-exposedness level (default ${DEFAULT_EXPOSURE})
   --patch N              exposure patch size (default ${DEFAULT_PATCH})
+  --losses V             zero-dce (default): the four losses as the original; gain-invariant: spatial
+                         consistency and colour constancy judge structure and cast relative to the
+                         brightening, so they no longer hold the darkest photos back
 Run
   --log-every N          print the loss terms and images/s every N steps (default 10)
   --snapshot-every N     snapshot weights + optimizer state every N steps (default 100)
@@ -108,6 +111,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         "w-exp": { type: "string" },
         exposure: { type: "string" },
         patch: { type: "string" },
+        losses: { type: "string" },
         "log-every": { type: "string" },
         "snapshot-every": { type: "string" },
         "run-dir": { type: "string" },
@@ -175,6 +179,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
       },
       exposure: num("exposure", v.exposure, DEFAULT_EXPOSURE, { min: 0 }),
       patch: num("patch", v.patch, DEFAULT_PATCH, { int: true, min: 1 }),
+      variant: parseLossVariant(v.losses),
     },
     microBatch: v["micro-batch"] === undefined ? undefined : num("micro-batch", v["micro-batch"], batch, { int: true, min: 1 }),
     exportVariant: variant,
@@ -231,4 +236,10 @@ function parseSchedule(v: string | undefined): LrSchedule {
   const s = v ?? "cosine";
   if (s !== "constant" && s !== "cosine") throw new UsageError(`--lr-schedule must be constant or cosine, got "${s}"`);
   return s;
+}
+
+function parseLossVariant(v: string | undefined): LossVariant {
+  const s = v ?? "zero-dce";
+  if (!(LOSS_VARIANTS as readonly string[]).includes(s)) throw new UsageError(`--losses must be one of ${LOSS_VARIANTS.join(", ")}, got "${s}"`);
+  return s as LossVariant;
 }

@@ -22,21 +22,44 @@ export interface LossConfig {
   exposure: number;
   /** Exposure patch size (16). */
   patch: number;
+  /**
+   * "zero-dce" (default): the terms exactly as the original. "gain-invariant": spatial consistency
+   * and colour constancy stop charging for brightness itself (see `spatialLoss` and `colorLoss`).
+   */
+  variant?: LossVariant;
 }
+
+export const LOSS_VARIANTS = ["zero-dce", "gain-invariant"] as const;
+export type LossVariant = (typeof LOSS_VARIANTS)[number];
 
 export const DEFAULT_EXPOSURE = 0.6;
 export const DEFAULT_PATCH = 16;
+
+/** Identity with no gradient: TF.js has no stop_gradient op, so a custom gradient of zero stands in. */
+const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+  value: tf.clone(args[0] as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as (x: tf.Tensor) => tf.Tensor;
 
 export function defaultLossWeights(arch: "dce" | "lite"): LossWeights {
   return { tv: arch === "lite" ? 1600 : 200, spa: 1, col: 5, exp: 10 };
 }
 
-/** L_spa: 4x4-pooled channel means; squared differences of the 4-neighbour gradients (zero padded), mean. */
-export function spatialLoss(org: tf.Tensor4D, enh: tf.Tensor4D): tf.Scalar {
+/**
+ * L_spa: 4x4-pooled channel means; squared differences of the 4-neighbour gradients (zero padded), mean.
+ * `gainInvariant`: the input's gradients are first scaled by the image's own brightening (mean out
+ * over mean in, held constant), so the term asks for structure kept, not for brightness withheld. The
+ * original charges a gain g on a gradient D as ((g - 1) D)^2, which holds the darkest, most textured
+ * photos back: they need the largest gains.
+ */
+export function spatialLoss(org: tf.Tensor4D, enh: tf.Tensor4D, gainInvariant = false): tf.Scalar {
   return tf.tidy(() => {
     const pool = (x: tf.Tensor4D) => tf.avgPool(tf.mean(x, 3, true) as tf.Tensor4D, 4, 4, "valid");
+    const po = pool(org);
+    const pe = pool(enh);
+    const ref = gainInvariant ? tf.mul(po, stopGradient(tf.div(tf.mean(pe, [1, 2, 3], true), tf.add(tf.mean(po, [1, 2, 3], true), 1e-6)))) : po;
     // conv(org) - conv(enh) with the same linear kernel = conv(org - enh): one set of differences.
-    const d = tf.sub(pool(org), pool(enh)) as tf.Tensor4D;
+    const d = tf.sub(ref, pe) as tf.Tensor4D;
     const [b, h, w] = d.shape;
     const p = tf.pad(d, [
       [0, 0],
@@ -67,10 +90,14 @@ export function exposureLoss(enh: tf.Tensor4D, patch: number, level: number): tf
  * L_col (gray world), as the code has it: D = (difference of channel means)^2, k = sqrt(sum of D^2),
  * averaged over the batch. A tiny 1e-20 under the root keeps a perfectly grey image (all D = 0) from
  * giving a NaN gradient (0 * inf) without changing any value by more than 1e-10.
+ * `relativeTo` E: the channel means are first divided by their own mean and multiplied by E, so the
+ * cast is charged relative to the brightness (the same value as the original for an image of mean E).
+ * The original grows with the square of the brightness, which charges a cast image for being lifted.
  */
-export function colorLoss(enh: tf.Tensor4D): tf.Scalar {
+export function colorLoss(enh: tf.Tensor4D, relativeTo?: number): tf.Scalar {
   return tf.tidy(() => {
-    const m = tf.mean(enh, [1, 2]) as tf.Tensor2D; // [B, 3]
+    const raw = tf.mean(enh, [1, 2]) as tf.Tensor2D; // [B, 3]
+    const m = relativeTo === undefined ? raw : (tf.mul(tf.div(raw, tf.add(tf.mean(raw, 1, true), 1e-6)), relativeTo) as tf.Tensor2D);
     const [mr, mg, mb] = tf.split(m, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
     const drg = tf.square(tf.sub(mr, mg));
     const drb = tf.square(tf.sub(mr, mb));
@@ -107,8 +134,9 @@ export function totalLoss(x: tf.Tensor4D, enhanced: tf.Tensor4D, curves: tf.Tens
     throw new Error(`training images of ${w}x${h} are smaller than the exposure patch (${cfg.patch}): use a larger --crop/--size or a smaller --patch`);
   }
   const tv = tf.mul(cfg.weights.tv, tvLoss(curves)) as tf.Scalar;
-  const spa = tf.mul(cfg.weights.spa, spatialLoss(x, enhanced)) as tf.Scalar;
-  const col = tf.mul(cfg.weights.col, colorLoss(enhanced)) as tf.Scalar;
+  const inv = cfg.variant === "gain-invariant";
+  const spa = tf.mul(cfg.weights.spa, spatialLoss(x, enhanced, inv)) as tf.Scalar;
+  const col = tf.mul(cfg.weights.col, colorLoss(enhanced, inv ? cfg.exposure : undefined)) as tf.Scalar;
   const exp = tf.mul(cfg.weights.exp, exposureLoss(enhanced, cfg.patch, cfg.exposure)) as tf.Scalar;
   return { tv, spa, col, exp, total: tf.addN([tv, spa, col, exp]) as tf.Scalar };
 }

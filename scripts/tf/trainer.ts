@@ -156,7 +156,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const stepOpts = { loss: o.loss, clip: o.clip, weightDecay: o.weightDecay, microBatch: micro };
   log(
     `training ${o.arch} for steps ${start + 1}..${o.steps}: batch ${o.batch}${micro < o.batch ? ` (micro-batches of ${micro})` : ""}, ` +
-      `Adam lr ${o.lr}${o.lrSchedule === "cosine" ? ` (cosine to ${o.lrMin})` : ""} wd ${o.weightDecay} clip ${o.clip}, loss ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
+      `Adam lr ${o.lr}${o.lrSchedule === "cosine" ? ` (cosine to ${o.lrMin})` : ""} wd ${o.weightDecay} clip ${o.clip}, loss${o.loss.variant === "gain-invariant" ? " (gain-invariant spa, col)" : ""} ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
   );
   const progress = new Progress(o.steps, start, { tty: o.tty, line: log });
   let window: StepResult[] = [];
@@ -220,7 +220,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     microBatch: micro,
     epochs: Number(((o.steps * o.batch) / images.length).toFixed(2)),
     optimizer: { name: "Adam", lr: o.lr, lrSchedule: o.lrSchedule, lrMin: o.lrMin, weightDecay: o.weightDecay, gradNormClip: o.clip },
-    losses: { weights: o.loss.weights, exposureLevel: o.loss.exposure, patch: o.loss.patch },
+    losses: { variant: o.loss.variant ?? "zero-dce", weights: o.loss.weights, exposureLevel: o.loss.exposure, patch: o.loss.patch },
     seed: o.seed,
     init: o.init ?? "random (Zero-DCE init)",
     resumedFrom: start > 0 ? start : undefined,

@@ -76,4 +76,39 @@ describe("Zero-DCE losses", () => {
     near(v(t.total), v(t.tv) + v(t.spa) + v(t.col) + v(t.exp), 1e-2);
     assert.throws(() => totalLoss(x, y, a, { weights: w, exposure: 0.6, patch: 32 }), /smaller than the exposure patch/);
   });
+
+  it("gain-invariant L_spa: a pure gain costs nothing, lost structure still does, and the gain is not pushed on", () => {
+    // A textured dark image lifted 6x: the original charges ((6 - 1) D)^2, the gain-invariant term ~0.
+    const org = image(1, 16, 16, (_, y, x) => [0.02 + 0.01 * ((x >> 2) % 2), 0.03 + 0.01 * ((y >> 2) % 2), 0.02]);
+    const lifted = tf.mul(org, 6) as tf.Tensor4D;
+    assert.ok(spatialLoss(org, lifted).dataSync()[0]! > 1e-4);
+    assert.ok(spatialLoss(org, lifted, true).dataSync()[0]! < 1e-3 * spatialLoss(org, lifted).dataSync()[0]!);
+    // Flattened to its mean (structure lost): charged by both.
+    const flat = image(1, 16, 16, () => [0.15, 0.15, 0.15]);
+    assert.ok(spatialLoss(org, flat, true).dataSync()[0]! > 1e-4);
+    // The gain itself carries no gradient: at a pure gain the gradient is zero, so the term never
+    // asks for less brightening.
+    const g = tf.grad((e: tf.Tensor) => spatialLoss(org, e as tf.Tensor4D, true))(lifted);
+    assert.ok(tf.max(tf.abs(g)).dataSync()[0]! < 1e-5);
+  });
+
+  it("relative L_col: the cast is charged relative to the brightness, equal to the original at mean E", () => {
+    const cast = image(1, 2, 2, () => [0.06, 0.05, 0.04]); // mean 0.05
+    const lifted = tf.mul(cast, 8) as tf.Tensor4D; // mean 0.4
+    assert.ok(colorLoss(lifted).dataSync()[0]! > 30 * colorLoss(cast).dataSync()[0]!);
+    near(colorLoss(cast, 0.5).dataSync()[0]!, colorLoss(lifted, 0.5).dataSync()[0]!, 1e-5);
+    near(colorLoss(lifted, 0.4).dataSync()[0]!, colorLoss(lifted).dataSync()[0]!, 1e-5);
+    const grey = image(1, 2, 2, () => [0.3, 0.3, 0.3]);
+    near(colorLoss(grey, 0.5).dataSync()[0]!, 0);
+  });
+
+  it("totalLoss with the gain-invariant variant uses both gain-invariant terms", () => {
+    const x = image(1, 16, 16, (_, y, x) => [0.02 + 0.001 * x, 0.03 + 0.001 * y, 0.02]);
+    const y = tf.mul(x, 10) as tf.Tensor4D;
+    const a = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    const w = defaultLossWeights("lite");
+    const t = totalLoss(x, y, a, { weights: w, exposure: 0.5, patch: 16, variant: "gain-invariant" });
+    near(t.spa.dataSync()[0]!, spatialLoss(x, y, true).dataSync()[0]!);
+    near(t.col.dataSync()[0]!, 5 * colorLoss(y, 0.5).dataSync()[0]!, 1e-6);
+  });
 });
