@@ -8,7 +8,7 @@ import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engi
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { parseCli, usageError, type Fail } from "./lib/cli.ts";
-import { grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
+import { atReferenceGain, grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -37,6 +37,9 @@ Options:
   --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
   --auto-max-mean X      strength=auto brightens to at most this content mean, 1 = off (default: the
                          served AUTO_MAX_MEAN); for scoring configurations
+  --at-reference-gain    also score each output scaled by the one gain that best matches its reference
+                         (a diagnostic: a brightness miss, which no enhancer can know, apart from lost
+                         structure and noise)
   --json FILE            write all results as JSON
   --sheet FILE.png       contact sheet: one row per image, input | each run | reference
   --card DIR             record the scores of models in DIR in DIR's model card (quality table,
@@ -56,6 +59,8 @@ interface ImageScore {
   /** Gray-world deviation (grayWorldDeviation). */
   cast: number;
   ms?: number;
+  /** With --at-reference-gain: the scores of the output scaled to the reference's brightness (atReferenceGain). */
+  atRefGain?: { gain: number; psnr: number; ssim: number };
 }
 interface RunResult {
   label: string;
@@ -63,7 +68,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number };
+  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number; atRefGain?: { psnr: number; ssim: number } };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -85,7 +90,9 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array
   if (out.width !== ref.width || out.height !== ref.height) {
     throw new Error(`${file}: output is ${out.width}x${out.height} but the reference is ${ref.width}x${ref.height}`);
   }
+  const matched = withRefGain ? atReferenceGain(out, ref) : undefined;
   return {
+    ...(matched ? { atRefGain: { gain: matched.gain, psnr: psnr(matched.image, ref), ssim: ssim(matched.image, ref) } } : {}),
     file,
     psnr: psnr(out, ref),
     ssim: ssim(out, ref),
@@ -102,6 +109,9 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array
  */
 const PSNR_CAP = 60;
 
+/** --at-reference-gain, set once from the flags. */
+let withRefGain = false;
+
 function summarise(images: ImageScore[]): RunResult["mean"] {
   const avg = (f: (s: ImageScore) => number) => images.reduce((a, s) => a + f(s), 0) / images.length;
   const capped = (s: ImageScore) => Math.min(PSNR_CAP, s.psnr);
@@ -117,6 +127,7 @@ function summarise(images: ImageScore[]): RunResult["mean"] {
     cast: avg((s) => s.cast),
   };
   if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
+  if (images.every((s) => s.atRefGain)) m.atRefGain = { psnr: avg((s) => Math.min(PSNR_CAP, s.atRefGain!.psnr)), ssim: avg((s) => s.atRefGain!.ssim) };
   return m;
 }
 
@@ -154,6 +165,7 @@ async function main(): Promise<void> {
       strength: { type: "string", default: "auto" },
       denoise: { type: "string", default: "auto" },
       "auto-max-mean": { type: "string" },
+      "at-reference-gain": { type: "boolean", default: false },
       json: { type: "string" },
       sheet: { type: "string" },
       card: { type: "string" },
@@ -176,6 +188,7 @@ async function main(): Promise<void> {
     return n;
   };
   const autoMaxMean = unit("auto-max-mean", values["auto-max-mean"]);
+  withRefGain = values["at-reference-gain"] === true;
 
   await initNodeCodecs();
   // Pairs: every image in high/ (or low/) that has a counterpart.
@@ -247,15 +260,18 @@ async function main(): Promise<void> {
   const refMean = refs.reduce((a, r) => a + meanBrightness(r), 0) / refs.length;
   for (const run of runs) {
     console.log(`\n${run.label}`);
-    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.contentMean, s.cast, ...(s.ms !== undefined ? [s.ms] : [])]);
-    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.contentMean, run.mean.cast, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
-    console.log(table(["image", "PSNR dB", "SSIM", "mean", "content mean", "cast", ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
+    const g = (s: ImageScore) => (withRefGain ? [s.atRefGain!.gain, s.atRefGain!.psnr, s.atRefGain!.ssim] : []);
+    const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.contentMean, s.cast, ...g(s), ...(s.ms !== undefined ? [s.ms] : [])]);
+    const gm = run.mean.atRefGain ? ["", run.mean.atRefGain.psnr, run.mean.atRefGain.ssim] : [];
+    rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.contentMean, run.mean.cast, ...gm, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
+    const gh = withRefGain ? ["ref. gain", "PSNR at gain", "SSIM at gain"] : [];
+    console.log(table(["image", "PSNR dB", "SSIM", "mean", "content mean", "cast", ...gh, ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
   }
   console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
   console.log(
     table(
-      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast"],
-      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast]),
+      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast", ...(withRefGain ? ["PSNR at ref. gain", "SSIM at ref. gain"] : [])],
+      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast, ...(r.mean.atRefGain ? [r.mean.atRefGain.psnr, r.mean.atRefGain.ssim] : [])]),
     ),
   );
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { meanBrightness, psnr, ssim, ssimChannel } from "../../scripts/lib/metrics.ts";
+import { atReferenceGain, meanBrightness, psnr, ssim, ssimChannel } from "../../scripts/lib/metrics.ts";
 import { makePixels } from "../fixtures/images.ts";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -65,4 +65,21 @@ test("SSIM averages the windows that fit (border cropped) and then the channels"
   const c = makePixels(8, 7, (i) => [i === 0 ? 255 : 0, 0, 0, 255]);
   close(ssim(a, c), ((first + 1) / 2 + 2) / 3);
   assert.throws(() => ssim(grey(6, 7, () => 0), grey(6, 7, () => 0)), /at least 7x7/);
+});
+
+test("atReferenceGain: an output at half the reference's brightness is scaled back to it; the gain is the least-squares one", () => {
+  const ref = makePixels(8, 6, (x, y) => [20 * x + 10, 30 * y + 5, 100, 255]);
+  const dark = makePixels(8, 6, (x, y) => [10 * x + 5, 15 * y + 2.5, 50, 200]);
+  const r = atReferenceGain(dark, ref);
+  assert.ok(Math.abs(r.gain - 2) < 0.01, `gain ${r.gain}`);
+  assert.ok(psnr(dark, ref) < 16);
+  assert.ok(psnr(r.image, ref) > 45, `${psnr(r.image, ref)}`);
+  // Alpha is kept; values clip at 255 rather than wrap.
+  assert.equal(r.image.data[3], 200);
+  const bright = atReferenceGain(makePixels(2, 1, (x) => (x === 0 ? [250, 250, 250, 255] : [10, 10, 10, 255])), makePixels(2, 1, () => [255, 255, 255, 255]));
+  assert.ok(bright.gain > 1);
+  assert.equal(bright.image.data[0], 255);
+  // Structure is not repaired: noise on top of the right gain still costs.
+  const noisy = makePixels(8, 6, (x, y) => [10 * x + 5 + ((x + y) % 2 ? 12 : -6), 15 * y + 2.5, 50, 255]);
+  assert.ok(psnr(atReferenceGain(noisy, ref).image, ref) < 30);
 });
