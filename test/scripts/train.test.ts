@@ -181,7 +181,7 @@ describe("batches and flags", () => {
     assert.equal(o.batch, 8);
     assert.equal(o.lr, 1e-3);
     assert.equal(o.clip, 0.1);
-    assert.deepEqual(o.loss, { weights: { tv: 1600, spa: 1, col: 5, exp: 10 }, exposure: 0.6, patch: 16 });
+    assert.deepEqual(o.loss, { weights: { tv: 1600, spa: 1, col: 5, exp: 10 }, exposure: 0.6, patch: 16, variant: "zero-dce" });
     assert.deepEqual(o.data, ["data/train/"]);
     assert.equal(o.runDir, "runs/lite-128");
     const d = parseTrainArgs(["--arch", "dce", "--data", "a,b", "--w-tv", "50", "--exposure", "0.5", "--epochs", "2"])!;
@@ -189,6 +189,8 @@ describe("batches and flags", () => {
     assert.equal(d.loss.exposure, 0.5);
     assert.deepEqual(d.data, ["a", "b"]);
     assert.equal(d.epochs, 2);
+    assert.equal(parseTrainArgs(["--losses", "gain-invariant"])!.loss.variant, "gain-invariant");
+    assert.throws(() => parseTrainArgs(["--losses", "scale-free"]), /--losses must be one of zero-dce, gain-invariant/);
     assert.equal(parseTrainArgs(["--help"]), null);
     assert.throws(() => parseTrainArgs(["--arch", "big"]), UsageError);
     assert.throws(() => parseTrainArgs(["--batch", "0"]), UsageError);
