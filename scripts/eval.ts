@@ -86,7 +86,8 @@ async function thumb(img: RgbaImage): Promise<RgbaImage> {
 }
 
 /** `content`: the input's content mask (contentMask: pixels above the empty black of a canvas or a night sky). */
-function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array | undefined, ms?: number): ImageScore {
+/** `withRefGain`: also score the output at the reference's brightness (--at-reference-gain). */
+function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array | undefined, withRefGain: boolean, ms?: number): ImageScore {
   if (out.width !== ref.width || out.height !== ref.height) {
     throw new Error(`${file}: output is ${out.width}x${out.height} but the reference is ${ref.width}x${ref.height}`);
   }
@@ -108,9 +109,6 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array
  * error), so a set where most photos pass unchanged still has a finite, comparable mean.
  */
 const PSNR_CAP = 60;
-
-/** --at-reference-gain, set once from the flags. */
-let withRefGain = false;
 
 function summarise(images: ImageScore[]): RunResult["mean"] {
   const avg = (f: (s: ImageScore) => number) => images.reduce((a, s) => a + f(s), 0) / images.length;
@@ -188,7 +186,7 @@ async function main(): Promise<void> {
     return n;
   };
   const autoMaxMean = unit("auto-max-mean", values["auto-max-mean"]);
-  withRefGain = values["at-reference-gain"] === true;
+  const withRefGain = values["at-reference-gain"] === true;
 
   await initNodeCodecs();
   // Pairs: every image in high/ (or low/) that has a counterpart.
@@ -212,7 +210,7 @@ async function main(): Promise<void> {
     for (const [i, p] of pairs.entries()) {
       const low = await readImage(p.low!);
       masks[i] = contentMask(low);
-      images.push(score(p.file, low, refs[i]!, masks[i]));
+      images.push(score(p.file, low, refs[i]!, masks[i], withRefGain));
       if (values.sheet) sheetRows[i]!.push(await thumb(low));
     }
     runs.push({ label: "input (low vs high)", source: "input", path: resolve(values.low), images, mean: summarise(images) });
@@ -238,7 +236,7 @@ async function main(): Promise<void> {
       });
       const ms = performance.now() - t;
       const out = await decode(r.bytes, "png");
-      images.push(score(p.file, out, refs[i]!, masks[i], ms));
+      images.push(score(p.file, out, refs[i]!, masks[i], withRefGain, ms));
       if (values.sheet) sheetRows[i]!.push(await thumb(out));
     }
     const m = engine.model;
@@ -251,7 +249,7 @@ async function main(): Promise<void> {
       const path = findByStem(dir, p.file);
       if (!path || !formatOfPath(path)) fail(`no output for ${p.file} in ${dir}`);
       const out = await readImage(path);
-      images.push(score(p.file, out, refs[i]!, masks[i]));
+      images.push(score(p.file, out, refs[i]!, masks[i], withRefGain));
       if (values.sheet) sheetRows[i]!.push(await thumb(out));
     }
     runs.push({ label: `outputs ${dir}`, source: "outputs", path: resolve(dir), images, mean: summarise(images) });
