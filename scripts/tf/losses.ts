@@ -107,12 +107,34 @@ export function colorLoss(enh: tf.Tensor4D, relativeTo?: number): tf.Scalar {
   });
 }
 
+/**
+ * Kernels of a convolution whose output channels are a's neighbour differences, down (a[y+1] - a[y]) or
+ * across (a[x+1] - a[x]), per channel: -1 and 1 on the channel's own diagonal, 0 elsewhere. Exact (the
+ * zero products add nothing), and on wasm a tenth of the time of two slices and a subtraction, both
+ * ways (the slices' gradient is a per-pixel copy loop there, the convolution's another convolution).
+ */
+const diffKernels = new Map<number, { down: tf.Tensor4D; across: tf.Tensor4D }>();
+function differenceKernels(c: number): { down: tf.Tensor4D; across: tf.Tensor4D } {
+  let k = diffKernels.get(c);
+  if (!k) {
+    const d = new Float32Array(2 * c * c);
+    for (let i = 0; i < c; i++) {
+      d[i * c + i] = -1; // tap 0, in i -> out i
+      d[c * c + i * c + i] = 1; // tap 1
+    }
+    k = tf.tidy(() => ({ down: tf.keep(tf.tensor4d(d, [2, 1, c, c])), across: tf.keep(tf.tensor4d(d, [1, 2, c, c])) }));
+    diffKernels.set(c, k);
+  }
+  return k;
+}
+
 /** L_TV of the curve maps: 2 * (h_tv / count_h + w_tv / count_w) / batch, counts without channels. */
 export function tvLoss(a: tf.Tensor4D): tf.Scalar {
   return tf.tidy(() => {
     const [b, h, w, c] = a.shape;
-    const hTv = tf.sum(tf.square(tf.sub(tf.slice(a, [0, 1, 0, 0], [b, h - 1, w, c]), tf.slice(a, [0, 0, 0, 0], [b, h - 1, w, c]))));
-    const wTv = tf.sum(tf.square(tf.sub(tf.slice(a, [0, 0, 1, 0], [b, h, w - 1, c]), tf.slice(a, [0, 0, 0, 0], [b, h, w - 1, c]))));
+    const k = differenceKernels(c);
+    const hTv = tf.sum(tf.square(tf.conv2d(a, k.down, 1, "valid")));
+    const wTv = tf.sum(tf.square(tf.conv2d(a, k.across, 1, "valid")));
     const countH = (h - 1) * w;
     const countW = h * (w - 1);
     return tf.div(tf.mul(2, tf.add(tf.div(hTv, countH), tf.div(wTv, countW))), b) as tf.Scalar;

@@ -60,6 +60,23 @@ describe("Zero-DCE losses", () => {
     near(tvLoss(tf.tensor4d(d, [2, 2, 3, 2])).dataSync()[0]!, 13, 1e-5);
   });
 
+  it("L_TV matches slice differences, value and gradient, with every channel different", () => {
+    // The loss takes its differences by convolution; a plain slice formula is the reference.
+    const ref = (t: tf.Tensor4D) => {
+      const [b, h, w, c] = t.shape;
+      const hTv = tf.sum(tf.square(tf.sub(tf.slice(t, [0, 1, 0, 0], [b, h - 1, w, c]), tf.slice(t, [0, 0, 0, 0], [b, h - 1, w, c]))));
+      const wTv = tf.sum(tf.square(tf.sub(tf.slice(t, [0, 0, 1, 0], [b, h, w - 1, c]), tf.slice(t, [0, 0, 0, 0], [b, h, w - 1, c]))));
+      return tf.div(tf.mul(2, tf.add(tf.div(hTv, (h - 1) * w), tf.div(wTv, h * (w - 1)))), b) as tf.Scalar;
+    };
+    for (const c of [3, 24]) {
+      const a = tf.tensor4d(Float32Array.from({ length: 2 * 5 * 7 * c }, (_, i) => Math.sin(0.7 * i) * Math.cos(0.13 * i * i)), [2, 5, 7, c]);
+      near(tvLoss(a).dataSync()[0]!, ref(a).dataSync()[0]!, 1e-5);
+      const g = tf.grad((t: tf.Tensor) => tvLoss(t as tf.Tensor4D))(a).dataSync();
+      const r = tf.grad((t: tf.Tensor) => ref(t as tf.Tensor4D))(a).dataSync();
+      for (let i = 0; i < g.length; i++) near(g[i]!, r[i]!, 1e-6);
+    }
+  });
+
   it("total = w_tv*TV + w_spa*spa + w_col*col + w_exp*exp with the original weights", () => {
     const x = image(2, 16, 16, (b, y, x) => [0.05 + 0.01 * x, 0.1 + 0.005 * y, 0.02 * b + 0.1]);
     const y = image(2, 16, 16, (b, y, x) => [0.3 + 0.01 * x, 0.4 + 0.005 * y, 0.2 * b + 0.3]);
