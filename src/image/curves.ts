@@ -302,23 +302,42 @@ export function exposureScore(img: RgbaImage, mask: Uint8Array = contentMask(img
 }
 
 /**
- * Highest mean content luma `strength=auto` brightens to. The network is trained towards a uniform
+ * Highest content brightness (`contentBrightness`: mean luma or mean RGB, whichever is higher)
+ * `strength=auto` brightens to. The network is trained towards a uniform
  * exposure (0.6 per patch), which on a night photo means daylight; a photographer's auto leaves a night
  * a well-lit night. 0.5 cost LOL 1 dB (its references reach 0.6 on the darkest rooms), so the cap sits at 0.6.
  */
 export const AUTO_MAX_MEAN = 0.6;
 
 /**
+ * How bright the content reads for the `auto` cap: the larger of its mean Rec. 709 luma and its mean
+ * RGB value. The two differ on strongly coloured light (sodium orange, magenta LEDs: little green,
+ * so luma reads darker than the channels are); capping luma alone let such a photo end at a mean
+ * RGB of 0.67 under a 0.6 cap.
+ */
+export function contentBrightness(img: RgbaImage, mask?: Uint8Array): number {
+  const d = img.data;
+  let s = 0;
+  let n = 0;
+  for (let i = 0, p = 0; i < d.length; i += 4, p++) {
+    if (mask && !mask[p]) continue;
+    s += d[i]! + d[i + 1]! + d[i + 2]!;
+    n++;
+  }
+  return Math.max(meanLuma(img, mask), n ? s / n / 3 / 255 : 0);
+}
+
+/**
  * `strength=auto`, second half: the largest strength up to `strength` whose result on `probe` (a small
- * copy; the maps are resampled to it) keeps the content's mean luma at or below `maxMean`. The mean
- * grows with the strength, so a bisection of a few steps on a 64 px copy finds it.
+ * copy; the maps are resampled to it) keeps the content's brightness (`contentBrightness`) at or below
+ * `maxMean`. The brightness grows with the strength, so a bisection of a few steps on a 64 px copy finds it.
  */
 export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean = AUTO_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
   if (strength <= 0) return strength;
   const out = new Uint8Array(probe.data.length);
-  const meanAt = (s: number) => meanLuma(applyCurves(probe, maps, iterations, s, out), mask);
+  const meanAt = (s: number) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
   if (meanAt(strength) <= maxMean) return strength;
-  if (meanLuma(probe, mask) >= maxMean) return 0;
+  if (contentBrightness(probe, mask) >= maxMean) return 0;
   let lo = 0;
   let hi = strength;
   for (let i = 0; i < 10; i++) {

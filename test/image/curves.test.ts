@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, AUTO_MAX_MEAN, autoStrength, capStrength, contentMask, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
+import { applyCurves, AUTO_MAX_MEAN, autoStrength, capStrength, contentBrightness, contentMask, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
 import { makePixels } from "../fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
@@ -163,6 +163,24 @@ test("capStrength: auto stops brightening at the target mean; a result already u
   assert.equal(capStrength(img, lift, 8, 0), 0);
   // An image already over the target gets nothing.
   assert.equal(capStrength(makePixels(8, 8, () => [150, 150, 150, 255]), lift, 8, 1), 0);
+});
+
+test("capStrength: under coloured light the cap holds the mean RGB too, not only the luma", () => {
+  // Magenta light: red and blue well lit, green dim, so luma (mostly green) reads darker than the channels.
+  const img = makePixels(32, 24, (x, y) => [40 + x, 8 + (y >> 2), 45 + y, 255]);
+  const lift = maps(3, 4, 3, () => -1);
+  const s = capStrength(img, lift, 8, 1);
+  const out = applyCurves(img, lift, 8, s, new Uint8Array(img.data.length));
+  const rgb = contentBrightness(out);
+  const luma = meanLuma(out);
+  assert.ok(luma < rgb - 0.05, `the case must separate the two measures (luma ${luma}, brightness ${rgb})`);
+  assert.ok(rgb <= AUTO_MAX_MEAN + 1e-9 && rgb > AUTO_MAX_MEAN - 0.03, `capped brightness ${rgb}`);
+  // contentBrightness is the mean RGB here, and the luma on a gray image.
+  let sum = 0;
+  for (let i = 0; i < out.data.length; i += 4) sum += out.data[i]! + out.data[i + 1]! + out.data[i + 2]!;
+  assert.ok(Math.abs(rgb - sum / (out.data.length / 4) / 3 / 255) < 1e-12);
+  const gray = makePixels(4, 4, () => [100, 100, 100, 255]);
+  assert.ok(Math.abs(contentBrightness(gray) - meanLuma(gray)) < 1e-3);
 });
 
 test("the lookup-table path for shared maps matches the exact iteration to within one level", () => {
