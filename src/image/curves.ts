@@ -199,17 +199,27 @@ function inUnitRange(m: Float32Array): boolean {
   return true;
 }
 
-/** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]), over the pixels `mask` marks (default all). */
-export function meanLuma(img: RgbaImage, mask?: Uint8Array): number {
+/** Mean R, G and B (0-1) over the pixels `mask` marks (default all); zeros when it marks none. */
+function channelMeans(img: RgbaImage, mask?: Uint8Array): [number, number, number] {
   const d = img.data;
-  let s = 0;
+  let r = 0;
+  let g = 0;
+  let b = 0;
   let n = 0;
   for (let i = 0, p = 0; i < d.length; i += 4, p++) {
     if (mask && !mask[p]) continue;
-    s += 0.2126 * d[i]! + 0.7152 * d[i + 1]! + 0.0722 * d[i + 2]!;
+    r += d[i]!;
+    g += d[i + 1]!;
+    b += d[i + 2]!;
     n++;
   }
-  return n ? s / n / 255 : 0;
+  return n ? [r / n / 255, g / n / 255, b / n / 255] : [0, 0, 0];
+}
+
+/** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]), over the pixels `mask` marks (default all). */
+export function meanLuma(img: RgbaImage, mask?: Uint8Array): number {
+  const [r, g, b] = channelMeans(img, mask);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
 /** Rec. 709 luma of every pixel, 0-255 (rounded). */
@@ -316,15 +326,8 @@ export const AUTO_MAX_MEAN = 0.6;
  * RGB of 0.67 under a 0.6 cap.
  */
 export function contentBrightness(img: RgbaImage, mask?: Uint8Array): number {
-  const d = img.data;
-  let s = 0;
-  let n = 0;
-  for (let i = 0, p = 0; i < d.length; i += 4, p++) {
-    if (mask && !mask[p]) continue;
-    s += d[i]! + d[i + 1]! + d[i + 2]!;
-    n++;
-  }
-  return Math.max(meanLuma(img, mask), n ? s / n / 3 / 255 : 0);
+  const [r, g, b] = channelMeans(img, mask);
+  return Math.max(0.2126 * r + 0.7152 * g + 0.0722 * b, (r + g + b) / 3);
 }
 
 /**
