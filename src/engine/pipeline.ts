@@ -67,8 +67,8 @@ export interface PipelineOptions {
    */
   denoise?: number | "auto";
   /**
-   * strength=auto never brightens the content (mean luma or mean RGB, the higher) above this (default AUTO_MAX_MEAN, 0.6);
-   * 1 turns the cap off (the exposure score alone decides).
+   * strength=auto never brightens the content (mean luma or mean RGB, the higher) above this
+   * (default AUTO_MAX_MEAN, 0.6); 1 turns the cap off (the exposure score alone decides).
    */
   autoMaxMean?: number;
   mode: "fast" | "full";

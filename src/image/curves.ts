@@ -216,10 +216,12 @@ function channelMeans(img: RgbaImage, mask?: Uint8Array): [number, number, numbe
   return n ? [r / n / 255, g / n / 255, b / n / 255] : [0, 0, 0];
 }
 
+/** Rec. 709 luma of RGB values in [0, 1]. */
+const luma709 = (r: number, g: number, b: number): number => 0.2126 * r + 0.7152 * g + 0.0722 * b;
+
 /** Mean Rec. 709 luma of the RGB values (sRGB-encoded, in [0,1]), over the pixels `mask` marks (default all). */
 export function meanLuma(img: RgbaImage, mask?: Uint8Array): number {
-  const [r, g, b] = channelMeans(img, mask);
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return luma709(...channelMeans(img, mask));
 }
 
 /** Rec. 709 luma of every pixel, 0-255 (rounded). */
@@ -327,7 +329,7 @@ export const AUTO_MAX_MEAN = 0.6;
  */
 export function contentBrightness(img: RgbaImage, mask?: Uint8Array): number {
   const [r, g, b] = channelMeans(img, mask);
-  return Math.max(0.2126 * r + 0.7152 * g + 0.0722 * b, (r + g + b) / 3);
+  return Math.max(luma709(r, g, b), (r + g + b) / 3);
 }
 
 /**
