@@ -14,7 +14,7 @@ import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/mode
 import { decode, encode } from "../src/image/codecs.ts";
 import { fitSize, resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
-import { contentMask } from "../src/image/curves.ts";
+import { contentMask, MAX_STRENGTH } from "../src/image/curves.ts";
 import type { RgbaImage } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
@@ -37,6 +37,10 @@ Options:
   --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
   --auto-max-mean X      strength=auto brightens to at most this content mean, 1 = off (default: the
                          served AUTO_MAX_MEAN); for scoring configurations
+  --auto-min-mean X      strength=auto lifts content the model's curves leave darker than this, 0 = off
+                         (default: the served AUTO_MIN_MEAN)
+  --auto-max-lift S      the highest strength (1..2) that lift may reach, 1 = off (default: the served
+                         AUTO_MAX_LIFT)
   --at-reference-gain    also score each output scaled by the one gain that best matches its reference
                          (a diagnostic: a brightness miss, which no enhancer can know, apart from lost
                          structure and noise)
@@ -163,6 +167,8 @@ async function main(): Promise<void> {
       strength: { type: "string", default: "auto" },
       denoise: { type: "string", default: "auto" },
       "auto-max-mean": { type: "string" },
+      "auto-min-mean": { type: "string" },
+      "auto-max-lift": { type: "string" },
       "at-reference-gain": { type: "boolean", default: false },
       json: { type: "string" },
       sheet: { type: "string" },
@@ -186,6 +192,10 @@ async function main(): Promise<void> {
     return n;
   };
   const autoMaxMean = unit("auto-max-mean", values["auto-max-mean"]);
+  const autoMinMean = unit("auto-min-mean", values["auto-min-mean"]);
+  const liftFlag = values["auto-max-lift"];
+  const autoMaxLift = liftFlag === undefined ? undefined : Number(liftFlag);
+  if (autoMaxLift !== undefined && !(autoMaxLift >= 1 && autoMaxLift <= MAX_STRENGTH)) fail(`--auto-max-lift must be a number in 1..${MAX_STRENGTH}, got "${liftFlag}"`);
   const withRefGain = values["at-reference-gain"] === true;
 
   await initNodeCodecs();
@@ -233,6 +243,8 @@ async function main(): Promise<void> {
         orient: true,
         limits: CLI_LIMITS,
         ...(autoMaxMean !== undefined ? { autoMaxMean } : {}),
+        ...(autoMinMean !== undefined ? { autoMinMean } : {}),
+        ...(autoMaxLift !== undefined ? { autoMaxLift } : {}),
       });
       const ms = performance.now() - t;
       const out = await decode(r.bytes, "png");

@@ -1,5 +1,6 @@
 /** Option values shared by the enhance and eval CLIs. */
 import type { PipelineLimits } from "../../src/engine/pipeline.ts";
+import { MAX_STRENGTH } from "../../src/image/curves.ts";
 
 /**
  * Local runs have no edge memory limit. mode=full is capped at 4 MP: at full resolution DCE-Net keeps
@@ -7,11 +8,11 @@ import type { PipelineLimits } from "../../src/engine/pipeline.ts";
  */
 export const CLI_LIMITS: PipelineLimits = { maxSourcePixels: 200e6, maxOutputPixels: 200e6, maxFullModePixels: 4e6 };
 
-/** "auto" or a number in 0..1; calls `fail` with a message naming what is allowed otherwise. */
+/** "auto" or a number in 0..MAX_STRENGTH (2); calls `fail` with a message naming what is allowed otherwise. */
 export function parseStrength(v: string, fail: (m: string) => never): number | "auto" {
   if (v === "auto") return "auto";
   const s = Number(v);
-  if (v.trim() === "" || !Number.isFinite(s) || s < 0 || s > 1) fail(`--strength must be a number in 0..1 or auto, got "${v}"`);
+  if (v.trim() === "" || !Number.isFinite(s) || s < 0 || s > MAX_STRENGTH) fail(`--strength must be a number in 0..${MAX_STRENGTH} or auto, got "${v}"`);
   return s;
 }
 

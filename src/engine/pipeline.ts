@@ -12,7 +12,7 @@ import { readHeader } from "../image/sniff.ts";
 import { CODEC_NAMES, codecMemory, decode, encode, hasAlpha, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
-import { AUTO_MAX_MEAN, autoStrength, capStrength, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
+import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, capStrength, liftStrength, MAX_STRENGTH, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
 import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "../image/pixels.ts";
 import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
@@ -59,7 +59,10 @@ export interface PipelineOptions {
   avifFallback?: boolean;
   /** Quality 1-100 for jpeg/webp/avif (default: the format's own, DEFAULT_QUALITY). */
   quality?: number;
-  /** 0 = no enhancement (model not run), 1 = full curves, "auto" = adapt to darkness. */
+  /**
+   * 0 = no enhancement (model not run), 1 = full curves, up to 2 = past them towards the strongest
+   * brightening curve (`strengthAffine`), "auto" = adapt to darkness.
+   */
   strength: number | "auto";
   /**
    * Smoothing of the noise the curves lift (src/image/denoise.ts): 0 = off, 0..1 = assumed noise level,
@@ -71,6 +74,13 @@ export interface PipelineOptions {
    * (default AUTO_MAX_MEAN, 0.6); 1 turns the cap off (the exposure score alone decides).
    */
   autoMaxMean?: number;
+  /**
+   * strength=auto lifts content the model's full curves leave darker than this (default
+   * AUTO_MIN_MEAN, 0.45) by going past them, up to strength autoMaxLift (default AUTO_MAX_LIFT, 1.5;
+   * 1 turns the lift off).
+   */
+  autoMinMean?: number;
+  autoMaxLift?: number;
   mode: "fast" | "full";
   /** Apply EXIF orientation (JPEG). */
   orient: boolean;
@@ -188,8 +198,8 @@ async function estimationCopy(img: RgbaImage, from: RgbaImage, size: number): Pr
 async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> {
   const { limits } = opts;
   // The Worker validates parameters first; these guard the other callers (CLIs, tests).
-  if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= 1)) {
-    throw new HttpError(400, "bad_parameter", `strength must be between 0 and 1 or "auto", got ${opts.strength}`);
+  if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= MAX_STRENGTH)) {
+    throw new HttpError(400, "bad_parameter", `strength must be between 0 and ${MAX_STRENGTH} or "auto", got ${opts.strength}`);
   }
   if (typeof opts.denoise === "number" && !(opts.denoise >= 0 && opts.denoise <= 1)) {
     throw new HttpError(400, "bad_parameter", `denoise must be between 0 and 1 or "auto", got ${opts.denoise}`);
@@ -290,7 +300,11 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     // auto, second half: no brighter than a well-lit night (AUTO_MAX_MEAN), judged on the probe.
-    if (probe && probeMask) strength = capStrength(probe, maps, model.iterations, strength, opts.autoMaxMean ?? AUTO_MAX_MEAN, probeMask);
+    if (probe && probeMask) {
+      strength = capStrength(probe, maps, model.iterations, strength, opts.autoMaxMean ?? AUTO_MAX_MEAN, probeMask);
+      // ...and no darker than the low end of a well-lit night (AUTO_MIN_MEAN), past the model's curves if need be.
+      strength = liftStrength(probe, maps, model.iterations, strength, opts.autoMinMean ?? AUTO_MIN_MEAN, opts.autoMaxLift ?? AUTO_MAX_LIFT, probeMask);
+    }
     lap("model");
   }
   if (strength !== 0 && estimate && maps) {

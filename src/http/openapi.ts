@@ -55,7 +55,7 @@ const IMAGE_HEADERS = {
   "Cache-Control": header("public, max-age=31536000, immutable for GET; no-store for uploads and misses answered to HEAD."),
   Vary: header("Accept, when format=auto (the format depends on it)."),
   "Content-Disposition": header('inline, with a file name such as enhanced.webp.', 'inline; filename="enhanced.webp"'),
-  "X-Enhance-Strength": header("The strength applied, 0-1 (what auto chose).", "0.74"),
+  "X-Enhance-Strength": header("The strength applied, 0-2 (what auto chose; above 1 auto lifted a night the model's curves left too dark).", "0.74"),
   "X-Enhance-Size": header("Output width x height in pixels.", "800x600"),
   "X-Enhance-Model": header("Model name@version that made the result.", "dce-lite@2"),
   "X-Enhance-Cache": header("r2 when the result came from the persistent store; miss on a HEAD without a stored result."),

@@ -12,6 +12,7 @@ import { z } from "@hono/zod-openapi";
 import { HttpError } from "../shared/errors.ts";
 import type { Fit, ImageFormat } from "../shared/image.ts";
 import { DEFAULT_QUALITY } from "../image/codecs.ts";
+import { MAX_STRENGTH } from "../image/curves.ts";
 
 export type RequestedFormat = ImageFormat | "auto";
 
@@ -64,6 +65,7 @@ function param<T extends z.ZodType>(name: string, schema: T, allowed: string, de
 const WHOLE = /^[1-9]\d*$/;
 const DECIMAL_2 = /^\d+(?:\.\d{1,2})?$/;
 const UNIT_2 = /^(?:[01](?:\.\d{1,2})?|\.\d{1,2})$/;
+const STRENGTH_2 = /^(?:[0-2](?:\.\d{1,2})?|\.\d{1,2})$/;
 
 /** Turns text spelled as `pattern` into a number; anything else stays text and fails the number schema. */
 const numberIf = (pattern: RegExp) => (v: unknown) => (typeof v === "string" && pattern.test(v) ? Number(v) : v);
@@ -74,6 +76,9 @@ const hundredths = (min: number, max: number) =>
   z.number().min(min).max(max).openapi({ multipleOf: 0.01 });
 const unitOrAuto = () =>
   z.preprocess(numberIf(UNIT_2), z.union([z.literal("auto"), hundredths(0, 1)])).default("auto");
+/** strength: past 1 the curves go on towards the strongest brightening one (src/image/curves.ts). */
+const strengthOrAuto = () =>
+  z.preprocess(numberIf(STRENGTH_2), z.union([z.literal("auto"), hundredths(0, MAX_STRENGTH)])).default("auto");
 
 const SHARED = {
   w: param("w", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output width in CSS pixels (multiplied by dpr).", 800),
@@ -95,9 +100,9 @@ const SHARED = {
   q: param("q", wholeNumber(1, 100).optional(), "a whole number from 1 to 100", "Quality for jpeg, webp and avif (ignored for png); default per format (see /health).", 80),
   strength: param(
     "strength",
-    unitOrAuto(),
-    "auto or a number from 0 to 1 with at most 2 decimals",
-    "How far to brighten: 0 = not at all, 1 = the model's full curves, auto = chosen from the photo's exposure (reported in X-Enhance-Strength).",
+    strengthOrAuto(),
+    `auto or a number from 0 to ${MAX_STRENGTH} with at most 2 decimals`,
+    `How far to brighten: 0 = not at all, 1 = the model's full curves, 1 to ${MAX_STRENGTH} = past them towards the strongest brightening curve, auto = chosen from the photo's exposure (reported in X-Enhance-Strength).`,
     "auto",
   ),
   denoise: param(

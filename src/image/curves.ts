@@ -33,7 +33,8 @@ function axisTaps(outSize: number, inSize: number): { lo: Int32Array; hi: Int32A
 
 /**
  * Apply the curves to `img` (RGB; alpha untouched), writing into `out` (default: in place).
- * `strength` scales every r (0 = identity, 1 = the model's curves). Maps with 3 channels (lite,
+ * `strength` 0..1 scales every r (0 = identity, 1 = the model's curves); 1..2 goes on past the model's
+ * curves towards the strongest brightening one (see `strengthAffine`). Maps with 3 channels (lite,
  * Zero-DCE++) are reused for every iteration (through a lookup table unless `method` is "exact";
  * within one 8-bit level of it); 3 * iterations channels give one map per iteration.
  */
@@ -52,15 +53,17 @@ export function applyCurves(
   }
   if (m.length !== C * cw * ch) throw new Error(`curve maps hold ${m.length} values, expected ${C}x${ch}x${cw}`);
   if (out.length !== W * H * 4) throw new Error("output buffer does not match the image size");
+  if (!(strength >= 0 && strength <= MAX_STRENGTH)) throw new Error(`strength must be in 0..${MAX_STRENGTH}, got ${strength}`);
+  const { scale, offset } = strengthAffine(strength);
   const xs = axisTaps(W, cw);
   const ys = axisTaps(H, ch);
   // One shared map: the result depends only on (input byte, r), so look it up in a table instead of
   // iterating per pixel. Maps from a tanh are in [-1, 1]; anything else goes the exact way.
   if (C === 3 && method === "auto" && inUnitRange(m)) {
-    // The table is for strength 1 (built once per isolate): strength scales r, and so the
+    // The table is for strength 1 (built once per isolate): strength maps r affinely, and so the
     // positions in it (per-request strengths from "auto" would otherwise cost a 3 ms table each).
-    applyTable(img, maps, xs, ys, curveTable(iterations, 1), out, strength);
-  } else applyExact(img, maps, xs, ys, iterations, strength, out);
+    applyTable(img, maps, xs, ys, curveTable(iterations, 1), out, scale, offset);
+  } else applyExact(img, maps, xs, ys, iterations, scale, offset, out);
   return { width: W, height: H, data: out };
 }
 
@@ -84,17 +87,17 @@ function mapRow(maps: CurveMaps, ys: Taps, y: number, row: Float64Array, scale: 
 
 // Twin on purpose: assembly/pixels.ts ports this loop (served path, applyCurvesWasm in pixels.ts);
 // this one stays as the tested reference (test/image/pixels-wasm.test.ts compares them).
-function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array, strength: number): void {
+function applyTable(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, lut: Float32Array, out: Uint8Array, scale: number, offset: number): void {
   const { width: W, height: H, data: src } = img;
   const cw = maps.width;
-  // The row holds table positions, (strength * r + 1) * LUT_HALF, so a pixel needs one lerp to find its row.
+  // The row holds table positions, (scale * r + offset + 1) * LUT_HALF, so a pixel needs one lerp to find its row.
   const row = new Float64Array(3 * cw);
   const last = LUT_STEPS - 1;
   // Between two map columns the positions are linear in x: walk each span adding a per-pixel step
   // instead of interpolating every pixel from its taps (the hot loop is a third cheaper).
   const spans = spanStarts(xs, W);
   for (let y = 0; y < H; y++) {
-    mapRow(maps, ys, y, row, strength * LUT_HALF, LUT_HALF);
+    mapRow(maps, ys, y, row, scale * LUT_HALF, (offset + 1) * LUT_HALF);
     let p = y * W * 4;
     for (let j = 0; j < spans.length - 1; j++) {
       const x0 = spans[j]!;
@@ -142,13 +145,13 @@ function spanStarts(xs: Taps, W: number): Int32Array {
   return Int32Array.from(starts);
 }
 
-function applyExact(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, iterations: number, strength: number, out: Uint8Array): void {
+function applyExact(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, iterations: number, scale: number, offset: number, out: Uint8Array): void {
   const { width: W, height: H, data: src } = img;
   const { width: cw, channels: C } = maps;
   const row = new Float64Array(C * cw);
   const shared = C === 3; // one map reused by every iteration
   for (let y = 0; y < H; y++) {
-    mapRow(maps, ys, y, row, strength, 0);
+    mapRow(maps, ys, y, row, scale, offset);
     let p = y * W * 4;
     for (let x = 0; x < W; x++, p += 4) {
       const x0 = xs.lo[x]!;
@@ -168,6 +171,21 @@ function applyExact(img: RgbaImage, maps: CurveMaps, xs: Taps, ys: Taps, iterati
       out[p + 3] = src[p + 3]!;
     }
   }
+}
+
+/** Highest strength: the strongest brightening curve (r = -1 everywhere). */
+export const MAX_STRENGTH = 2;
+
+/**
+ * r' = scale * r + offset for a strength. Up to 1 it scales r (the model's curves, fainter). Past 1,
+ * by t = strength - 1, it blends r towards -1, the strongest brightening curve, r' = (1 - t) r - t:
+ * every pixel gets brighter, in the order the model ranked them, and r stays in [-1, 1], so the
+ * curves stay monotonic and in range (scaling r past 1 instead would fold bright values back down).
+ */
+export function strengthAffine(strength: number): { scale: number; offset: number } {
+  if (strength <= 1) return { scale: strength, offset: 0 };
+  const t = Math.min(1, strength - 1);
+  return { scale: 1 - t, offset: -t };
 }
 
 /** Intervals the table splits r in [-1, 1] into; linear interpolation between them is exact to ~1e-3 levels. */
@@ -352,6 +370,43 @@ export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: numbe
   }
   // Two decimals, as a client could ask for it (X-Enhance-Strength), rounded down to stay under the cap.
   return Math.floor(lo * 100) / 100;
+}
+
+/**
+ * Lowest content brightness (`contentBrightness`, on the probe) `strength=auto` lifts a dark photo to,
+ * where the model's full curves leave it darker: the low end of a well-lit night. The network's
+ * exposure target is one number for every photo, and on very dark inputs (a phone at night, LOL's
+ * darkest rooms) its curves stop short of it; a photographer's auto still brings the night up to a
+ * readable level. It sits above the 0.40 it aims at because the probe reads bright: the curves are
+ * concave, so curving a probe pixel (a block's mean) gives more than the mean of its curved noisy
+ * pixels, by 0.02-0.04 on phone night shots (0.42 on the probe left them at 0.38-0.39 in full).
+ */
+export const AUTO_MIN_MEAN = 0.45;
+
+/** The most `strength=auto` goes past the model's curves (see `strengthAffine`) to reach AUTO_MIN_MEAN. */
+export const AUTO_MAX_LIFT = 1.5;
+
+/**
+ * `strength=auto`, third half-step: when the model's full curves (strength 1) leave the content of
+ * `probe` below `minMean`, the smallest strength in (1, maxStrength] that reaches it (or maxStrength);
+ * otherwise `strength` unchanged. Only strength 1 is lifted: a lower one was chosen on purpose (a
+ * half-dark photo, or the cap).
+ */
+export function liftStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, minMean = AUTO_MIN_MEAN, maxStrength = AUTO_MAX_LIFT, mask: Uint8Array = contentMask(probe)): number {
+  if (strength !== 1 || maxStrength <= 1) return strength;
+  const out = new Uint8Array(probe.data.length);
+  const meanAt = (s: number) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
+  if (meanAt(1) >= minMean) return 1;
+  if (meanAt(maxStrength) <= minMean) return maxStrength;
+  let lo = 1;
+  let hi = maxStrength;
+  for (let i = 0; i < 10; i++) {
+    const mid = (lo + hi) / 2;
+    if (meanAt(mid) >= minMean) hi = mid;
+    else lo = mid;
+  }
+  // Two decimals (X-Enhance-Strength), rounded up to reach the floor.
+  return Math.min(maxStrength, Math.ceil(hi * 100 - 1e-9) / 100);
 }
 
 /**

@@ -19,7 +19,7 @@
  * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
  * test/image/pixels-wasm.test.ts checks them all.
  */
-import { applyCurves, curveTable, LUT_STEPS, type CurveMaps } from "./curves.ts";
+import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
 import { addCellSigma, denoise, DENOISE_DEFAULTS, measureNoise, noiseReading, noiseStride, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
@@ -121,12 +121,14 @@ export function applyCurvesWasm(
 ): RgbaImage {
   const { width: W, height: H } = img;
   const { width: cw, height: ch, channels: C, data: m } = maps;
-  const wasm = W * H >= CURVES_WASM_MIN_PIXELS && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
+  const wasm = strength >= 0 && strength <= MAX_STRENGTH && W * H >= CURVES_WASM_MIN_PIXELS && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
   const range = wasm ? unitRange(m) : undefined;
   if (!range || Number.isNaN(range.min)) return applyCurves(img, maps, iterations, strength, out, method);
-  // As applyCurves: the strength-1 table (built once), with the maps (so the positions) scaled.
-  const scaled = strength === 1 ? maps : { ...maps, data: m.map((v) => v * strength) };
-  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * strength, max: range.max * strength }, BAND_BYTES);
+  // As applyCurves: the strength-1 table (built once), with the maps (so the positions) mapped
+  // affinely; scale >= 0, so the range's ends map to the new range's ends.
+  const { scale, offset } = strengthAffine(strength);
+  const scaled = strength === 1 ? maps : { ...maps, data: m.map((v) => v * scale + offset) };
+  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * scale + offset, max: range.max * scale + offset }, BAND_BYTES);
   return { width: W, height: H, data: out };
 }
 

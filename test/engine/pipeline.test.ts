@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "../../scripts/lib/node-engine.ts";
 import { parseModel, serializeModel } from "../../scripts/onnx/build-graph.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
-import { AUTO_MAX_MEAN, autoStrength, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
+import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, contentBrightness, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
 import { HttpError } from "../../src/shared/errors.ts";
 import type { PipelineOptions } from "../../src/engine/pipeline.ts";
@@ -99,6 +99,32 @@ test("strength auto: full for a dark image, none for a well-exposed one", async 
   assert.deepEqual((await decode(b.bytes, "png")).data, bright.data);
 });
 
+test("strength auto lifts a night the model's full curves leave too dark, past them, to a well-lit night", async () => {
+  // A very dark, noisy scene (mean luma ~0.04): the kind of input the network under-lifts.
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const night = makePixels(240, 160, (x, y) => {
+    const v = 4 + 6 * Math.sin(x / 17) ** 2 + 4 * (y / 160) + 3 * rnd();
+    return [v * 1.1, v, v * 0.9, 255];
+  });
+  const png = await encode(night, "png");
+  const noLift = await engine.enhance(png, opts({ strength: "auto", autoMaxLift: 1 }));
+  const lifted = await engine.enhance(png, opts({ strength: "auto" }));
+  const plain = contentBrightness(await decode(noLift.bytes, "png"));
+  const out = contentBrightness(await decode(lifted.bytes, "png"));
+  assert.equal(noLift.strength, 1);
+  if (plain < AUTO_MIN_MEAN - 0.02) {
+    assert.ok(lifted.strength > 1 && lifted.strength <= AUTO_MAX_LIFT, `lifted strength ${lifted.strength}`);
+    // Judged on the probe, which reads a little brighter than the full-size result (see AUTO_MIN_MEAN).
+    assert.ok(out > plain && out >= AUTO_MIN_MEAN - 0.06 && out <= AUTO_MAX_MEAN, `content ${plain.toFixed(3)} at strength 1, ${out.toFixed(3)} lifted`);
+  } else assert.equal(lifted.strength, 1, "a model that already reaches the floor is not lifted");
+  // An explicit strength past 1 brightens further; past MAX_STRENGTH is refused.
+  const more = await engine.enhance(png, opts({ strength: 1.5 }));
+  assert.equal(more.strength, 1.5);
+  assert.ok(contentBrightness(await decode(more.bytes, "png")) > plain);
+  await rejects(engine.enhance(png, opts({ strength: 2.5 })), 400, "bad_parameter");
+});
+
 test("strength auto reads the exposure on a 64 px copy, whatever the model's estimation size", async () => {
   // Small bright squares on a dim scene: how bright the photo reads depends on the scale it is
   // looked at (a coarse copy blurs the squares into the background), so this tells the copies apart.
@@ -183,7 +209,7 @@ test("tiny images (1x1, 1xN) go through the model", async () => {
   }
   await rejects(engine.enhance(darkPng, opts({ quality: 0 })), 400, "bad_parameter");
   await rejects(engine.enhance(darkPng, opts({ width: 0 })), 400, "bad_parameter");
-  await rejects(engine.enhance(darkPng, opts({ strength: 1.5 })), 400, "bad_parameter");
+  await rejects(engine.enhance(darkPng, opts({ strength: 2.01 })), 400, "bad_parameter");
 });
 
 test("JPEG in, JPEG out; concurrent requests are serialised safely", async () => {

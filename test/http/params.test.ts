@@ -67,9 +67,13 @@ test("refusals name the parameter and what is allowed", () => {
   }
   for (const bad of ["0", "101", "50.5", ""]) assert.match(refusal(`${URL_}&q=${bad}`), /q=.* from 1 to 100/, bad);
   for (const bad of ["1.01", "2", "-0.1", "0.333", "", "AUTO", "1e-1", "0."]) {
-    assert.match(refusal(`${URL_}&strength=${encodeURIComponent(bad)}`), /strength=.*auto or a number from 0 to 1/, bad);
-    assert.match(refusal(`${URL_}&denoise=${encodeURIComponent(bad)}`), /denoise=.*auto or a number from 0 to 1/, bad);
+    assert.match(refusal(`${URL_}&denoise=${encodeURIComponent(bad)}`), /denoise=.*auto or a number from 0 to 1 /, bad);
   }
+  for (const bad of ["2.01", "3", "-0.1", "0.333", "", "AUTO", "1e-1", "0.", "02"]) {
+    assert.match(refusal(`${URL_}&strength=${encodeURIComponent(bad)}`), /strength=.*auto or a number from 0 to 2 /, bad);
+  }
+  // Past 1 the curves go on brightening (auto reports such strengths in X-Enhance-Strength).
+  for (const good of ["1.01", "1.5", "2"]) assert.equal(parseQuery(q(`${URL_}&strength=${good}`), "GET").params.strength, Number(good));
   assert.match(refusal(""), /url is required/);
   assert.match(refusal("url="), /url is required/);
   assert.match(refusal(URL_, "POST"), /url is only for GET/);

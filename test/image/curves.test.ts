@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, AUTO_MAX_MEAN, autoStrength, capStrength, contentBrightness, contentMask, exposureScore, meanLuma, type CurveMaps } from "../../src/image/curves.ts";
+import { applyCurves, AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, capStrength, contentBrightness, contentMask, exposureScore, liftStrength, meanLuma, strengthAffine, type CurveMaps } from "../../src/image/curves.ts";
 import { makePixels } from "../fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
@@ -163,6 +163,54 @@ test("capStrength: auto stops brightening at the target mean; a result already u
   assert.equal(capStrength(img, lift, 8, 0), 0);
   // An image already over the target gets nothing.
   assert.equal(capStrength(makePixels(8, 8, () => [150, 150, 150, 255]), lift, 8, 1), 0);
+});
+
+test("strength past 1 blends r towards -1: brighter everywhere, still monotonic and in range; 2 is the strongest curve", () => {
+  assert.deepEqual(strengthAffine(0.5), { scale: 0.5, offset: 0 });
+  assert.deepEqual(strengthAffine(1.25), { scale: 0.75, offset: -0.25 });
+  assert.deepEqual(strengthAffine(2), { scale: 0, offset: -1 });
+  // A ramp of every byte value, with maps that darken (r > 0) on the left and brighten on the right.
+  const img = makePixels(256, 2, (x) => [x, x, x, 255]);
+  const m = maps(3, 2, 1, (_c, x) => (x === 0 ? 0.4 : -0.6));
+  const at = (s: number) => applyCurves(img, m, 8, s, new Uint8Array(img.data.length), "exact").data;
+  const one = at(1);
+  for (const s of [1.2, 1.6, 2]) {
+    const out = at(s);
+    for (let i = 0; i < out.length; i += 4) {
+      assert.ok(out[i]! >= one[i]!, `strength ${s} at byte ${img.data[i]}: ${out[i]} < ${one[i]} (strength 1)`);
+      // Along the ramp the maps are smooth, so the curve must stay non-decreasing.
+      if (i >= 4 && i % 1024 !== 0) assert.ok(out[i]! + 1 >= out[i - 4]!, `strength ${s} folds back at byte ${img.data[i]}`);
+    }
+  }
+  // Strength 2 ignores the maps: r = -1 everywhere.
+  const two = at(2);
+  for (let i = 0; i < two.length; i += 4) assert.equal(two[i], byte(curve(img.data[i]! / 255, -1, 8)));
+  // The table path gives the same within a level.
+  const table = applyCurves(img, m, 8, 1.6, new Uint8Array(img.data.length)).data;
+  const exact = at(1.6);
+  for (let i = 0; i < table.length; i++) assert.ok(Math.abs(table[i]! - exact[i]!) <= 1, `table vs exact at ${i}`);
+  assert.throws(() => at(2.5), /strength must be in 0\.\.2/);
+});
+
+test("liftStrength: a night the model's curves leave too dark is lifted to the floor; others keep their strength", () => {
+  // A dark scene (luma ~0.04-0.1) and gentle curves that leave it well under the floor.
+  const night = makePixels(48, 32, (x, y) => [10 + (x % 7) * 2, 12 + (y % 5) * 3, 14, 255]);
+  const gentle = maps(3, 4, 3, () => -0.3);
+  const mask = contentMask(night);
+  const before = contentBrightness(applyCurves(night, gentle, 8, 1, new Uint8Array(night.data.length)), mask);
+  assert.ok(before < AUTO_MIN_MEAN - 0.05, `strength 1 leaves ${before}`);
+  const s = liftStrength(night, gentle, 8, 1);
+  assert.ok(s > 1 && s <= AUTO_MAX_LIFT, `lifted strength ${s}`);
+  assert.ok(Math.abs(Math.round(s * 100) - s * 100) < 1e-9, "two decimals");
+  const lifted = contentBrightness(applyCurves(night, gentle, 8, s, new Uint8Array(night.data.length)), mask);
+  const justUnder = contentBrightness(applyCurves(night, gentle, 8, s - 0.01, new Uint8Array(night.data.length)), mask);
+  assert.ok(lifted >= AUTO_MIN_MEAN && justUnder < AUTO_MIN_MEAN, `the smallest strength that reaches the floor: ${justUnder} at ${s - 0.01}, ${lifted} at ${s}`);
+  // Bounded: a floor out of reach stops at the most lift allowed.
+  assert.equal(liftStrength(night, maps(3, 4, 3, () => 0), 8, 1, 0.99, 1.3), 1.3);
+  // Curves that already reach the floor, a strength chosen below 1 (a half-dark photo, the cap), and lift off: unchanged.
+  assert.equal(liftStrength(night, maps(3, 4, 3, () => -1), 8, 1), 1);
+  assert.equal(liftStrength(night, gentle, 8, 0.6), 0.6);
+  assert.equal(liftStrength(night, gentle, 8, 1, AUTO_MIN_MEAN, 1), 1);
 });
 
 test("capStrength: under coloured light the cap holds the mean RGB too, not only the luma", () => {

@@ -142,6 +142,18 @@ test("curves: applyCurvesWasm works in place, like applyCurves' default output; 
   assert.deepEqual(applyCurvesWasm(small, maps, 8, 1, new Uint8Array(small.data.length)).data, applyCurves(small, maps, 8, 1, new Uint8Array(small.data.length)).data);
 });
 
+test("curves: strengths past 1 (towards the strongest curve) match applyCurves on the WASM path too", () => {
+  const img = noisyDark(512, 300, 13);
+  const maps = smoothMaps(128, 85, 14);
+  for (const strength of [1.01, 1.37, 2]) {
+    const expected = applyCurves(img, maps, 8, strength, new Uint8Array(img.data.length)).data;
+    const out = applyCurvesWasm(img, maps, 8, strength, new Uint8Array(img.data.length)).data;
+    const { count, max } = compare(expected, out);
+    assert.ok(max <= 1 && count < 0.002 * out.length, `strength ${strength}: ${count} bytes differ, by up to ${max}`);
+  }
+  assert.throws(() => applyCurvesWasm(img, maps, 8, 2.01, new Uint8Array(img.data.length)), /strength must be in 0\.\.2/);
+});
+
 test("curves: maps off the table path (values beyond [-1, 1], a map per iteration, method exact) give applyCurves' bytes", () => {
   const img = noisyDark(23, 17, 9);
   const wide = smoothMaps(5, 4, 10);

@@ -4,6 +4,7 @@
  * files (assets.ts), so the policy needs no inline code. Without JavaScript the form still posts.
  */
 import { FORMATS, MODES } from "../params.ts";
+import { MAX_STRENGTH } from "../../image/curves.ts";
 
 export function homePage(origin: string): string {
   const o = escapeHtml(origin);
@@ -44,8 +45,8 @@ export function homePage(origin: string): string {
 <section class="controls" aria-labelledby="controls-h">
 <h2 id="controls-h">Parameters</h2>
 <form id="controls">
-${autoRange("strength", "Strength", 0.7)}
-${autoRange("denoise", "Denoise", 0.5)}
+${autoRange("strength", "Strength", 0.7, MAX_STRENGTH)}
+${autoRange("denoise", "Denoise", 0.5, 1)}
 <div class="control">
 <label for="w">Width (px)</label>
 <input type="number" id="w" min="1" max="8192" step="1" inputmode="numeric" placeholder="original">
@@ -102,11 +103,11 @@ POST ${o}/enhance?format=png   (body: the image, or multipart/form-data with a "
 }
 
 /** A 0-1 parameter that is either auto (the checkbox) or the range's value. */
-function autoRange(name: string, label: string, value: number): string {
+function autoRange(name: string, label: string, value: number, max: number): string {
   return `<div class="control">
 <label for="${name}">${label}</label>
 <span class="row"><label class="auto"><input type="checkbox" id="${name}-auto" checked> auto</label>
-<input type="range" id="${name}" min="0" max="1" step="0.01" value="${value}" disabled>
+<input type="range" id="${name}" min="0" max="${max}" step="0.01" value="${value}" disabled>
 <output id="${name}-out" for="${name}">auto</output></span>
 <p id="error-${name}" class="error" role="alert" hidden></p>
 </div>`;
