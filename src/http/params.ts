@@ -74,11 +74,12 @@ const wholeNumber = (min: number, max: number) => z.preprocess(numberIf(WHOLE), 
 /** Hundredths: JSON Schema's multipleOf 0.01 (zod's own multipleOf is exact only for integers). */
 const hundredths = (min: number, max: number) =>
   z.number().min(min).max(max).openapi({ multipleOf: 0.01 });
-const unitOrAuto = () =>
-  z.preprocess(numberIf(UNIT_2), z.union([z.literal("auto"), hundredths(0, 1)])).default("auto");
+/** "auto" or hundredths from 0 to `max`, spelled as `pattern`. */
+const hundredthsOrAuto = (pattern: RegExp, max: number) =>
+  z.preprocess(numberIf(pattern), z.union([z.literal("auto"), hundredths(0, max)])).default("auto");
+const unitOrAuto = () => hundredthsOrAuto(UNIT_2, 1);
 /** strength: past 1 the curves go on towards the strongest brightening one (src/image/curves.ts). */
-const strengthOrAuto = () =>
-  z.preprocess(numberIf(STRENGTH_2), z.union([z.literal("auto"), hundredths(0, MAX_STRENGTH)])).default("auto");
+const strengthOrAuto = () => hundredthsOrAuto(STRENGTH_2, MAX_STRENGTH);
 
 const SHARED = {
   w: param("w", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output width in CSS pixels (multiplied by dpr).", 800),

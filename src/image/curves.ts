@@ -357,19 +357,28 @@ export function contentBrightness(img: RgbaImage, mask?: Uint8Array): number {
  */
 export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean = AUTO_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
   if (strength <= 0) return strength;
-  const out = new Uint8Array(probe.data.length);
-  const meanAt = (s: number) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
+  const meanAt = brightnessAt(probe, maps, iterations, mask);
   if (meanAt(strength) <= maxMean) return strength;
   if (contentBrightness(probe, mask) >= maxMean) return 0;
-  let lo = 0;
-  let hi = strength;
-  for (let i = 0; i < 10; i++) {
-    const mid = (lo + hi) / 2;
-    if (meanAt(mid) <= maxMean) lo = mid;
-    else hi = mid;
-  }
+  const { lo } = bisect(0, strength, (s) => meanAt(s) > maxMean);
   // Two decimals, as a client could ask for it (X-Enhance-Strength), rounded down to stay under the cap.
   return Math.floor(lo * 100) / 100;
+}
+
+/** Content brightness of `probe` after the curves at a strength (one output buffer, reused). */
+function brightnessAt(probe: RgbaImage, maps: CurveMaps, iterations: number, mask: Uint8Array): (strength: number) => number {
+  const out = new Uint8Array(probe.data.length);
+  return (s) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
+}
+
+/** Ten bisection steps on [lo, hi] for where `above` turns true (false at lo, true at hi); the final bracket. */
+function bisect(lo: number, hi: number, above: (s: number) => boolean): { lo: number; hi: number } {
+  for (let i = 0; i < 10; i++) {
+    const mid = (lo + hi) / 2;
+    if (above(mid)) hi = mid;
+    else lo = mid;
+  }
+  return { lo, hi };
 }
 
 /**
@@ -387,24 +396,17 @@ export const AUTO_MIN_MEAN = 0.45;
 export const AUTO_MAX_LIFT = 1.5;
 
 /**
- * `strength=auto`, third half-step: when the model's full curves (strength 1) leave the content of
+ * `strength=auto`, last step: when the model's full curves (strength 1) leave the content of
  * `probe` below `minMean`, the smallest strength in (1, maxStrength] that reaches it (or maxStrength);
  * otherwise `strength` unchanged. Only strength 1 is lifted: a lower one was chosen on purpose (a
  * half-dark photo, or the cap).
  */
 export function liftStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, minMean = AUTO_MIN_MEAN, maxStrength = AUTO_MAX_LIFT, mask: Uint8Array = contentMask(probe)): number {
   if (strength !== 1 || maxStrength <= 1) return strength;
-  const out = new Uint8Array(probe.data.length);
-  const meanAt = (s: number) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
+  const meanAt = brightnessAt(probe, maps, iterations, mask);
   if (meanAt(1) >= minMean) return 1;
   if (meanAt(maxStrength) <= minMean) return maxStrength;
-  let lo = 1;
-  let hi = maxStrength;
-  for (let i = 0; i < 10; i++) {
-    const mid = (lo + hi) / 2;
-    if (meanAt(mid) >= minMean) hi = mid;
-    else lo = mid;
-  }
+  const { hi } = bisect(1, maxStrength, (s) => meanAt(s) >= minMean);
   // Two decimals (X-Enhance-Strength), rounded up to reach the floor.
   return Math.min(maxStrength, Math.ceil(hi * 100 - 1e-9) / 100);
 }

@@ -102,7 +102,7 @@ POST ${o}/enhance?format=png   (body: the image, or multipart/form-data with a "
 `;
 }
 
-/** A 0-1 parameter that is either auto (the checkbox) or the range's value. */
+/** A parameter from 0 to `max` that is either auto (the checkbox) or the range's value. */
 function autoRange(name: string, label: string, value: number, max: number): string {
   return `<div class="control">
 <label for="${name}">${label}</label>
