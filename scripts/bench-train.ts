@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend, BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
+import { setupBackend, wasmThreadCount, defaultThreads, MAX_WASM_THREADS, BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
 import { createModel } from "./tf/model.ts";
 import { createOptimizer, trainStep } from "./tf/step.ts";
 import { defaultLossWeights, DEFAULT_PATCH } from "./tf/losses.ts";
@@ -19,11 +19,13 @@ import type { Arch } from "../src/engine/network.ts";
 import { parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run bench:train -- [--archs dce,lite] [--size 128] [--batch 8] [--steps 10] [--warmup 2]
-                             [--backend auto|wasm|cpu|tensorflow] [--python PATH] [--torch-threads 1,2]
+                             [--backend auto|wasm|cpu|tensorflow] [--threads N] [--python PATH] [--torch-threads 1,2]
+
+  --threads N          TF.js wasm backend threads, 1-${MAX_WASM_THREADS} (default: the cores available, here ${defaultThreads()})
 
   --python PATH        a Python with torch (Debian: apt install python3-torch, then /usr/bin/python3):
                        also times the same step in PyTorch, once per --torch-threads count
-  --torch-threads N,M  PyTorch thread counts to time (default 1,2; the TF.js wasm backend is single-threaded)`;
+  --torch-threads N,M  PyTorch thread counts to time (default 1,2)`;
 
 const fail: Fail = usageError("bench:train");
 const { values } = parseCli("bench:train", HELP, {
@@ -34,6 +36,7 @@ const { values } = parseCli("bench:train", HELP, {
     steps: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     backend: { type: "string", default: "auto" },
+    threads: { type: "string" },
     python: { type: "string" },
     "torch-threads": { type: "string", default: "1,2" },
     help: { type: "boolean", short: "h" },
@@ -46,6 +49,8 @@ const steps = positiveInt(values.steps, "--steps", fail)!;
 const warmup = Number(values.warmup);
 if (!Number.isInteger(warmup) || warmup < 0) fail(`--warmup must be a whole number >= 0, got "${values.warmup}"`);
 if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) fail(`--backend must be one of ${BACKEND_CHOICES.join(", ")}`);
+const threads = values.threads === undefined ? defaultThreads() : positiveInt(values.threads, "--threads", fail)!;
+if (threads > MAX_WASM_THREADS) fail(`--threads must be from 1 to ${MAX_WASM_THREADS}, got ${threads}`);
 const torchThreads = values["torch-threads"].split(",").map((t) => positiveInt(t, "--torch-threads", fail)!);
 
 const median = (xs: number[]) => {
@@ -54,7 +59,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const backend = await setupBackend(values.backend as BackendChoice);
+const backend = await setupBackend(values.backend as BackendChoice, false, threads);
+const tfThreads = await wasmThreadCount();
 const rand = mulberry32(1);
 const results: Array<{ arch: Arch; side: string; params: number; seconds: number[] }> = [];
 for (const arch of archs) {
@@ -76,7 +82,7 @@ for (const arch of archs) {
   }
   process.stdout.write("\n");
   const params = model.variables.reduce((a, v) => a + v.size, 0);
-  results.push({ arch, side: `TF.js ${tf.version_core} (${backend}, 1 thread)`, params, seconds });
+  results.push({ arch, side: `TF.js ${tf.version_core} (${backend}, ${tfThreads} thread${tfThreads > 1 ? "s" : ""})`, params, seconds });
   optimizer.dispose();
   model.dispose();
 }

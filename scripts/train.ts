@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../src/engine/model-info.ts";
 import { ARCHES, type Arch } from "../src/engine/network.ts";
-import { BACKEND_CHOICES, type BackendChoice } from "./tf/backend.ts";
+import { BACKEND_CHOICES, MAX_WASM_THREADS, defaultThreads, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
 import { DEFAULT_EXPOSURE, DEFAULT_PATCH, LOSS_VARIANTS, defaultLossWeights, type LossVariant } from "./tf/losses.ts";
 import { runTraining, type LrSchedule, type TrainOptions } from "./tf/trainer.ts";
@@ -57,6 +57,8 @@ Run
   --run-dir DIR          snapshots and log (default runs/<arch>-<size>)
   --resume               continue from the latest snapshot in --run-dir
   --backend B            ${BACKEND_CHOICES.join("|")} (default auto: tfjs-node(-gpu) if installed, else wasm)
+  --threads N            wasm backend threads, 1-${MAX_WASM_THREADS} (default: the cores available, here ${defaultThreads()});
+                         the weights are the same bit for bit at any count
 Output
   --out DIR              model, card and report (default model/)
   --name NAME            model name in the metadata and card (default lowlight-<arch>)
@@ -66,11 +68,12 @@ Output
   -h, --help
 `;
 
-function num(name: string, v: string | undefined, def: number, opts: { int?: boolean; min?: number } = {}): number {
+function num(name: string, v: string | undefined, def: number, opts: { int?: boolean; min?: number; max?: number } = {}): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new UsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got "${v}"`);
+  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+    const range = opts.max !== undefined ? ` from ${opts.min ?? "-inf"} to ${opts.max}` : opts.min !== undefined ? ` >= ${opts.min}` : "";
+    throw new UsageError(`--${name} must be ${opts.int ? "an integer" : "a number"}${range}, got "${v}"`);
   }
   return n;
 }
@@ -117,6 +120,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         "run-dir": { type: "string" },
         resume: { type: "boolean", default: false },
         backend: { type: "string" },
+        threads: { type: "string" },
         out: { type: "string" },
         name: { type: "string" },
         "export-variant": { type: "string" },
@@ -170,6 +174,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
     outDir: v.out ?? "model/",
     runDir: v["run-dir"] ?? `runs/${arch}-${size}`,
     backend,
+    threads: num("threads", v.threads, defaultThreads(), { int: true, min: 1, max: MAX_WASM_THREADS }),
     loss: {
       weights: {
         tv: num("w-tv", v["w-tv"], dw.tv, { min: 0 }),

@@ -1,12 +1,14 @@
 /**
  * Picks the TF.js backend for training/verification: tfjs-node-gpu or tfjs-node when the user has
  * installed one (optional: they download libtensorflow at install time, so they are never required),
- * else WASM (SIMD, single-threaded in Node, with forward-convolution gradients filling its gaps),
+ * else WASM (SIMD, multi-threaded when asked, with forward-convolution gradients filling its gaps),
  * else the pure-JS CPU backend.
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import { createRequire } from "node:module";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { registerForwardConvGradients } from "./conv-grads.ts";
 
@@ -30,20 +32,110 @@ async function loadNative(): Promise<string | null> {
   return null;
 }
 
-let wasmReady = false;
-async function loadWasm(): Promise<boolean> {
-  if (wasmReady) return true;
+/** The most XNNPACK threads: the threaded build starts a pool of 8 workers and never uses more. */
+export const MAX_WASM_THREADS = 8;
+
+/** Threads for training by default: every core this process may use, up to the pool's 8. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+}
+
+type EmscriptenModule = {
+  cwrap: (name: string, ret: string | null, args: string[]) => (...a: number[]) => number;
+  PThread: { unusedWorkers: Array<{ unref(): void }>; runningWorkers: Array<{ unref(): void }> };
+  tfjs?: unknown;
+};
+
+/**
+ * Replaces the "wasm" backend's factory with one that starts the package's threaded SIMD build in
+ * Node. The package's own loader cannot: it hands Emscripten its worker and main script as blob:
+ * URLs, which Node's worker_threads do not load. Here both are files (the worker source written once
+ * to a temporary file, the main script read from the package), and the cwrap table is the one the
+ * package's loader builds. Kernels stay registered under "wasm", so nothing else changes.
+ */
+function registerThreadedWasm(wasm: typeof import("@tensorflow/tfjs-backend-wasm"), threads: number): void {
+  const root = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
+  const mainScript = path.join(root, "wasm-out", "tfjs-backend-wasm-threaded-simd.js");
+  const factory = require(mainScript) as (config: object) => Promise<EmscriptenModule>;
+  const { wasmWorkerContents } = require(path.join(root, "wasm-out", "tfjs-backend-wasm-threaded-simd.worker.js")) as { wasmWorkerContents: string };
+  const singleThreaded = tf.findBackendFactory("wasm");
+  tf.removeBackend("wasm");
+  tf.registerBackend(
+    "wasm",
+    async () => {
+      try {
+        return await startThreaded();
+      } catch (e) {
+        // Slower, not broken: the package's own single-threaded start.
+        console.warn(`wasm backend: threads failed to start (${(e as Error).message}); using one thread`);
+        return singleThreaded();
+      }
+    },
+    2,
+  );
+
+  async function startThreaded() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tfjs-wasm-"));
+    const workerFile = path.join(dir, "worker.cjs");
+    // The package stores the worker as a template literal whose "\n" escapes became newlines;
+    // its own loader restores them the same way before making the blob.
+    fs.writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, "\\n"));
+    // The backend caps its thread pool at half the logical cores (a guess at hyperthreading) that
+    // Emscripten reads from os.cpus() while the module starts; report twice the asked-for threads
+    // for that moment only, so the cap is the caller's choice.
+    const realCpus = os.cpus;
+    const cpus = realCpus();
+    os.cpus = () => Array.from({ length: 2 * threads }, (_, i) => cpus[i % cpus.length]!);
+    let module: EmscriptenModule;
+    try {
+      module = await factory({
+        locateFile: (file: string, prefix: string) =>
+          file.endsWith(".worker.js") ? workerFile : file.endsWith(".wasm") ? path.join(root, "dist", "tfjs-backend-wasm-threaded-simd.wasm") : prefix + file,
+        mainScriptUrlOrBlob: mainScript,
+      });
+    } finally {
+      os.cpus = realCpus;
+    }
+    module.tfjs = {
+      init: module.cwrap("init", null, []),
+      initWithThreadsCount: module.cwrap("init_with_threads_count", null, ["number"]),
+      getThreadsCount: module.cwrap("get_threads_count", "number", []),
+      registerTensor: module.cwrap("register_tensor", null, ["number", "number", "number"]),
+      disposeData: module.cwrap("dispose_data", null, ["number"]),
+      dispose: module.cwrap("dispose", null, []),
+    };
+    wasm.setThreadsCount(threads);
+    const backend = new wasm.BackendWasm(module as unknown as ConstructorParameters<typeof wasm.BackendWasm>[0]);
+    // The pool's threads wait on the main thread's work, which runs synchronously: they must not
+    // keep the process alive once the main thread is done.
+    for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) w.unref();
+    fs.rmSync(dir, { recursive: true, force: true });
+    return backend;
+  }
+}
+
+let wasmLoaded = false;
+async function loadWasm(threads: number): Promise<boolean> {
+  if (wasmLoaded) return true;
   try {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     // In Node the .wasm files are read from the package's dist folder (a path, not a URL fetch).
     const dist = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
     wasm.setWasmPaths(dist);
+    if (threads > 1 && typeof SharedArrayBuffer === "function") registerThreadedWasm(wasm, threads);
     registerForwardConvGradients(["wasm"]);
-    wasmReady = true;
+    wasmLoaded = true;
     return true;
   } catch {
     return false;
   }
+}
+
+/** Threads the wasm backend runs on (1 before it is set up or when another backend is used). */
+export async function wasmThreadCount(): Promise<number> {
+  if (tf.getBackend() !== "wasm") return 1;
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  return wasm.getThreadsCount();
 }
 
 async function activate(name: string): Promise<boolean> {
@@ -56,11 +148,15 @@ async function activate(name: string): Promise<boolean> {
 
 /**
  * Selects and initialises a backend; returns its TF.js name ("tensorflow", "wasm" or "cpu").
- * `quiet` suppresses the line saying which one was chosen.
+ * `quiet` suppresses the line saying which one was chosen. `threads` (1..8, default 1) is for the
+ * wasm backend; a process starts that backend once, so the first call's thread count holds.
  */
-export async function setupBackend(name: BackendChoice = "auto", quiet = false): Promise<string> {
+export async function setupBackend(name: BackendChoice = "auto", quiet = false, threads = 1): Promise<string> {
   if (!BACKEND_CHOICES.includes(name)) {
     throw new Error(`unknown backend "${name}": use one of ${BACKEND_CHOICES.join(", ")}`);
+  }
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    throw new Error(`threads must be a whole number from 1 to ${MAX_WASM_THREADS}, got ${threads}`);
   }
   const say = (msg: string) => {
     if (!quiet) console.log(msg);
@@ -78,9 +174,10 @@ export async function setupBackend(name: BackendChoice = "auto", quiet = false):
     }
   }
   if (name === "auto" || name === "wasm") {
-    if ((await loadWasm()) && (await activate("wasm"))) {
+    if ((await loadWasm(threads)) && (await activate("wasm"))) {
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-      say(`backend: wasm (${simd ? "SIMD" : "no SIMD"}, single thread)`);
+      const n = await wasmThreadCount();
+      say(`backend: wasm (${simd ? "SIMD" : "no SIMD"}, ${n === 1 ? "single thread" : `${n} threads`})`);
       return "wasm";
     }
     if (name === "wasm") throw new Error("backend wasm failed to initialise (@tensorflow/tfjs-backend-wasm)");

@@ -90,12 +90,13 @@ test("eval --card: the model's scores and the command land in its model card's q
 
 
 test("bench:train times the training step and prints the table; bad flags are usage errors", async () => {
-  const { stdout } = await tsx("scripts/bench-train.ts", ["--archs", "lite", "--size", "16", "--batch", "2", "--steps", "2", "--warmup", "0", "--backend", "wasm"]);
-  const row = /\| lite \| 10,561 \| TF\.js [\d.]+ \(wasm, 1 thread\) \| ([\d.]+) \| ([\d.]+) \| 1 \|/.exec(stdout);
+  const { stdout } = await tsx("scripts/bench-train.ts", ["--archs", "lite", "--size", "16", "--batch", "2", "--steps", "2", "--warmup", "0", "--backend", "wasm", "--threads", "2"]);
+  const row = /\| lite \| 10,561 \| TF\.js [\d.]+ \(wasm, 2 threads\) \| ([\d.]+) \| ([\d.]+) \| 1 \|/.exec(stdout);
   assert.ok(row, stdout);
   assert.ok(Number(row[1]) > 0 && Number(row[2]) <= Number(row[1]));
   await assert.rejects(tsx("scripts/bench-train.ts", ["--archs", "resnet"]), /--archs takes dce and\/or lite/);
   await assert.rejects(tsx("scripts/bench-train.ts", ["--steps", "0"]), /--steps/);
+  await assert.rejects(tsx("scripts/bench-train.ts", ["--threads", "9"]), /--threads must be from 1 to 8, got 9/);
 });
 
 test("screenshot: the output must be .jpg or .png, and one input is required", async () => {

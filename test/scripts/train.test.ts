@@ -3,8 +3,10 @@
 // empty-data message.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 import { encode } from "../../src/image/codecs.ts";
@@ -135,6 +137,26 @@ describe("training", () => {
     assert.match(readFileSync(join(out, "training-loss.svg"), "utf8"), /^<svg[\s\S]*<path[\s\S]*<\/svg>\n$/);
   });
 
+  it("the wasm backend on 1 or 2 threads trains the same weights, bit for bit", async () => {
+    // One process starts the backend once, so each thread count gets its own `npm run train`.
+    const run = async (threads: number) => {
+      const dir = join(root, `threads-${threads}`);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", "scripts/train.ts", "--data", dataDir, "--arch", "dce", "--size", "32", "--steps", "3", "--batch", "4", "--lr", "1e-2",
+          "--out", join(dir, "out"), "--run-dir", join(dir, "run"), "--backend", "wasm", "--threads", String(threads), "--no-export", "--log-every", "1"],
+        { maxBuffer: 1 << 22 },
+      );
+      return { stdout, weights: readFileSync(join(dir, "out", WEIGHTS_FILE)) };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    assert.match(one.stdout, /backend: wasm \(SIMD, single thread\)/);
+    assert.match(two.stdout, /backend: wasm \(SIMD, 2 threads\)/);
+    assert.ok(one.weights.length > 1000);
+    assert.ok(one.weights.equals(two.weights), "the weights differ between 1 and 2 threads");
+  });
+
   it("with no images, says where to put them", async () => {
     const empty = join(root, "empty");
     mkdirSync(empty);
@@ -184,6 +206,10 @@ describe("batches and flags", () => {
     assert.deepEqual(o.loss, { weights: { tv: 1600, spa: 1, col: 5, exp: 10 }, exposure: 0.6, patch: 16, variant: "zero-dce" });
     assert.deepEqual(o.data, ["data/train/"]);
     assert.equal(o.runDir, "runs/lite-128");
+    assert.equal(o.threads, Math.min(8, availableParallelism()));
+    assert.equal(parseTrainArgs(["--threads", "1"])!.threads, 1);
+    assert.throws(() => parseTrainArgs(["--threads", "9"]), /--threads must be an integer from 1 to 8, got "9"/);
+    assert.throws(() => parseTrainArgs(["--threads", "0"]), /--threads must be an integer from 1 to 8/);
     const d = parseTrainArgs(["--arch", "dce", "--data", "a,b", "--w-tv", "50", "--exposure", "0.5", "--epochs", "2"])!;
     assert.equal(d.loss.weights.tv, 50);
     assert.equal(d.loss.exposure, 0.5);
