@@ -95,6 +95,8 @@ function registerThreadedWasm(wasm: typeof import("@tensorflow/tfjs-backend-wasm
       });
     } finally {
       os.cpus = realCpus;
+      // The pool's 8 workers have loaded the file by now (the module waits for them); no thread starts later.
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     module.tfjs = {
       init: module.cwrap("init", null, []),
@@ -109,7 +111,6 @@ function registerThreadedWasm(wasm: typeof import("@tensorflow/tfjs-backend-wasm
     // The pool's threads wait on the main thread's work, which runs synchronously: they must not
     // keep the process alive once the main thread is done.
     for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) w.unref();
-    fs.rmSync(dir, { recursive: true, force: true });
     return backend;
   }
 }
