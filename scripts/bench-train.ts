@@ -59,7 +59,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const backend = await setupBackend(values.backend as BackendChoice, false, threads);
+const backend = await setupBackend(values.backend as BackendChoice, { threads });
 const tfThreads = await wasmThreadCount();
 const rand = mulberry32(1);
 const results: Array<{ arch: Arch; side: string; params: number; seconds: number[] }> = [];

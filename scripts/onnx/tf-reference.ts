@@ -29,7 +29,7 @@ export function forwardFromTf(apply: (x: tf.Tensor4D) => tf.Tensor4D): Forward {
 
 /** Builds a TF.js model from weights on the chosen backend ("auto" picks as the trainer does). */
 export async function tfReference(arch: Arch, weights: Weights, backend: BackendChoice = "auto"): Promise<TfReference> {
-  const name = await setupBackend(backend, true);
+  const name = await setupBackend(backend, { log: () => {} });
   const model = createModel(arch, weights);
   return { forward: forwardFromTf((x) => model.apply(x)), name: `the TF.js model (${name} backend)`, dispose: () => model.dispose() };
 }

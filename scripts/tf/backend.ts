@@ -147,21 +147,22 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
-/**
- * Selects and initialises a backend; returns its TF.js name ("tensorflow", "wasm" or "cpu").
- * `quiet` suppresses the line saying which one was chosen. `threads` (1..8, default 1) is for the
- * wasm backend; a process starts that backend once, so the first call's thread count holds.
- */
-export async function setupBackend(name: BackendChoice = "auto", quiet = false, threads = 1): Promise<string> {
+export interface BackendOptions {
+  /** Gets the line saying which backend was chosen (default console.log; quiet: () => {}). */
+  log?: (line: string) => void;
+  /** Threads for the wasm backend, 1..8 (default 1); a process starts it once, so the first call's count holds. */
+  threads?: number;
+}
+
+/** Selects and initialises a backend; returns its TF.js name ("tensorflow", "wasm" or "cpu"). */
+export async function setupBackend(name: BackendChoice = "auto", options: BackendOptions = {}): Promise<string> {
+  const { log: say = (line: string) => console.log(line), threads = 1 } = options;
   if (!BACKEND_CHOICES.includes(name)) {
     throw new Error(`unknown backend "${name}": use one of ${BACKEND_CHOICES.join(", ")}`);
   }
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
     throw new Error(`threads must be a whole number from 1 to ${MAX_WASM_THREADS}, got ${threads}`);
   }
-  const say = (msg: string) => {
-    if (!quiet) console.log(msg);
-  };
   if (name === "auto" || name === "tensorflow") {
     const pkg = await loadNative();
     if (pkg && (await activate("tensorflow"))) {

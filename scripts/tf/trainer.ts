@@ -12,7 +12,7 @@ import { loadWeightsFile } from "../weights-io/load-weights.ts";
 import { writeSafetensors } from "../weights-io/safetensors.ts";
 import { exportModel } from "../onnx/export-model.ts";
 import { forwardFromTf } from "../onnx/tf-reference.ts";
-import { setupBackend, wasmThreadCount, type BackendChoice } from "./backend.ts";
+import { setupBackend, type BackendChoice } from "./backend.ts";
 import { createModel, type TfModel } from "./model.ts";
 import type { LossConfig } from "./losses.ts";
 import { createOptimizer, trainStep, type StepResult } from "./step.ts";
@@ -109,9 +109,7 @@ const fmt = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.to
 
 export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const backend = await setupBackend(o.backend, true, o.threads ?? 1);
-  const threads = await wasmThreadCount();
-  log(`backend: ${backend}${backend === "wasm" ? ` (SIMD, ${threads === 1 ? "single thread" : `${threads} threads`})` : ""}`);
+  const backend = await setupBackend(o.backend, { log, threads: o.threads ?? 1 });
 
   log(`loading images from ${o.data.join(", ")} ...`);
   const loadStart = performance.now();

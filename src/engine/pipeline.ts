@@ -12,7 +12,7 @@ import { readHeader } from "../image/sniff.ts";
 import { CODEC_NAMES, codecMemory, decode, encode, hasAlpha, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { applyOrientation, orientedSize, sourceRect } from "../image/orient.ts";
 import { cropImage, ESTIMATION_FILTER, estimationDims, fitSize, OUTPUT_FILTER, resizeImage, resizeMemory } from "../image/resize.ts";
-import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, capStrength, liftStrength, MAX_STRENGTH, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
+import { autoStrength, boundStrength, MAX_STRENGTH, contentMask, EXPOSURE_SIZE, exposureScore, type CurveMaps } from "../image/curves.ts";
 import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm, initPixels, measureNoiseWasm, pixelsMemory } from "../image/pixels.ts";
 import { denoiseAmount, DENOISE_DEFAULTS, lumaGrid, type Gain } from "../image/denoise.ts";
 import { readOnnxMetadata } from "./onnx-metadata.ts";
@@ -300,10 +300,9 @@ async function enhance(runner: ModelRunner, model: ModelInfo, input: Uint8Array,
   if (strength !== 0 && estimate) {
     maps = await runner.run(toModelInput(estimate), estimate.width, estimate.height);
     // auto, second half: no brighter than a well-lit night (AUTO_MAX_MEAN), judged on the probe.
+    // ...and no darker than the low end of a well-lit night (AUTO_MIN_MEAN), past the model's curves if need be.
     if (probe && probeMask) {
-      strength = capStrength(probe, maps, model.iterations, strength, opts.autoMaxMean ?? AUTO_MAX_MEAN, probeMask);
-      // ...and no darker than the low end of a well-lit night (AUTO_MIN_MEAN), past the model's curves if need be.
-      strength = liftStrength(probe, maps, model.iterations, strength, opts.autoMinMean ?? AUTO_MIN_MEAN, opts.autoMaxLift ?? AUTO_MAX_LIFT, probeMask);
+      strength = boundStrength(probe, maps, model.iterations, strength, { maxMean: opts.autoMaxMean, minMean: opts.autoMinMean, maxLift: opts.autoMaxLift }, probeMask);
     }
     lap("model");
   }

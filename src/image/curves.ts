@@ -356,19 +356,31 @@ export function contentBrightness(img: RgbaImage, mask?: Uint8Array): number {
  * `maxMean`. The brightness grows with the strength, so a bisection of a few steps on a 64 px copy finds it.
  */
 export function capStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean = AUTO_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
+  return capWith(brightnessAt(probe, maps, iterations, mask), () => contentBrightness(probe, mask), strength, maxMean);
+}
+
+/** capStrength on a given brightness-at-strength function; `before` is the content's brightness untouched. */
+function capWith(meanAt: (s: number) => number, before: () => number, strength: number, maxMean: number): number {
   if (strength <= 0) return strength;
-  const meanAt = brightnessAt(probe, maps, iterations, mask);
   if (meanAt(strength) <= maxMean) return strength;
-  if (contentBrightness(probe, mask) >= maxMean) return 0;
+  if (before() >= maxMean) return 0;
   const { lo } = bisect(0, strength, (s) => meanAt(s) > maxMean);
   // Two decimals, as a client could ask for it (X-Enhance-Strength), rounded down to stay under the cap.
   return Math.floor(lo * 100) / 100;
 }
 
-/** Content brightness of `probe` after the curves at a strength (one output buffer, reused). */
+/**
+ * Content brightness of `probe` after the curves at a strength (one output buffer, reused; each
+ * strength curved once, so the cap and the lift share their probe passes).
+ */
 function brightnessAt(probe: RgbaImage, maps: CurveMaps, iterations: number, mask: Uint8Array): (strength: number) => number {
   const out = new Uint8Array(probe.data.length);
-  return (s) => contentBrightness(applyCurves(probe, maps, iterations, s, out), mask);
+  const seen = new Map<number, number>();
+  return (s) => {
+    let v = seen.get(s);
+    if (v === undefined) seen.set(s, (v = contentBrightness(applyCurves(probe, maps, iterations, s, out), mask)));
+    return v;
+  };
 }
 
 /** Ten bisection steps on [lo, hi] for where `above` turns true (false at lo, true at hi); the final bracket. */
@@ -402,13 +414,37 @@ export const AUTO_MAX_LIFT = 1.5;
  * half-dark photo, or the cap).
  */
 export function liftStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, minMean = AUTO_MIN_MEAN, maxStrength = AUTO_MAX_LIFT, mask: Uint8Array = contentMask(probe)): number {
+  return liftWith(brightnessAt(probe, maps, iterations, mask), strength, minMean, maxStrength);
+}
+
+/** liftStrength on a given brightness-at-strength function. */
+function liftWith(meanAt: (s: number) => number, strength: number, minMean: number, maxStrength: number): number {
   if (strength !== 1 || maxStrength <= 1) return strength;
-  const meanAt = brightnessAt(probe, maps, iterations, mask);
   if (meanAt(1) >= minMean) return 1;
   if (meanAt(maxStrength) <= minMean) return maxStrength;
   const { hi } = bisect(1, maxStrength, (s) => meanAt(s) >= minMean);
   // Two decimals (X-Enhance-Strength), rounded up to reach the floor.
   return Math.min(maxStrength, Math.ceil(hi * 100 - 1e-9) / 100);
+}
+
+/** The bounds `strength=auto` keeps a photo's content in once the model has run (defaults: the served ones). */
+export interface AutoBounds {
+  /** capStrength's ceiling (AUTO_MAX_MEAN). */
+  maxMean?: number;
+  /** liftStrength's floor (AUTO_MIN_MEAN). */
+  minMean?: number;
+  /** liftStrength's highest strength (AUTO_MAX_LIFT). */
+  maxLift?: number;
+}
+
+/**
+ * `strength=auto` after the model: capStrength, then liftStrength, on one set of probe passes (the
+ * strength both read, 1 when the cap leaves it, is curved once).
+ */
+export function boundStrength(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, bounds: AutoBounds = {}, mask: Uint8Array = contentMask(probe)): number {
+  const meanAt = brightnessAt(probe, maps, iterations, mask);
+  const capped = capWith(meanAt, () => contentBrightness(probe, mask), strength, bounds.maxMean ?? AUTO_MAX_MEAN);
+  return liftWith(meanAt, capped, bounds.minMean ?? AUTO_MIN_MEAN, bounds.maxLift ?? AUTO_MAX_LIFT);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { applyCurves, AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, capStrength, contentBrightness, contentMask, exposureScore, liftStrength, meanLuma, strengthAffine, type CurveMaps } from "../../src/image/curves.ts";
+import { applyCurves, AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, boundStrength, capStrength, contentBrightness, contentMask, exposureScore, liftStrength, meanLuma, strengthAffine, type CurveMaps } from "../../src/image/curves.ts";
 import { makePixels } from "../fixtures/images.ts";
 
 /** Maps with every channel of every iteration set from f(channel, x, y). */
@@ -211,6 +211,26 @@ test("liftStrength: a night the model's curves leave too dark is lifted to the f
   assert.equal(liftStrength(night, maps(3, 4, 3, () => -1), 8, 1), 1);
   assert.equal(liftStrength(night, gentle, 8, 0.6), 0.6);
   assert.equal(liftStrength(night, gentle, 8, 1, AUTO_MIN_MEAN, 1), 1);
+});
+
+test("boundStrength is the cap then the lift, with the bounds passed on", () => {
+  const bright = makePixels(32, 24, (x, y) => [50 + x, 50 + y, 60, 255]);
+  const night = makePixels(48, 32, (x, y) => [10 + (x % 7) * 2, 12 + (y % 5) * 3, 14, 255]);
+  const cases: Array<[ReturnType<typeof makePixels>, CurveMaps, number]> = [
+    [bright, maps(3, 4, 3, () => -1), 1], // capped
+    [night, maps(3, 4, 3, () => -0.3), 1], // lifted
+    [bright, maps(3, 4, 3, () => -0.1), 0.8], // neither
+    [night, maps(3, 4, 3, () => -0.3), 0], // off
+  ];
+  for (const [img, m, s] of cases) {
+    assert.equal(boundStrength(img, m, 8, s), liftStrength(img, m, 8, capStrength(img, m, 8, s)));
+    assert.equal(
+      boundStrength(img, m, 8, s, { maxMean: 0.5, minMean: 0.3, maxLift: 1.2 }),
+      liftStrength(img, m, 8, capStrength(img, m, 8, s, 0.5), 0.3, 1.2),
+    );
+  }
+  assert.ok(boundStrength(bright, maps(3, 4, 3, () => -1), 8, 1) < 1);
+  assert.ok(boundStrength(night, maps(3, 4, 3, () => -0.3), 8, 1) > 1);
 });
 
 test("capStrength: under coloured light the cap holds the mean RGB too, not only the luma", () => {

@@ -91,7 +91,7 @@ function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe("forward-convolution gradients on the wasm backend", () => {
   before(async () => {
-    await setupBackend("wasm", true);
+    await setupBackend("wasm", { log: () => {} });
   });
 
   it("is needed: the wasm backend has no filter-gradient kernels of its own", () => {

@@ -18,7 +18,7 @@ const near = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= 
 
 describe("Zero-DCE losses", () => {
   before(async () => {
-    await setupBackend("wasm", true);
+    await setupBackend("wasm", { log: () => {} });
   });
 
   it("L_spa: pooled 4-neighbour differences, zero padded, averaged", () => {

@@ -22,7 +22,7 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
 for (const backend of ["wasm", "cpu"] as const) {
   describe(`fast training ops on ${backend}`, () => {
     it("addBias: the value and both gradients are tf.add's", async () => {
-      await setupBackend(backend, true);
+      await setupBackend(backend, { log: () => {} });
       tf.tidy(() => {
         // Odd sizes, batch > 1: the bias gradient sums over batch, height and width.
         const x = rand([3, 5, 7, 4], 1) as tf.Tensor4D;
@@ -40,7 +40,7 @@ for (const backend of ["wasm", "cpu"] as const) {
     });
 
     it("channel pickers: each is exactly its slice of channels, and the gradient is tf.split's", async () => {
-      await setupBackend(backend, true);
+      await setupBackend(backend, { log: () => {} });
       tf.tidy(() => {
         const maps = 4;
         const x = rand([2, 3, 5, 3 * maps], 4) as tf.Tensor4D;

@@ -59,7 +59,7 @@ function referenceCurves(arch: Arch, weights: Weights, input: Map3): Map3 {
 
 describe("TF.js DCE-Net (scripts/tf/model.ts)", () => {
   before(async () => {
-    await setupBackend("wasm", true);
+    await setupBackend("wasm", { log: () => {} });
   });
 
   for (const arch of ["dce", "lite"] as const) {
