@@ -51,6 +51,9 @@ Loss (Zero-DCE: w_tv*TV + w_spa*spa + w_col*col + w_exp*exp)
   --losses V             zero-dce (default): the four losses as the original; gain-invariant: spatial
                          consistency and colour constancy judge structure and cast relative to the
                          brightening, so they no longer hold the darkest photos back
+  --w-cons X             exposure consistency (default 0, off): each image is also shown darker (x0.3-0.8,
+                         as if shot with less light), and that enhancement is charged for differing
+                         from the image's own, so a scene comes out the same however dark it was shot
 Run
   --log-every N          print the loss terms and images/s every N steps (default 10)
   --snapshot-every N     snapshot weights + optimizer state every N steps (default 100)
@@ -115,6 +118,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         exposure: { type: "string" },
         patch: { type: "string" },
         losses: { type: "string" },
+        "w-cons": { type: "string" },
         "log-every": { type: "string" },
         "snapshot-every": { type: "string" },
         "run-dir": { type: "string" },
@@ -185,6 +189,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
       exposure: num("exposure", v.exposure, DEFAULT_EXPOSURE, { min: 0 }),
       patch: num("patch", v.patch, DEFAULT_PATCH, { int: true, min: 1 }),
       variant: parseLossVariant(v.losses),
+      ...(v["w-cons"] === undefined ? {} : { consistency: num("w-cons", v["w-cons"], 0, { min: 0 }) }),
     },
     microBatch: v["micro-batch"] === undefined ? undefined : num("micro-batch", v["micro-batch"], batch, { int: true, min: 1 }),
     exportVariant: variant,

@@ -79,3 +79,21 @@ export function makeBatch(images: TrainImage[], batch: number, crop: number, ste
   }
   return out;
 }
+
+/**
+ * The batch as if shot with less light, for the exposure-consistency loss: each image's values times
+ * its own scale, drawn log-uniformly from [min, max] (a pure function of seed and step, like the batch),
+ * then rounded to 8-bit levels as a real darker photo's would be.
+ */
+export function darkerCopy(batch: Float32Array, images: number, step: number, seed: number, range: { min: number; max: number }): { data: Float32Array; scales: number[] } {
+  const rand = mulberry32(mix(seed ^ 0x6c8e9cf5, step));
+  const per = batch.length / images;
+  const out = new Float32Array(batch.length);
+  const scales: number[] = [];
+  for (let b = 0; b < images; b++) {
+    const s = Math.exp(Math.log(range.min) + rand() * (Math.log(range.max) - Math.log(range.min)));
+    scales.push(s);
+    for (let i = b * per; i < (b + 1) * per; i++) out[i] = Math.round(batch[i]! * s * 255) / 255;
+  }
+  return { data: out, scales };
+}

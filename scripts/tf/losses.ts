@@ -27,6 +27,13 @@ export interface LossConfig {
    * and colour constancy stop charging for brightness itself (see `spatialLoss` and `colorLoss`).
    */
   variant?: LossVariant;
+  /**
+   * Weight of the exposure-consistency term (0 or absent: off). Each batch image is also shown to the
+   * net darker, as if shot with less light, and its enhancement there is charged for differing from
+   * the enhancement of the image itself: the same scene should come out the same however dark it
+   * was shot (`consistencyLoss`).
+   */
+  consistency?: number;
 }
 
 export const LOSS_VARIANTS = ["zero-dce", "gain-invariant"] as const;
@@ -141,6 +148,18 @@ export function tvLoss(a: tf.Tensor4D): tf.Scalar {
     return tf.div(tf.mul(2, tf.add(tf.div(hTv, countH), tf.div(wTv, countW))), b) as tf.Scalar;
   });
 }
+
+/**
+ * L_cons: mean squared difference between the enhancement of a darker copy and that of the image
+ * itself. The image's own enhancement is a fixed target (no gradient): the four losses above keep
+ * deciding how it looks, and this term only teaches the darker copy to reach it.
+ */
+export function consistencyLoss(enhancedDark: tf.Tensor4D, enhanced: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.square(tf.sub(enhancedDark, stopGradient(enhanced)))) as tf.Scalar);
+}
+
+/** Darker copies' exposure: a copy gets the image's values times a scale drawn log-uniformly from this range. */
+export const CONSISTENCY_SCALES = { min: 0.3, max: 0.8 } as const;
 
 export interface LossTerms<T> {
   tv: T;

@@ -18,6 +18,8 @@ export interface HistoryEntry {
   exp: number;
   total: number;
   brightness: number;
+  /** The weighted exposure-consistency term, when training with it. */
+  cons?: number;
 }
 
 export const REPORT_FILES = { chart: "training-loss.svg", samples: "training-samples.png", html: "training-report.html" } as const;
@@ -28,6 +30,7 @@ const SERIES: { key: keyof HistoryEntry; label: string; color: string }[] = [
   { key: "spa", label: "w·spa", color: "#2ca02c" },
   { key: "col", label: "w·col", color: "#d62728" },
   { key: "exp", label: "w·exp", color: "#ff7f0e" },
+  { key: "cons", label: "w·cons", color: "#9467bd" },
 ];
 
 /** Exponential moving average, so a noisy per-step curve shows its trend. */
@@ -52,7 +55,11 @@ export function lossChartSvg(history: HistoryEntry[], title = "Training loss"): 
   const x0 = Math.min(...steps);
   const x1 = Math.max(x0 + 1, Math.max(...steps));
   const alpha = Math.min(1, 10 / history.length + 0.02);
-  const series = SERIES.map((s) => ({ ...s, values: smooth(history.map((h) => Math.max(1e-8, h[s.key])), alpha) }));
+  // Optional terms (cons) are drawn only when the run logged them.
+  const series = SERIES.filter((s) => history.length > 0 && history.every((h) => h[s.key] !== undefined)).map((s) => ({
+    ...s,
+    values: smooth(history.map((h) => Math.max(1e-8, h[s.key] ?? 0)), alpha),
+  }));
   const all = series.flatMap((s) => s.values);
   const lo = Math.floor(Math.log10(Math.min(...all)));
   const hi = Math.ceil(Math.log10(Math.max(...all)));

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TfModel } from "./model.ts";
-import { totalLoss, type LossConfig, type LossTerms } from "./losses.ts";
+import { consistencyLoss, totalLoss, tvLoss, type LossConfig, type LossTerms } from "./losses.ts";
 
 export interface StepOptions {
   loss: LossConfig;
@@ -17,6 +17,8 @@ export interface StepOptions {
 }
 
 export interface StepResult extends LossTerms<number> {
+  /** The weighted exposure-consistency term (and the darker copies' TV), included in total; 0 when off. */
+  cons: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
   /** Mean brightness of the enhanced batch. */
@@ -28,12 +30,22 @@ export function createOptimizer(lr: number): tf.AdamOptimizer {
   return tf.train.adam(lr, 0.9, 0.999, 1e-8);
 }
 
-export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Tensor4D, opts: StepOptions): StepResult {
+/**
+ * `dark`: the batch as if shot with less light (`darkerCopy`), needed when opts.loss.consistency > 0:
+ * its enhancement is charged for differing from the batch's own (`consistencyLoss`), and its curves
+ * for TV like the batch's.
+ */
+export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Tensor4D, opts: StepOptions, dark?: tf.Tensor4D): StepResult {
   const n = batch.shape[0];
+  const wCons = opts.loss.consistency ?? 0;
+  if (wCons > 0 && (!dark || dark.shape.join() !== batch.shape.join())) {
+    throw new Error(`the consistency loss needs a darker copy of the batch, shaped [${batch.shape}]`);
+  }
   const micro = Math.max(1, Math.min(opts.microBatch, n));
   const chunks = Math.ceil(n / micro);
   const sums: LossTerms<number> = { tv: 0, spa: 0, col: 0, exp: 0, total: 0 };
   let brightness = 0;
+  let cons = 0;
   let grads: tf.Tensor[] | null = null;
   for (let c = 0; c < chunks; c++) {
     const start = c * micro;
@@ -46,10 +58,18 @@ export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Ten
         const curves = model.apply(x);
         const { image8 } = model.enhance(x, curves);
         const t = totalLoss(x, image8, curves, opts.loss);
+        let c: tf.Scalar = tf.scalar(0);
+        if (wCons > 0) {
+          const xd = chunks === 1 ? dark! : (tf.slice(dark!, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D);
+          const curvesD = model.apply(xd);
+          const enhD = model.enhance(xd, curvesD).image8;
+          c = tf.add(tf.mul(wCons, consistencyLoss(enhD, image8)), tf.mul(opts.loss.weights.tv, tvLoss(curvesD))) as tf.Scalar;
+        }
+        const total = tf.add(t.total, c) as tf.Scalar;
         // The gradient's forward pass runs in its own tidy scope: keep the logged values out of it.
-        vals = tf.keep(tf.stack([t.tv, t.spa, t.col, t.exp, t.total, tf.mean(image8)]));
+        vals = tf.keep(tf.stack([t.tv, t.spa, t.col, t.exp, total, tf.mean(image8), c]));
         // Every chunk's loss is a batch mean; weighting by its share makes the sum the full-batch loss.
-        return tf.mul(t.total, frac) as tf.Scalar;
+        return tf.mul(total, frac) as tf.Scalar;
       }, model.variables);
       value.dispose();
       return { grads: model.variables.map((v) => g[v.name]!), vals: vals! };
@@ -62,6 +82,7 @@ export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Ten
     sums.exp += v[3]! * frac;
     sums.total += v[4]! * frac;
     brightness += v[5]! * frac;
+    cons += v[6]! * frac;
     if (grads === null) grads = out.grads;
     else {
       const prev: tf.Tensor[] = grads;
@@ -86,5 +107,5 @@ export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Ten
     optimizer.applyGradients(named);
   });
   tf.dispose(g);
-  return { ...sums, gradNorm, brightness };
+  return { ...sums, cons, gradNorm, brightness };
 }

@@ -14,10 +14,10 @@ import { exportModel } from "../onnx/export-model.ts";
 import { forwardFromTf } from "../onnx/tf-reference.ts";
 import { setupBackend, type BackendChoice } from "./backend.ts";
 import { createModel, type TfModel } from "./model.ts";
-import type { LossConfig } from "./losses.ts";
+import { CONSISTENCY_SCALES, type LossConfig } from "./losses.ts";
 import { createOptimizer, trainStep, type StepResult } from "./step.ts";
 import { defaultCrop, ensureMinSide, loadImages } from "./data.ts";
-import { makeBatch } from "./augment.ts";
+import { darkerCopy, makeBatch } from "./augment.ts";
 import { latestSnapshot, loadSnapshot, saveSnapshot } from "./snapshot.ts";
 import { Progress, formatDuration } from "./progress.ts";
 import { pickSamples, writeReport, type HistoryEntry } from "./report.ts";
@@ -157,7 +157,9 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   const stepOpts = { loss: o.loss, clip: o.clip, weightDecay: o.weightDecay, microBatch: micro };
   log(
     `training ${o.arch} for steps ${start + 1}..${o.steps}: batch ${o.batch}${micro < o.batch ? ` (micro-batches of ${micro})` : ""}, ` +
-      `Adam lr ${o.lr}${o.lrSchedule === "cosine" ? ` (cosine to ${o.lrMin})` : ""} wd ${o.weightDecay} clip ${o.clip}, loss${o.loss.variant === "gain-invariant" ? " (gain-invariant spa, col)" : ""} ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch}), seed ${o.seed}`,
+      `Adam lr ${o.lr}${o.lrSchedule === "cosine" ? ` (cosine to ${o.lrMin})` : ""} wd ${o.weightDecay} clip ${o.clip}, loss${o.loss.variant === "gain-invariant" ? " (gain-invariant spa, col)" : ""} ${o.loss.weights.tv}*TV + ${o.loss.weights.spa}*spa + ${o.loss.weights.col}*col + ${o.loss.weights.exp}*exp (E ${o.loss.exposure}, patch ${o.loss.patch})` +
+      (o.loss.consistency ? ` + ${o.loss.consistency}*cons (darker copies at ${CONSISTENCY_SCALES.min}-${CONSISTENCY_SCALES.max}x)` : "") +
+      `, seed ${o.seed}`,
   );
   const progress = new Progress(o.steps, start, { tty: o.tty, line: log });
   let window: StepResult[] = [];
@@ -168,12 +170,15 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     const ts = performance.now();
     // tfjs's Adam reads its learningRate field on every step; there is no public setter.
     (optimizer as unknown as { learningRate: number }).learningRate = learningRate(o, step);
-    const x = tf.tensor4d(makeBatch(images, o.batch, crop, step, o.seed, { augment: o.augment }), [o.batch, crop, crop, 3]);
-    const r = trainStep(model, optimizer, x, stepOpts);
+    const data = makeBatch(images, o.batch, crop, step, o.seed, { augment: o.augment });
+    const x = tf.tensor4d(data, [o.batch, crop, crop, 3]);
+    const dark = o.loss.consistency ? tf.tensor4d(darkerCopy(data, o.batch, step, o.seed, CONSISTENCY_SCALES).data, x.shape) : undefined;
+    const r = trainStep(model, optimizer, x, stepOpts, dark);
     x.dispose();
+    dark?.dispose();
     windowTime += (performance.now() - ts) / 1000;
     if (!Number.isFinite(r.total)) throw new Error(`loss became ${r.total} at step ${step + 1}: lower --lr (now ${o.lr}) or check the data`);
-    const entry: HistoryEntry = { step: step + 1, tv: r.tv, spa: r.spa, col: r.col, exp: r.exp, total: r.total, brightness: r.brightness };
+    const entry: HistoryEntry = { step: step + 1, tv: r.tv, spa: r.spa, col: r.col, exp: r.exp, total: r.total, brightness: r.brightness, ...(o.loss.consistency ? { cons: r.cons } : {}) };
     history.push(entry);
     appendFileSync(join(o.runDir, LOG_FILE), JSON.stringify(entry) + "\n");
     window.push(r);
@@ -182,7 +187,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     if (done % o.logEvery === 0 || done === o.steps) {
       const avg = (k: keyof StepResult) => window.reduce((a, w) => a + w[k], 0) / window.length;
       progress.log(
-        `step ${done}/${o.steps}  loss ${fmt(avg("total"))} (tv ${fmt(avg("tv"))} spa ${fmt(avg("spa"))} col ${fmt(avg("col"))} exp ${fmt(avg("exp"))})` +
+        `step ${done}/${o.steps}  loss ${fmt(avg("total"))} (tv ${fmt(avg("tv"))} spa ${fmt(avg("spa"))} col ${fmt(avg("col"))} exp ${fmt(avg("exp"))}${o.loss.consistency ? ` cons ${fmt(avg("cons"))}` : ""})` +
           `  bright ${avg("brightness").toFixed(3)}  |g| ${avg("gradNorm").toFixed(3)}  ${((window.length * o.batch) / windowTime).toFixed(1)} img/s` +
           `  ${(windowTime / window.length).toFixed(2)} s/step  ETA ${formatDuration(progress.eta(done))}`,
       );
@@ -207,7 +212,7 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
   log(`weights: ${weightsFile}`);
 
   const tail = history.slice(-Math.min(50, history.length));
-  const avgTail = (k: keyof HistoryEntry) => (tail.length ? Number((tail.reduce((a, h) => a + h[k], 0) / tail.length).toPrecision(4)) : null);
+  const avgTail = (k: keyof HistoryEntry) => (tail.length ? Number((tail.reduce((a, h) => a + (h[k] ?? 0), 0) / tail.length).toPrecision(4)) : null);
   const training = {
     command: o.commandLine,
     data: Object.entries(loaded.perFolder).map(([folder, count]) => ({ folder, images: count })),
@@ -221,13 +226,19 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     microBatch: micro,
     epochs: Number(((o.steps * o.batch) / images.length).toFixed(2)),
     optimizer: { name: "Adam", lr: o.lr, lrSchedule: o.lrSchedule, lrMin: o.lrMin, weightDecay: o.weightDecay, gradNormClip: o.clip },
-    losses: { variant: o.loss.variant ?? "zero-dce", weights: o.loss.weights, exposureLevel: o.loss.exposure, patch: o.loss.patch },
+    losses: {
+      variant: o.loss.variant ?? "zero-dce",
+      weights: o.loss.weights,
+      exposureLevel: o.loss.exposure,
+      patch: o.loss.patch,
+      ...(o.loss.consistency ? { consistency: { weight: o.loss.consistency, darkerScales: CONSISTENCY_SCALES } } : {}),
+    },
     seed: o.seed,
     init: o.init ?? "random (Zero-DCE init)",
     resumedFrom: start > 0 ? start : undefined,
     backend,
     secondsPerStep: Number(secondsPerStep.toFixed(3)),
-    finalLoss: { total: avgTail("total"), tv: avgTail("tv"), spa: avgTail("spa"), col: avgTail("col"), exp: avgTail("exp"), meanBrightness: avgTail("brightness"), overLastSteps: tail.length },
+    finalLoss: { total: avgTail("total"), tv: avgTail("tv"), spa: avgTail("spa"), col: avgTail("col"), exp: avgTail("exp"), ...(o.loss.consistency ? { cons: avgTail("cons") } : {}), meanBrightness: avgTail("brightness"), overLastSteps: tail.length },
     report: "training-report.html",
   };
 

@@ -3,7 +3,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "../../scripts/tf/backend.ts";
-import { colorLoss, defaultLossWeights, exposureLoss, spatialLoss, totalLoss, tvLoss } from "../../scripts/tf/losses.ts";
+import { colorLoss, consistencyLoss, defaultLossWeights, exposureLoss, spatialLoss, totalLoss, tvLoss } from "../../scripts/tf/losses.ts";
 
 /** NHWC image whose pixel (y, x) has RGB `f(y, x)`. */
 function image(n: number, h: number, w: number, f: (b: number, y: number, x: number) => [number, number, number]): tf.Tensor4D {
@@ -117,6 +117,19 @@ describe("Zero-DCE losses", () => {
     near(colorLoss(lifted, 0.4).dataSync()[0]!, colorLoss(lifted).dataSync()[0]!, 1e-5);
     const grey = image(1, 2, 2, () => [0.3, 0.3, 0.3]);
     near(colorLoss(grey, 0.5).dataSync()[0]!, 0);
+  });
+
+  it("L_cons: mean squared difference to the image's own enhancement, which gets no gradient", () => {
+    // 1x1x2 pixels: dark copy enhanced to [0.2, 0.4, 0.6] and [0.1, 0.1, 0.1], the image's own to 0.5
+    // everywhere: squared differences 0.09, 0.01, 0.01, 0.16, 0.16, 0.16 -> mean 0.0983.
+    const dark = tf.tensor4d([0.2, 0.4, 0.6, 0.1, 0.1, 0.1], [1, 1, 2, 3]);
+    const own = tf.fill([1, 1, 2, 3], 0.5) as tf.Tensor4D;
+    near(consistencyLoss(dark, own).dataSync()[0]!, 0.59 / 6);
+    near(consistencyLoss(own, own).dataSync()[0]!, 0);
+    const [gDark, gOwn] = tf.grads((a: tf.Tensor, b: tf.Tensor) => consistencyLoss(a as tf.Tensor4D, b as tf.Tensor4D))([dark, own]);
+    // d/d dark = 2 (dark - own) / 6; the target is held fixed.
+    near(gDark!.dataSync()[0]!, (2 * (0.2 - 0.5)) / 6);
+    near(tf.max(tf.abs(gOwn!)).dataSync()[0]!, 0);
   });
 
   it("totalLoss with the gain-invariant variant uses both gain-invariant terms", () => {

@@ -8,14 +8,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 import { encode } from "../../src/image/codecs.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 import { runTraining, WEIGHTS_FILE, type TrainOptions } from "../../scripts/tf/trainer.ts";
+import { createOptimizer, trainStep } from "../../scripts/tf/step.ts";
 import { main, parseTrainArgs, UsageError } from "../../scripts/train.ts";
-import { batchIndices, makeBatch } from "../../scripts/tf/augment.ts";
-import { listImages, NoTrainingDataError } from "../../scripts/tf/data.ts";
-import { defaultLossWeights } from "../../scripts/tf/losses.ts";
+import { batchIndices, darkerCopy, makeBatch } from "../../scripts/tf/augment.ts";
+import { listImages, loadImages, NoTrainingDataError } from "../../scripts/tf/data.ts";
+import { CONSISTENCY_SCALES, defaultLossWeights } from "../../scripts/tf/losses.ts";
 import { readSafetensorsFile } from "../../scripts/weights-io/safetensors.ts";
 import { Progress, formatDuration } from "../../scripts/tf/progress.ts";
 
@@ -98,6 +100,39 @@ describe("training", () => {
       r.model.dispose();
     });
   }
+
+  it("the consistency loss brings a darker shot's enhancement closer to the image's own", async () => {
+    // The same short run with and without it; then each image and a copy at 0.4x its light go through
+    // the trained net, and the gap between their enhancements' brightness is compared.
+    const gap = async (consistency: number | undefined, name: string) => {
+      const r = await runTraining(options("lite", name, { steps: 24, loss: { weights: defaultLossWeights("lite"), exposure: 0.6, patch: 16, consistency } }));
+      if (consistency) {
+        assert.ok(r.history.every((h) => h.cons !== undefined && h.cons > 0), "the term is logged every step");
+        const logged = JSON.parse(readFileSync(join(root, name, "run", "log.jsonl"), "utf8").split("\n")[0]!);
+        assert.ok(logged.cons > 0, "and written to the run's log");
+        const x = tf.zeros([2, 16, 16, 3]) as tf.Tensor4D;
+        assert.throws(() => trainStep(r.model, createOptimizer(1e-3), x, { loss: { weights: defaultLossWeights("lite"), exposure: 0.6, patch: 16, consistency: 1 }, clip: 0.1, weightDecay: 0, microBatch: 2 }), /needs a darker copy of the batch, shaped \[2,16,16,3\]/);
+        x.dispose();
+      } else assert.ok(r.history.every((h) => h.cons === undefined));
+      const images = (await loadImages([dataDir], 32)).images;
+      const gaps: number[] = [];
+      for (const img of images) {
+        const x = tf.tensor4d(img.rgb, [1, img.height, img.width, 3]);
+        const xd = tf.tensor4d(img.rgb.map((v) => Math.round(v * 0.4 * 255) / 255), [1, img.height, img.width, 3]);
+        const own = r.model.enhance(x, r.model.apply(x)).image8;
+        const dark = r.model.enhance(xd, r.model.apply(xd)).image8;
+        gaps.push(tf.mean(own).dataSync()[0]! - tf.mean(dark).dataSync()[0]!);
+        tf.dispose([x, xd, own, dark]);
+      }
+      r.model.dispose();
+      return mean(gaps);
+    };
+    const without = await gap(undefined, "cons-off");
+    // A heavy weight, so that 24 steps show it (the real runs use 10 over thousands).
+    const withIt = await gap(100, "cons-on");
+    assert.ok(without > 0.02, `without the term a darker shot comes out darker (gap ${without})`);
+    assert.ok(withIt < 0.25 * without, `gap ${without} -> ${withIt}`);
+  });
 
   it("resuming from a snapshot continues exactly where the run stopped", async () => {
     const straight = await runTraining(options("lite", "straight", { steps: 6, snapshotEvery: 3 }));
@@ -196,6 +231,20 @@ describe("batches and flags", () => {
     assert.ok(aug.every((v) => v >= 0 && v <= 1));
   });
 
+  it("darker copies: each image at its own seeded scale in the consistency range, on 8-bit levels", () => {
+    const batch = Float32Array.from({ length: 4 * 6 }, (_, i) => ((i * 37) % 256) / 255);
+    const a = darkerCopy(batch, 4, 7, 1, CONSISTENCY_SCALES);
+    assert.deepEqual(a, darkerCopy(batch, 4, 7, 1, CONSISTENCY_SCALES));
+    assert.notDeepEqual(a.scales, darkerCopy(batch, 4, 8, 1, CONSISTENCY_SCALES).scales);
+    assert.equal(new Set(a.scales).size, 4);
+    for (const [b, s] of a.scales.entries()) {
+      assert.ok(s >= CONSISTENCY_SCALES.min && s <= CONSISTENCY_SCALES.max, `scale ${s}`);
+      for (let i = b * 6; i < (b + 1) * 6; i++) {
+        assert.equal(a.data[i], Math.fround(Math.round(batch[i]! * s * 255) / 255));
+      }
+    }
+  });
+
   it("parses flags with the documented defaults and rejects bad ones", () => {
     const o = parseTrainArgs([])!;
     assert.equal(o.arch, "lite");
@@ -208,6 +257,8 @@ describe("batches and flags", () => {
     assert.equal(o.runDir, "runs/lite-128");
     assert.equal(o.threads, Math.min(8, availableParallelism()));
     assert.equal(parseTrainArgs(["--threads", "1"])!.threads, 1);
+    assert.equal(parseTrainArgs(["--w-cons", "10"])!.loss.consistency, 10);
+    assert.throws(() => parseTrainArgs(["--w-cons", "-1"]), /--w-cons/);
     assert.throws(() => parseTrainArgs(["--threads", "9"]), /--threads must be an integer from 1 to 8, got "9"/);
     assert.throws(() => parseTrainArgs(["--threads", "0"]), /--threads must be an integer from 1 to 8/);
     const d = parseTrainArgs(["--arch", "dce", "--data", "a,b", "--w-tv", "50", "--exposure", "0.5", "--epochs", "2"])!;
