@@ -71,13 +71,55 @@ export function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: number[
  * swapped, by the upstream gradient used as a (large) kernel. The result is [C, kh, kw, O] -> HWIO.
  */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], pad: unknown): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { pads } = padsOf(x.shape, filterShape, 1, pad, false);
-    const xT = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [C, H, W, N]
-    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, N, O]
-    const out = tf.conv2d(xT, dyT, 1, explicit(pads)); // [C, kh, kw, O]
-    return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
+  return tf.tidy(() => filterGradWithKernel(x, upstreamKernel(dy), filterShape, pad));
+}
+
+/** The upstream gradient [N, outH, outW, O] as the kernel of the filter-gradient convolution: [outH, outW, N, O]. */
+function upstreamKernel(dy: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+/** conv2dFilterGrad with the upstream gradient already in kernel form (`upstreamKernel`). */
+function filterGradWithKernel(x: tf.Tensor4D, dyT: tf.Tensor4D, filterShape: number[], pad: unknown): tf.Tensor4D {
+  const { pads } = padsOf(x.shape, filterShape, 1, pad, false);
+  const xT = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [C, H, W, N]
+  const out = tf.conv2d(xT, dyT, 1, explicit(pads)); // [C, kh, kw, O]
+  return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+/**
+ * y = sum_i conv2d(xs[i], ws[i], stride 1, pad): a convolution over concatenated channels, one part
+ * per input, as a single op. Its gradient turns the upstream gradient into a kernel once and uses that
+ * one tensor for every part's filter gradient. The WASM backend packs a convolution kernel once per
+ * kernel tensor (and caches it), and packing the upstream gradient is half of each filter gradient's
+ * time, so parts after the first skip it. The values are the same as separate convolutions and their
+ * gradients (test/scripts/conv-grads.test.ts).
+ */
+export function summedConv2d(xs: tf.Tensor4D[], ws: tf.Tensor4D[], pad: "same" | "valid"): tf.Tensor4D {
+  if (xs.length !== ws.length || xs.length === 0) throw new Error(`summedConv2d needs one kernel per input, got ${xs.length} inputs and ${ws.length} kernels`);
+  const k = xs.length;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[2 * k] as tf.GradSaveFunc;
+    const ins = args.slice(0, 2 * k) as tf.Tensor4D[];
+    const value = tf.tidy(() => {
+      const ys = ins.slice(0, k).map((x, i) => tf.conv2d(x, ins[k + i]!, 1, pad));
+      return ys.length === 1 ? ys[0]! : (tf.addN(ys) as tf.Tensor4D);
+    });
+    save(ins);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor4D;
+        const x = saved.slice(0, k) as tf.Tensor4D[];
+        const w = saved.slice(k) as tf.Tensor4D[];
+        const dyT = upstreamKernel(g);
+        const dxs = x.map((xi, i) => conv2dInputGrad(g, w[i]!, xi.shape, pad));
+        const dws = x.map((xi, i) => filterGradWithKernel(xi, dyT, w[i]!.shape, pad));
+        return [...dxs, ...dws];
+      },
+    };
   });
+  return op(...xs, ...ws) as tf.Tensor4D;
 }
 
 /** dL/dx of a depthwise conv (multiplier 1, stride 1): depthwise conv of dy with the flipped kernel. */
@@ -110,6 +152,11 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape
 }
 
 let installedFor: Set<string> | null = null;
+
+/** Whether the current backend takes the forward-convolution gradients (`registerForwardConvGradients`). */
+export function forwardConvGradientsActive(): boolean {
+  return installedFor?.has(tf.getBackend()) ?? false;
+}
 
 /**
  * Replaces the Conv2D and DepthwiseConv2dNative gradients so that, on the given backends, both

@@ -5,6 +5,8 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "../../scripts/tf/backend.ts";
+import { summedConv2d } from "../../scripts/tf/conv-grads.ts";
+import { createModel } from "../../scripts/tf/model.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 
 type Case = { name: string; n: number; h: number; w: number; c: number; o: number; k: number; pad: "same" | "valid"; depthwise: boolean };
@@ -136,4 +138,51 @@ describe("forward-convolution gradients on the wasm backend", () => {
       assert.ok(maxRelErr(wasm.dw, cpu.dw) < 1e-5, `dw vs cpu: ${maxRelErr(wasm.dw, cpu.dw)}`);
     });
   }
+
+  for (const [k, pad] of [[3, "same"], [1, "valid"]] as const) {
+    it(`summedConv2d (${k}x${k} ${pad}, three parts): the value and every gradient equal separate convolutions summed, bit for bit`, () => {
+      const rand = mulberry32(40 + k);
+      const t = (shape: number[]) => tf.tensor4d(Float32Array.from(randArray(shape.reduce((a, b) => a * b, 1), rand)), shape as [number, number, number, number]);
+      const xs = [t([2, 5, 6, 3]), t([2, 5, 6, 4]), t([2, 5, 6, 2])];
+      const ws = [t([k, k, 3, 5]), t([k, k, 4, 5]), t([k, k, 2, 5])];
+      const oh = pad === "same" ? 5 : 5 - k + 1;
+      const ow = pad === "same" ? 6 : 6 - k + 1;
+      const r = t([2, oh, ow, 5]);
+      const loss = (y: tf.Tensor) => tf.sum(tf.add(tf.mul(r, y), tf.mul(0.5, tf.mul(tf.square(y), r))));
+      const parts = (...a: tf.Tensor[]) => loss(tf.addN([0, 1, 2].map((i) => tf.conv2d(a[i] as tf.Tensor4D, a[3 + i] as tf.Tensor4D, 1, pad))));
+      const summed = (...a: tf.Tensor[]) => loss(summedConv2d(a.slice(0, 3) as tf.Tensor4D[], a.slice(3) as tf.Tensor4D[], pad));
+      const inputs = [...xs, ...ws];
+      const a = tf.grads(parts)(inputs);
+      const b = tf.grads(summed)(inputs);
+      assert.deepEqual(summedConv2d(xs, ws, pad).dataSync(), tf.addN(xs.map((x, i) => tf.conv2d(x, ws[i]!, 1, pad))).dataSync());
+      for (let i = 0; i < inputs.length; i++) assert.deepEqual(b[i]!.dataSync(), a[i]!.dataSync(), `gradient ${i}`);
+      assert.throws(() => summedConv2d(xs, ws.slice(0, 2), pad), /one kernel per input, got 3 inputs and 2 kernels/);
+    });
+  }
+
+  it("the DCE-Net trains to the same weights with the summed convolutions as with separate ones", () => {
+    // The model takes summedConv2d for its skip layers (e_conv5-7) on this backend; the same step on
+    // the CPU backend (separate convolutions, TF.js's own gradients) must agree to float32 rounding.
+    const rand = mulberry32(5);
+    const x = Float32Array.from({ length: 2 * 12 * 12 * 3 }, () => 0.3 * rand());
+    const grads = (backend: string) => {
+      const model = createModel("dce", undefined, 4);
+      const xt = tf.tensor4d(x, [2, 12, 12, 3]);
+      const { grads: g } = tf.variableGrads(() => tf.mean(model.enhance(xt, model.apply(xt)).image8) as tf.Scalar, model.variables);
+      const out = model.variables.map((v) => ({ name: v.name, data: g[v.name]!.dataSync() as Float32Array }));
+      tf.dispose([xt, ...Object.values(g)]);
+      model.dispose();
+      return { backend, out };
+    };
+    const wasm = grads("wasm");
+    return tf.setBackend("cpu").then(() => {
+      const cpu = grads("cpu");
+      return tf.setBackend("wasm").then(() => {
+        for (let i = 0; i < wasm.out.length; i++) {
+          const e = maxRelErr(wasm.out[i]!.data, cpu.out[i]!.data);
+          assert.ok(e < 1e-4, `${wasm.out[i]!.name}: ${e}`);
+        }
+      });
+    });
+  });
 });
