@@ -58,16 +58,16 @@ export function trainStep(model: TfModel, optimizer: tf.Optimizer, batch: tf.Ten
         const curves = model.apply(x);
         const { image8 } = model.enhance(x, curves);
         const t = totalLoss(x, image8, curves, opts.loss);
-        let c: tf.Scalar = tf.scalar(0);
+        let c: tf.Scalar | undefined;
         if (wCons > 0) {
           const xd = chunks === 1 ? dark! : (tf.slice(dark!, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D);
           const curvesD = model.apply(xd);
           const enhD = model.enhance(xd, curvesD).image8;
           c = tf.add(tf.mul(wCons, consistencyLoss(enhD, image8)), tf.mul(opts.loss.weights.tv, tvLoss(curvesD))) as tf.Scalar;
         }
-        const total = tf.add(t.total, c) as tf.Scalar;
+        const total = c ? (tf.add(t.total, c) as tf.Scalar) : t.total;
         // The gradient's forward pass runs in its own tidy scope: keep the logged values out of it.
-        vals = tf.keep(tf.stack([t.tv, t.spa, t.col, t.exp, total, tf.mean(image8), c]));
+        vals = tf.keep(tf.stack([t.tv, t.spa, t.col, t.exp, total, tf.mean(image8), c ?? tf.scalar(0)]));
         // Every chunk's loss is a batch mean; weighting by its share makes the sum the full-batch loss.
         return tf.mul(total, frac) as tf.Scalar;
       }, model.variables);
