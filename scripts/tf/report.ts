@@ -56,7 +56,7 @@ export function lossChartSvg(history: HistoryEntry[], title = "Training loss"): 
   const x1 = Math.max(x0 + 1, Math.max(...steps));
   const alpha = Math.min(1, 10 / history.length + 0.02);
   // Optional terms (cons) are drawn only when the run logged them.
-  const series = SERIES.filter((s) => history.length > 0 && history.every((h) => h[s.key] !== undefined)).map((s) => ({
+  const series = SERIES.filter((s) => history.every((h) => h[s.key] !== undefined)).map((s) => ({
     ...s,
     values: smooth(history.map((h) => Math.max(1e-8, h[s.key] ?? 0)), alpha),
   }));
