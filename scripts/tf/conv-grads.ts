@@ -87,6 +87,21 @@ function filterGradWithKernel(x: tf.Tensor4D, dyT: tf.Tensor4D, filterShape: num
   return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
 }
 
+/** sum_i conv2d(xs[i], ws[i]) (stride 1) as separate ops. */
+function convSum(xs: tf.Tensor4D[], ws: tf.Tensor4D[], pad: "same" | "valid"): tf.Tensor4D {
+  const ys = xs.map((x, i) => tf.conv2d(x, ws[i]!, 1, pad));
+  return ys.length === 1 ? ys[0]! : (tf.addN(ys) as tf.Tensor4D);
+}
+
+/**
+ * sum_i conv2d(xs[i], ws[i]) (stride 1): `summedConv2d` where its gradient applies (several parts, on
+ * a backend that takes the forward-convolution gradients), separate convolutions elsewhere, so other
+ * backends keep TF.js's own gradients.
+ */
+export function partsConv2d(xs: tf.Tensor4D[], ws: tf.Tensor4D[], pad: "same" | "valid"): tf.Tensor4D {
+  return xs.length > 1 && forwardConvGradientsActive() ? summedConv2d(xs, ws, pad) : convSum(xs, ws, pad);
+}
+
 /**
  * y = sum_i conv2d(xs[i], ws[i], stride 1, pad): a convolution over concatenated channels, one part
  * per input, as a single op. Its gradient turns the upstream gradient into a kernel once and uses that
@@ -101,10 +116,7 @@ export function summedConv2d(xs: tf.Tensor4D[], ws: tf.Tensor4D[], pad: "same" |
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[2 * k] as tf.GradSaveFunc;
     const ins = args.slice(0, 2 * k) as tf.Tensor4D[];
-    const value = tf.tidy(() => {
-      const ys = ins.slice(0, k).map((x, i) => tf.conv2d(x, ins[k + i]!, 1, pad));
-      return ys.length === 1 ? ys[0]! : (tf.addN(ys) as tf.Tensor4D);
-    });
+    const value = tf.tidy(() => convSum(ins.slice(0, k), ins.slice(k), pad));
     save(ins);
     return {
       value,
@@ -154,7 +166,7 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape
 let installedFor: Set<string> | null = null;
 
 /** Whether the current backend takes the forward-convolution gradients (`registerForwardConvGradients`). */
-export function forwardConvGradientsActive(): boolean {
+function forwardConvGradientsActive(): boolean {
   return installedFor?.has(tf.getBackend()) ?? false;
 }
 

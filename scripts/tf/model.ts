@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initWeights, networkSpec, parameterShapes, type Arch, type NetworkSpec, type Weights } from "../../src/engine/network.ts";
-import { forwardConvGradientsActive, summedConv2d } from "./conv-grads.ts";
+import { partsConv2d } from "./conv-grads.ts";
 
 export interface EnhanceOutputs {
   /** The image after half the curve iterations (the seed's enhance_image_1). */
@@ -136,12 +136,6 @@ export function createModel(arch: Arch, weights?: Weights, seed = 0): TfModel {
         return tf.slice(w, begin, size) as tf.Tensor4D;
       });
     };
-    // Several parts on the WASM backend: one op whose gradient packs the upstream gradient once for all parts.
-    const partsConv = (xs: tf.Tensor4D[], ks: tf.Tensor4D[], pad: "same" | "valid"): tf.Tensor4D => {
-      if (xs.length > 1 && forwardConvGradientsActive()) return summedConv2d(xs, ks, pad);
-      const ys = xs.map((x, i) => tf.conv2d(x, ks[i]!, 1, pad));
-      return ys.length === 1 ? ys[0]! : (tf.addN(ys) as tf.Tensor4D);
-    };
     if (spec.separable) {
       const d = `${name}.depth_conv`;
       const p = `${name}.point_conv`;
@@ -149,11 +143,11 @@ export function createModel(arch: Arch, weights?: Weights, seed = 0): TfModel {
       const dbs = parts.length === 1 ? [v(`${d}.bias`)] : (tf.split(v(`${d}.bias`), parts.map((x) => x.shape[3])) as tf.Tensor[]);
       const pws = slices(v(`${p}.weight`), 2);
       const depthwise = parts.map((x, i) => addBias(tf.depthwiseConv2d(x, dws[i]!, 1, "same"), dbs[i]!));
-      return addBias(partsConv(depthwise, pws, "valid"), v(`${p}.bias`));
+      return addBias(partsConv2d(depthwise, pws, "valid"), v(`${p}.bias`));
     }
     // Plain conv + add rather than tf.fused.conv2d: the fused op's gradient bypasses the registry.
     const ws = slices(v(`${name}.weight`), 2);
-    return addBias(partsConv(parts, ws, "same"), v(`${name}.bias`));
+    return addBias(partsConv2d(parts, ws, "same"), v(`${name}.bias`));
   }
 
   function apply(x: tf.Tensor4D): tf.Tensor4D {

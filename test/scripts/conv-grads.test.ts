@@ -160,7 +160,7 @@ describe("forward-convolution gradients on the wasm backend", () => {
     });
   }
 
-  it("the DCE-Net trains to the same weights with the summed convolutions as with separate ones", () => {
+  it("the DCE-Net's gradients with the summed convolutions (wasm) match separate ones (CPU backend)", () => {
     // The model takes summedConv2d for its skip layers (e_conv5-7) on this backend; the same step on
     // the CPU backend (separate convolutions, TF.js's own gradients) must agree to float32 rounding.
     const rand = mulberry32(5);
