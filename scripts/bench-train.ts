@@ -15,7 +15,7 @@ import { createOptimizer, trainStep } from "./tf/step.ts";
 import { defaultLossWeights, DEFAULT_PATCH } from "./tf/losses.ts";
 import { MAX_PIXELS_PER_PASS } from "./tf/trainer.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
-import type { Arch } from "../src/engine/network.ts";
+import type { Arch } from "./lib/network.ts";
 import { parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run bench:train -- [--archs dce,lite] [--size 128] [--batch 8] [--steps 10] [--warmup 2]

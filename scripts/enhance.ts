@@ -10,7 +10,7 @@ import { HttpError } from "../src/shared/errors.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
 import type { Fit, ImageFormat } from "../src/shared/image.ts";
-import type { OutputFormat } from "../src/engine/pipeline.ts";
+import type { OutputFormat } from "../src/engine/options.ts";
 
 const HELP = `Usage: npm run enhance -- [options] INPUT... --out DIR
 

@@ -14,7 +14,8 @@ import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/mode
 import { decode, encode } from "../src/image/codecs.ts";
 import { fitSize, resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
-import { contentMask, MAX_STRENGTH } from "../src/image/curves.ts";
+import { contentMask } from "../src/image/auto-strength.ts";
+import { MAX_STRENGTH } from "../src/image/curves.ts";
 import type { RgbaImage } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]

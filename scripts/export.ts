@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { ARCHES, type Arch } from "../src/engine/network.ts";
+import { ARCHES, type Arch } from "./lib/network.ts";
 import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/engine/model-info.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
 import { DEFAULT_DEPLOY, exportModel, MIN_DEPLOY_PSNR_DB, VARIANTS, weightsDigest } from "./onnx/export-model.ts";

@@ -14,11 +14,11 @@
 import { createNodeEngine } from "./lib/node-engine.ts";
 import { CODEC_NAMES, encode, type CodecName } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
-import { DEFAULTS } from "../src/config.ts";
+import { getConfig } from "../src/config.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/image/wasm-memory.ts";
-import type { PipelineOptions } from "../src/engine/pipeline.ts";
+import type { PipelineOptions } from "../src/engine/options.ts";
 import { parseCli, positiveInt, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: node --expose-gc --import tsx scripts/memory.ts [--requests N] [--budget MB] [--trace TEXT]
@@ -85,15 +85,8 @@ function dims(pixels: number, aspect: number): [number, number] {
   return [w, h];
 }
 
-const limits = {
-  maxSourcePixels: DEFAULTS.MAX_SOURCE_PIXELS,
-  maxPngSourcePixels: DEFAULTS.MAX_PNG_SOURCE_PIXELS,
-  maxOutputPixels: DEFAULTS.MAX_OUTPUT_PIXELS,
-  maxFullModePixels: DEFAULTS.MAX_FULL_MODE_PIXELS,
-  maxAvifPixels: DEFAULTS.MAX_AVIF_PIXELS,
-  maxAvifSourcePixels: DEFAULTS.MAX_AVIF_SOURCE_PIXELS,
-  maxWebpSourcePixels: DEFAULTS.MAX_WEBP_SOURCE_PIXELS,
-};
+// The served defaults (no vars set).
+const { limits } = getConfig({});
 
 const engine = await createNodeEngine();
 console.log("generating sources...");

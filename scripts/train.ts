@@ -4,8 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { DEFAULT_ESTIMATION_SIZE, DEFAULT_TRAIN_SIZE, type Variant } from "../src/engine/model-info.ts";
-import { ARCHES, type Arch } from "../src/engine/network.ts";
+import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../src/engine/model-info.ts";
+import { ARCHES, type Arch } from "./lib/network.ts";
 import { BACKEND_CHOICES, MAX_WASM_THREADS, defaultThreads, type BackendChoice } from "./tf/backend.ts";
 import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
 import { DEFAULT_EXPOSURE, DEFAULT_PATCH, LOSS_VARIANTS, defaultLossWeights, type LossVariant } from "./tf/losses.ts";
@@ -14,6 +14,11 @@ import { loadWeightsFile } from "./weights-io/load-weights.ts";
 
 export const DEFAULT_ARCH: Arch = "lite";
 export const DEFAULT_STEPS = 2000;
+/**
+ * Default training resolution (longer side). The network is fully convolutional, so a model trained
+ * at 128 px serves at 32-64 (the curves it learns are regional, not tied to a pixel scale).
+ */
+export const DEFAULT_TRAIN_SIZE = 128;
 
 const HELP = `Usage: npm run train -- [flags]
 

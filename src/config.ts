@@ -1,38 +1,94 @@
 /**
- * Environment (wrangler vars / secrets) -> validated configuration, resolved once per env object.
- * Every var is optional; defaults are chosen so a 12 MP phone photo can be thumbnailed inside the
- * 128 MB isolate, and so the proxy is closed (no private addresses) unless told otherwise.
+ * The configuration: every wrangler `[vars]` entry (and the SIGNING_KEY secret) in one schema, with
+ * its default and the reason for it, validated the same way and resolved once per env object. A bad
+ * value is a ConfigError naming the variable and what is allowed; the app answers every request with
+ * a 500 that says so. wrangler.toml lists every variable with its default (a test keeps the two equal).
  */
 import { parseAllowList, type AllowEntry } from "./source/address-rules.ts";
-import type { PipelineLimits } from "./engine/pipeline.ts";
+import type { PipelineLimits } from "./engine/options.ts";
 
-export interface Env {
-  MAX_SOURCE_BYTES?: string | number;
-  MAX_SOURCE_PIXELS?: string | number;
-  MAX_OUTPUT_PIXELS?: string | number;
-  MAX_PNG_SOURCE_PIXELS?: string | number;
-  MAX_FULL_MODE_PIXELS?: string | number;
-  MAX_AVIF_PIXELS?: string | number;
-  MAX_AVIF_SOURCE_PIXELS?: string | number;
-  MAX_WEBP_SOURCE_PIXELS?: string | number;
-  MAX_BUFFERED_BYTES?: string | number;
-  FETCH_TIMEOUT_MS?: string | number;
-  MAX_REDIRECTS?: string | number;
-  ALLOWED_SOURCES?: string;
+const MP = 100_000_000;
+
+interface IntVar {
+  kind: "int";
+  default: number;
+  min: number;
+  max: number;
+}
+interface BoolVar {
+  kind: "bool";
+  default: boolean;
+}
+interface ChoiceVar<T extends string> {
+  kind: "choice";
+  default: T;
+  choices: readonly T[];
+}
+interface TextVar {
+  kind: "text";
+  default: string;
+}
+
+const int = (def: number, min: number, max: number): IntVar => ({ kind: "int", default: def, min, max });
+
+/**
+ * Every variable. The defaults keep the largest request of each kind inside the isolate's 128 MB
+ * (with ORT's model memory beside it; `npm run memory` measures them, docs/configuration.md has the
+ * figures) and keep the proxy closed to private addresses unless told otherwise.
+ */
+export const VARS = {
+  /** Bytes of a source or upload (413 above): above any 12 MP JPEG; the bytes sit in memory next to the pixels. */
+  MAX_SOURCE_BYTES: int(16 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  /** Pixels of any source (422 above), read from the header: 4096 x 3072, a 12 MP phone photo (JPEG decodes in about 4.5 bytes/pixel). */
+  MAX_SOURCE_PIXELS: int(4096 * 3072, 1, MP),
+  /** Pixels of a PNG source: 1920 x 1280; the PNG decoder needs about four times the JPEG decoder's heap per pixel. */
+  MAX_PNG_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
+  /** Pixels of a WebP source: 3264 x 2448; libwebp's heap per pixel is a little above the JPEG decoder's. */
+  MAX_WEBP_SOURCE_PIXELS: int(3264 * 2448, 1, MP),
+  /** Pixels of an AVIF source: 1920 x 1280; libavif + dav1d need about three times the JPEG decoder's heap per pixel. */
+  MAX_AVIF_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
+  /** Pixels of the output: 1920 x 1280; a full-size JPEG encode holds mozjpeg's whole-image buffers beside the image. */
+  MAX_OUTPUT_PIXELS: int(1920 * 1280, 1, MP),
+  /** Output pixels for mode=full: 512 x 512; the net at output size is seconds of CPU (memory is bounded by tiling). */
+  MAX_FULL_MODE_PIXELS: int(512 * 512, 1, MP),
+  /** Output pixels encoded as AVIF: 1280 x 1024; the AVIF encoder is several times the JPEG encoder's time per pixel. */
+  MAX_AVIF_PIXELS: int(1280 * 1024, 1, MP),
+  /** Source bytes held by all of an isolate's requests in flight (503 above): what the largest request leaves of 128 MB. */
+  MAX_BUFFERED_BYTES: int(24 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /** One deadline for all redirect hops and the body read of a source (504 above). */
+  FETCH_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Redirects followed (502 above): each hop is a subrequest; real image hosts need one or two. */
+  MAX_REDIRECTS: int(3, 0, 20),
+  /** Hosts a source may come from (comma-separated, `*.` for subdomains); empty: any public host. */
+  ALLOWED_SOURCES: { kind: "text", default: "" } as TextVar,
+  /** Sources on private, loopback and link-local addresses: only for local testing. */
+  ALLOW_PRIVATE_SOURCES: { kind: "bool", default: false } as BoolVar,
+  /** The period of the RATE_LIMITER binding in seconds, for Retry-After (the binding does not say). */
+  RATE_LIMIT_PERIOD: int(60, 1, 86_400),
+  /**
+   * What a failing rate limiter means: "open" lets the request through (the pixel limits, the byte
+   * budget and cpu_ms still bound it; the service stays up when the limiter is down), "closed" answers 503.
+   */
+  RATE_LIMIT_FAIL: { kind: "choice", default: "open", choices: ["open", "closed"] } as ChoiceVar<"open" | "closed">,
+} as const;
+
+export type VarName = keyof typeof VARS;
+
+/** The bindings the Worker reads: the variables above, the signing secret, and the optional services. */
+export type Env = { [K in VarName]?: string | number | boolean } & {
+  /** Secret: when set, /enhance requires `sig` (src/source/signing.ts). At least 16 characters. */
   SIGNING_KEY?: string;
-  ALLOW_PRIVATE_SOURCES?: string | boolean;
   /** Optional R2 bucket of derived images, shared by every location (src/http/derived-store.ts). */
   DERIVED?: R2Bucket;
   /** Optional Workers rate-limiting binding ([[ratelimits]] in wrangler.toml): requests per client IP on /enhance. */
   RATE_LIMITER?: RateLimit;
-  /** Its period in seconds, for Retry-After (the binding does not say; default 60). */
-  RATE_LIMIT_PERIOD?: string | number;
-  /** "closed": answer 503 when the limiter fails; default open (see src/http/rate-limit.ts). */
-  RATE_LIMIT_FAIL?: string;
-}
+};
 
 export interface Config {
   limits: PipelineLimits & {
+    maxPngSourcePixels: number;
+    maxWebpSourcePixels: number;
+    maxAvifSourcePixels: number;
     maxAvifPixels: number;
     maxSourceBytes: number;
     maxBufferedBytes: number;
@@ -43,129 +99,95 @@ export interface Config {
   allowPrivate: boolean;
   /** null when signing is off. */
   signingKey: string | null;
+  rateLimit: { periodSeconds: number; failClosed: boolean };
 }
-
-export const DEFAULTS = {
-  /** 16 MiB: larger than any 12 MP JPEG; the bytes live in the isolate's 128 MB next to the decoded pixels. */
-  MAX_SOURCE_BYTES: 16 * 1024 * 1024,
-  /**
-   * 4096 x 3072 (12.6 MP): covers 12 MP phone photos. A JPEG decodes into about 4.5 bytes/pixel of
-   * WASM heap (57 MB here), which with ORT's 28 MB and a thumbnail's encoder keeps the request under
-   * 100 MB (npm run memory).
-   */
-  MAX_SOURCE_PIXELS: 4096 * 3072,
-  /**
-   * 1920 x 1280 (2.46 MP). A full-size JPEG output holds the decoded image (4.5 bytes/pixel) while
-   * mozjpeg's encoder heap takes 16 MB + 12.6 bytes/pixel (whole-image trellis buffers): with ORT's
-   * 28 MB that is about 85 MB here; 2048 x 2048 would need 114 MB.
-   */
-  MAX_OUTPUT_PIXELS: 1920 * 1280,
-  /**
-   * 1920 x 1280 (2.46 MP): the PNG decoder's heap is about 17 bytes/pixel (input, scanlines,
-   * conversions) before the image is copied out; 2.46 MP keeps that request under 100 MB too.
-   */
-  MAX_PNG_SOURCE_PIXELS: 1920 * 1280,
-  /**
-   * 512 x 512: mode=full runs the net at output size, about 3.4 s of CPU in workerd. Memory is not
-   * the bound: the runner splits large inputs into exact overlapping 128 px tiles (ORT stays at 28 MB).
-   */
-  MAX_FULL_MODE_PIXELS: 512 * 512,
-  /**
-   * 1280 x 1024 (1.3 MP): largest AVIF output. libaom at speed 10 costs about 150 ms per MP here,
-   * several times the JPEG encoder; above this format=auto serves WebP and format=avif is a 422.
-   */
-  MAX_AVIF_PIXELS: 1280 * 1024,
-  /**
-   * 1920 x 1280 (2.46 MP): the AVIF decoder (libavif + dav1d) needs about 15 bytes/pixel of heap
-   * (npm run memory: a 12 MP AVIF took 188 MB), so AVIF sources get their own, lower limit.
-   */
-  MAX_AVIF_SOURCE_PIXELS: 1920 * 1280,
-  /**
-   * 3264 x 2448 (8 MP): libwebp decodes into about 5.2 bytes/pixel of heap (a 12 MP WebP took 62 MB and
-   * its thumbnail request 105 MB in npm run memory); 8 MP keeps the request under the budget.
-   */
-  MAX_WEBP_SOURCE_PIXELS: 3264 * 2448,
-  /**
-   * 24 MiB: source bytes held by all in-flight requests of an isolate together (they wait their turn
-   * for the pipeline holding them). The worst single request peaks near 97 MB of the isolate's 128 MB,
-   * which leaves about this much for the others' queued images. At least MAX_SOURCE_BYTES.
-   */
-  MAX_BUFFERED_BYTES: 24 * 1024 * 1024,
-  /** One deadline for all redirect hops and the body read. */
-  FETCH_TIMEOUT_MS: 10_000,
-  /** Each hop is a subrequest; real image hosts need one or two. */
-  MAX_REDIRECTS: 3,
-} as const;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
 const cache = new WeakMap<object, Config>();
+const EMPTY: Env = {};
 
-/** Resolves (and memoises per env object) the configuration; throws ConfigError naming the bad var. */
+/** The configuration of `env` (memoised per env object); throws ConfigError naming the bad variable. */
 export function getConfig(env: Env | undefined): Config {
   const key = env ?? EMPTY;
   let cfg = cache.get(key);
   if (cfg === undefined) {
-    cfg = resolveConfig(key);
+    cfg = resolve(key);
     cache.set(key, cfg);
   }
   return cfg;
 }
-const EMPTY: Env = {};
 
-export function resolveConfig(env: Env): Config {
-  const int = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return DEFAULTS[name];
-    const text = String(raw).trim().replace(/_/g, "");
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${String(raw)}")`);
-    }
-    return n;
-  };
-  const maxSourcePixels = int("MAX_SOURCE_PIXELS", 1, 100_000_000);
-  const maxOutputPixels = int("MAX_OUTPUT_PIXELS", 1, 100_000_000);
-  const maxPngSourcePixels = int("MAX_PNG_SOURCE_PIXELS", 1, 100_000_000);
-  const maxFullModePixels = int("MAX_FULL_MODE_PIXELS", 1, 100_000_000);
+function readInt(env: Env, name: VarName, spec: IntVar): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return spec.default;
+  const text = String(raw).trim().replace(/_/g, "");
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
+    throw new ConfigError(`${name} must be an integer from ${spec.min} to ${spec.max} (got "${String(raw)}")`);
+  }
+  return n;
+}
+
+function readBool(env: Env, name: VarName, spec: BoolVar): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return spec.default;
+  if (raw === true || raw === "true") return true;
+  if (raw === false || raw === "false") return false;
+  throw new ConfigError(`${name} must be "true" or "false" (got "${String(raw)}")`);
+}
+
+function readChoice<T extends string>(env: Env, name: VarName, spec: ChoiceVar<T>): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return spec.default;
+  const found = spec.choices.find((c) => c === raw);
+  if (found === undefined) throw new ConfigError(`${name} must be ${spec.choices.map((c) => `"${c}"`).join(" or ")} (got "${String(raw)}")`);
+  return found;
+}
+
+function readText(env: Env, name: VarName, spec: TextVar): string {
+  const raw = env[name];
+  if (raw === undefined) return spec.default;
+  if (typeof raw !== "string") throw new ConfigError(`${name} must be a string (got ${typeof raw})`);
+  return raw;
+}
+
+function resolve(env: Env): Config {
+  const n = (name: { [K in VarName]: (typeof VARS)[K] extends IntVar ? K : never }[VarName]): number => readInt(env, name, VARS[name]);
   const limits = {
-    maxSourceBytes: int("MAX_SOURCE_BYTES", 1024, 100 * 1024 * 1024),
-    maxSourcePixels,
-    maxPngSourcePixels,
-    maxOutputPixels,
-    maxFullModePixels,
-    maxAvifPixels: int("MAX_AVIF_PIXELS", 1, 100_000_000),
-    maxAvifSourcePixels: int("MAX_AVIF_SOURCE_PIXELS", 1, 100_000_000),
-    maxWebpSourcePixels: int("MAX_WEBP_SOURCE_PIXELS", 1, 100_000_000),
-    maxBufferedBytes: int("MAX_BUFFERED_BYTES", 1024, 1024 * 1024 * 1024),
-    fetchTimeoutMs: int("FETCH_TIMEOUT_MS", 100, 120_000),
-    maxRedirects: int("MAX_REDIRECTS", 0, 20),
+    maxSourceBytes: n("MAX_SOURCE_BYTES"),
+    maxSourcePixels: n("MAX_SOURCE_PIXELS"),
+    maxPngSourcePixels: n("MAX_PNG_SOURCE_PIXELS"),
+    maxOutputPixels: n("MAX_OUTPUT_PIXELS"),
+    maxFullModePixels: n("MAX_FULL_MODE_PIXELS"),
+    maxAvifPixels: n("MAX_AVIF_PIXELS"),
+    maxAvifSourcePixels: n("MAX_AVIF_SOURCE_PIXELS"),
+    maxWebpSourcePixels: n("MAX_WEBP_SOURCE_PIXELS"),
+    maxBufferedBytes: n("MAX_BUFFERED_BYTES"),
+    fetchTimeoutMs: n("FETCH_TIMEOUT_MS"),
+    maxRedirects: n("MAX_REDIRECTS"),
   };
-
   if (limits.maxBufferedBytes < limits.maxSourceBytes) {
     throw new ConfigError(`MAX_BUFFERED_BYTES (${limits.maxBufferedBytes}) must be at least MAX_SOURCE_BYTES (${limits.maxSourceBytes})`);
   }
-
-  const privRaw = env.ALLOW_PRIVATE_SOURCES;
-  let allowPrivate: boolean;
-  if (privRaw === undefined || privRaw === "" || privRaw === false || privRaw === "false") allowPrivate = false;
-  else if (privRaw === true || privRaw === "true") allowPrivate = true;
-  else throw new ConfigError(`ALLOW_PRIVATE_SOURCES must be "true" or "false" (got "${String(privRaw)}")`);
-
+  const allowPrivate = readBool(env, "ALLOW_PRIVATE_SOURCES", VARS.ALLOW_PRIVATE_SOURCES);
   let allowList: AllowEntry[];
   try {
-    allowList = parseAllowList(env.ALLOWED_SOURCES ?? "");
+    allowList = parseAllowList(readText(env, "ALLOWED_SOURCES", VARS.ALLOWED_SOURCES));
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const rateLimit = {
+    periodSeconds: n("RATE_LIMIT_PERIOD"),
+    failClosed: readChoice(env, "RATE_LIMIT_FAIL", VARS.RATE_LIMIT_FAIL) === "closed",
+  };
 
   const key = env.SIGNING_KEY;
   if (key !== undefined && typeof key !== "string") throw new ConfigError("SIGNING_KEY must be a string");
   if (key !== undefined && key !== "" && key.length < 16) {
     throw new ConfigError("SIGNING_KEY must be at least 16 characters (use e.g. `openssl rand -hex 32`)");
   }
-
-  return { limits, allowList, allowPrivate, signingKey: key === undefined || key === "" ? null : key };
+  return { limits, allowList, allowPrivate, signingKey: key === undefined || key === "" ? null : key, rateLimit };
 }

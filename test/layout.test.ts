@@ -101,7 +101,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 test("import graph: files were read (the check is not vacuous)", () => {
   assert.ok(GRAPH.size > 50, `read ${GRAPH.size} files`);
   assert.ok(GRAPH.get("src/http/app.ts")!.local.includes("src/shared/errors.ts"));
-  assert.ok(GRAPH.get("src/engine/pipeline.ts")!.local.includes("src/image/codecs.ts"));
+  assert.ok(GRAPH.get("src/engine/steps/decode.ts")!.local.includes("src/image/codecs.ts"));
 });
 
 test("no import circle in src/ or scripts/", () => {

@@ -1,5 +1,5 @@
 /** Option values shared by the enhance and eval CLIs. */
-import type { PipelineLimits } from "../../src/engine/pipeline.ts";
+import type { PipelineLimits } from "../../src/engine/options.ts";
 import { MAX_STRENGTH } from "../../src/image/curves.ts";
 
 /**

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { initCodecs, type CodecModules } from "../../src/image/codecs.ts";
-import { createEngine, type Engine } from "../../src/engine/pipeline.ts";
+import { createEngine, type Engine } from "../../src/engine/engine.ts";
 
 const require = createRequire(import.meta.url);
 

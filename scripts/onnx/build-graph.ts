@@ -4,7 +4,7 @@
  * "curves" [1,3*curveMaps,H,W]; opset 13 (DequantizeLinear with a per-channel axis needs 13).
  */
 import onnxProto from "onnx-proto";
-import { networkSpec, parameterShapes, type Arch, type Weights } from "../../src/engine/network.ts";
+import { networkSpec, parameterShapes, type Arch, type Weights } from "../lib/network.ts";
 import { MODEL_INPUT, MODEL_OUTPUT, modelInfoToMetadata, type ModelInfo } from "../../src/engine/model-info.ts";
 import { encodeParameter } from "./quantize.ts";
 

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights } from "../../src/engine/network.ts";
+import { networkSpec, parameterCount, parameterShapes, type Arch, type Weights } from "../lib/network.ts";
 import type { ModelInfo, Variant } from "../../src/engine/model-info.ts";
 import { buildModel, serializeModel } from "./build-graph.ts";
 import { compareForwards, onnxForward, sampleInputs, type Forward, type VerifyMetrics } from "./verify.ts";

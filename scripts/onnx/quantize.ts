@@ -7,7 +7,7 @@
  *    (they are few and their error would add directly to every activation).
  */
 import onnxProto from "onnx-proto";
-import type { TensorData } from "../../src/engine/network.ts";
+import type { TensorData } from "../lib/network.ts";
 import type { Variant } from "../../src/engine/model-info.ts";
 
 const { onnx } = onnxProto;

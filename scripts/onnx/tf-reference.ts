@@ -3,7 +3,7 @@
  * NCHW in and out, as onnxruntime sees them.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Arch, Weights } from "../../src/engine/network.ts";
+import type { Arch, Weights } from "../lib/network.ts";
 import { createModel } from "../tf/model.ts";
 import { setupBackend, type BackendChoice } from "../tf/backend.ts";
 import type { Forward } from "./verify.ts";

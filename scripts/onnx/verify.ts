@@ -5,7 +5,7 @@
  */
 import * as ort from "onnxruntime-web";
 import { mulberry32 } from "../../src/shared/rng.ts";
-import { ITERATIONS } from "../../src/engine/network.ts";
+import { ITERATIONS } from "../lib/network.ts";
 import { MODEL_INPUT, MODEL_OUTPUT } from "../../src/engine/model-info.ts";
 
 /** Curves for an NCHW [1,3,h,w] input, NCHW [1,C,h,w] out. */

@@ -4,7 +4,7 @@
  * (`Weights`), the layout of the checkpoints and of ONNX.
  */
 import * as tf from "@tensorflow/tfjs";
-import { initWeights, networkSpec, parameterShapes, type Arch, type NetworkSpec, type Weights } from "../../src/engine/network.ts";
+import { initWeights, networkSpec, parameterShapes, type Arch, type NetworkSpec, type Weights } from "../lib/network.ts";
 import { partsConv2d } from "./conv-grads.ts";
 
 export interface EnhanceOutputs {

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Weights } from "../../src/engine/network.ts";
+import type { Weights } from "../lib/network.ts";
 import { readSafetensorsFile, writeSafetensors } from "../weights-io/safetensors.ts";
 import type { TfModel } from "./model.ts";
 

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Arch } from "../../src/engine/network.ts";
+import type { Arch } from "../lib/network.ts";
 import { DEFAULT_ESTIMATION_SIZE, type Variant } from "../../src/engine/model-info.ts";
 import { loadWeightsFile } from "../weights-io/load-weights.ts";
 import { writeSafetensors } from "../weights-io/safetensors.ts";

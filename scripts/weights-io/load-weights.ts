@@ -3,7 +3,7 @@
  * extension), strips DataParallel's `module.` prefix and detects the architecture.
  */
 import { readFileSync } from "node:fs";
-import { detectArch, type Arch, type Weights } from "../../src/engine/network.ts";
+import { detectArch, type Arch, type Weights } from "../lib/network.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { isZip, readPth } from "./torch-pth.ts";
 

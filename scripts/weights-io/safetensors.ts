@@ -3,7 +3,7 @@
  * length N, N bytes of JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {...}}`,
  * then the raw little-endian tensor bytes. Every field of an untrusted file is validated before use.
  */
-import type { Weights } from "../../src/engine/network.ts";
+import type { Weights } from "../lib/network.ts";
 
 /** Largest header we accept; real headers are a few KB, this stops a hostile length from allocating GBs. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;

@@ -7,7 +7,7 @@
  * tensor views (offset, sizes, strides) are validated against the bytes actually present.
  */
 import { unzipSync } from "fflate";
-import type { Weights } from "../../src/engine/network.ts";
+import type { Weights } from "../lib/network.ts";
 import { describe, PickleError, PyDict, PyGlobal, PyList, PyObject, PyTuple, unpickle, type AllowedGlobal, type PyValue } from "./pickle.ts";
 import { BYTES_PER_ELEMENT, decodeFloats, type FloatDtype } from "./safetensors.ts";
 

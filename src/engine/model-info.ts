@@ -2,7 +2,8 @@
  * What an exported model says about itself (stored as ONNX metadata_props), so the Worker and the CLI
  * need nothing but the .onnx file. The exporter writes these keys; the runtime reads them.
  */
-import type { Arch } from "./network.ts";
+/** The network's two sizes (scripts/lib/network.ts defines them): full DCE-Net, or the separable lite one. */
+export type Arch = "dce" | "lite";
 
 export const MODEL_INPUT = "input"; // float32 [1, 3, H, W], RGB in [0, 1]
 export const MODEL_OUTPUT = "curves"; // float32 [1, 3 * curveMaps, H, W], in [-1, 1]
@@ -85,16 +86,9 @@ export function modelInfoFromMetadata(meta: Record<string, string>): ModelInfo {
 
 /**
  * Longer side of the downscaled copy the curves are estimated on (`fast` mode) for models exported
- * without `--estimation-size`. 32 px: the shipped model's maps are smooth enough that its outputs at
- * 32 px are 44.7 dB or closer to those at 64 px on every LIME, DICM and phone night photo (LOL eval15
- * 19.094 vs 19.097 dB), and its model time per request falls from ~3 to ~1 ms (from ~9 at 128 px);
- * Zero-DCE++ showed the maps survive strong downscaling. `strength=auto` reads its exposure on its
- * own 64 px copy (EXPOSURE_SIZE in curves.ts), from which this one is made.
+ * without `--estimation-size`. Curve maps are smooth (Zero-DCE++ showed they survive strong
+ * downscaling), so 32 px gives the same photos as 64 px at a third of the model time
+ * (docs/performance.md). `strength=auto` reads its exposure on its own 64 px copy (EXPOSURE_SIZE in
+ * auto-strength.ts), from which this one is made.
  */
 export const DEFAULT_ESTIMATION_SIZE = 32;
-
-/**
- * Default training resolution (longer side). The network is fully convolutional, so a model trained
- * at 128 px serves at 64 (the curves it learns are regional, not tied to a pixel scale).
- */
-export const DEFAULT_TRAIN_SIZE = 128;

@@ -14,6 +14,7 @@ import * as ort from "onnxruntime-web/wasm";
 import { MODEL_INPUT, MODEL_OUTPUT } from "./model-info.ts";
 import type { CurveMaps } from "../image/curves.ts";
 import { findMemory, memoryBytes } from "../image/wasm-memory.ts";
+import { serialQueue } from "../shared/queue.ts";
 
 const SENTINEL = new ArrayBuffer(8);
 
@@ -60,12 +61,7 @@ async function withSentinel<T>(wasm: WebAssembly.Module, create: () => Promise<T
 }
 
 /** Serialises every ORT call in this isolate. */
-let queue: Promise<unknown> = Promise.resolve();
-function serialised<T>(job: () => Promise<T>): Promise<T> {
-  const run = queue.then(job, job);
-  queue = run.catch(() => undefined);
-  return run;
-}
+const serialised = serialQueue();
 
 export interface ModelRunner {
   /** Curve maps for an image given as float32 NCHW [1, 3, height, width], RGB in [0, 1]. */

@@ -17,7 +17,7 @@ import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.w
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import modelBytes from "../../model/lowlight.onnx";
 import pixelsWasm from "../image/pixels.wasm";
-import { createEngine, type Engine } from "./pipeline.ts";
+import { createEngine, type Engine } from "./engine.ts";
 
 const pngWasm = pngWasmImport as WebAssembly.Module;
 const resizeWasm = resizeWasmImport as WebAssembly.Module;

@@ -6,14 +6,9 @@
  * format (never the raw Accept header) and the model version select the entry, and a new model never
  * serves an old model's output. On *.workers.dev the Cache API is a no-op; on a zone it is per colo.
  */
+import { sha256Hex } from "../shared/hash.ts";
 
 export const IMMUTABLE = "public, max-age=31536000, immutable";
-
-export async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Strong ETag: 128 bits of SHA-256 over the canonical request and the model's sha256. */
 export async function etagFor(canonical: string, modelSha256: string): Promise<string> {

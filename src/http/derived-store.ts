@@ -10,7 +10,8 @@
  * is ignored (and recomputed). R2 failures are logged and count as misses: the store is an optimisation.
  */
 import { sniffFormat } from "../image/sniff.ts";
-import { sha256Hex } from "./cache.ts";
+import { sha256Hex } from "../shared/hash.ts";
+import { MIME_TYPES } from "../shared/image.ts";
 
 /** Larger results are not stored (a full-size PNG can be several MB; R2 reads of it cost more than they save). */
 export const MAX_STORED_BYTES = 4 * 1024 * 1024;
@@ -23,8 +24,6 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
-
-const TYPES: Record<string, string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
 
 export interface StoredImage {
   bytes: Uint8Array<ArrayBuffer>;
@@ -57,7 +56,7 @@ export async function loadDerived(bucket: R2Bucket, key: string, modelSha256: st
   const meta = obj.customMetadata ?? {};
   const contentType = obj.httpMetadata?.contentType ?? "";
   const format = sniffFormat(bytes);
-  if (meta.model !== modelSha256 || format === null || TYPES[format] !== contentType) {
+  if (meta.model !== modelSha256 || format === null || MIME_TYPES[format] !== contentType) {
     warn("ignored an object that is not this model's image", `${key}: model ${meta.model}, type ${contentType}, bytes ${format}`);
     return null;
   }

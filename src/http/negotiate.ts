@@ -5,7 +5,7 @@
  * source's format when it is JPEG/PNG, else PNG with alpha or JPEG; decided by the pipeline). The
  * result goes into the cache key and ETag, and the response carries `Vary: Accept`.
  */
-import type { OutputFormat } from "../engine/pipeline.ts";
+import type { OutputFormat } from "../engine/options.ts";
 
 export type NegotiatedFormat = OutputFormat;
 

@@ -3,7 +3,9 @@
  * route definitions. The query schemas are the ones parseQuery validates with (params.ts), so the
  * document served at /openapi.json cannot drift from what the Worker accepts.
  */
-import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, z, type OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import type { Handler } from "hono";
+import type { AppEnv } from "./app-env.ts";
 import { ERROR_CODES } from "../shared/errors.ts";
 import { DEFAULT_QUALITY } from "../image/codecs.ts";
 import { FORMATS, GET_QUERY, POST_QUERY } from "./params.ts";
@@ -185,3 +187,12 @@ export const ROUTES = {
     responses: { 200: { description: "The document.", content: { "application/json": { schema: { type: "object" as const } } } } },
   }),
 } satisfies Record<string, RouteConfig>;
+
+/**
+ * Serve a documented route: its OpenAPI entry and its handler come from the one definition above.
+ * Hono answers HEAD with the GET handler, so a HEAD route has an entry and no handler of its own.
+ */
+export function serve(app: OpenAPIHono<AppEnv>, route: RouteConfig, handler?: Handler<AppEnv>): void {
+  app.openAPIRegistry.registerPath(route);
+  if (handler) app.on(route.method.toUpperCase(), route.path, handler);
+}

@@ -16,16 +16,18 @@
  * so edges stay as sharp as with the full-size filter. On LOL it scored the same as the full-size
  * filter (radius 3) at about half the cost.
  *
- * Gain: block means of luminance (`lumaGrid`) before and after the curves give one gain per cell;
+ * Gain: block means of luminance (`lumaGrid`, gain.ts) before and after the curves give one gain per cell;
  * eps = (amount * noise * (gain - 1))^2, interpolated between cell centres. The pipeline measures
  * them on the estimation copy (the curves applied to a few thousand pixels, not two full-size passes):
  * gain is a smooth, regional quantity. Gain <= 1 gives eps = 0, and eps = 0 gives A = 1, B = 0: the
- * pixel is returned unchanged. `amount` "auto" follows the input's measured noise (`measureNoise`,
+ * pixel is returned unchanged. `amount` "auto" follows the input's measured noise (`measureNoise` in noise.ts,
  * at full resolution, sampled), so clean photos, even when brightened, are barely touched.
  *
  * Cost: O(pixels); box sums are running column sums, streamed row by row, so memory is a few rows
  * (O(width): under 1 MB at 4000 px wide) plus the cell grids, never a full-size plane.
  */
+import { GAIN_CELL, type Gain, type LumaGrid } from "./gain.ts";
+import { luma709 } from "./luma.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 export interface DenoiseSettings {
@@ -39,149 +41,7 @@ export interface DenoiseSettings {
   cell: number;
 }
 
-export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.015, maxEps: 0.01, cell: 32 };
-
-/**
- * `denoise: "auto"`: the amount is the input's measured noise (std of luminance, 8-bit levels, see
- * `measureNoise`) over this level, at most 1. LOL's dark shots measure about 1 level; clean photos less.
- */
-export const AUTO_FULL_NOISE = 1.5;
-
-/** Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from the noise. */
-export function denoiseAmount(option: number | "auto" | undefined, noise: number): number {
-  if (typeof option === "number") return option;
-  // Too small to measure: assume the level "auto" was calibrated on.
-  const n = Number.isFinite(noise) ? noise : AUTO_FULL_NOISE;
-  return Math.min(1, n / AUTO_FULL_NOISE);
-}
-
-/** Luminance block means: cells of `cell` x `cell` pixels (the last row/column of cells may be smaller). */
-export interface LumaGrid {
-  /** Size of the image the grid was measured on (it may stand for a larger image of the same shape). */
-  width: number;
-  height: number;
-  cell: number;
-  cols: number;
-  rows: number;
-  /** Mean luminance 0..255 per cell, row-major. */
-  mean: Float32Array;
-}
-
-/** Rec. 709 luminance of 8-bit RGB as an integer 0..255 (weights 54/183/19 out of 256). */
-function luma(r: number, g: number, b: number): number {
-  return (54 * r + 183 * g + 19 * b + 128) >> 8;
-}
-
-/** Block-mean luminance of `img` in cells of `cell` pixels. */
-export function lumaGrid(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): LumaGrid {
-  const { width: W, height: H, data: d } = img;
-  if (!Number.isInteger(cell) || cell < 1) throw new Error(`cell must be a positive integer, got ${cell}`);
-  const cols = Math.max(1, Math.ceil(W / cell));
-  const rows = Math.max(1, Math.ceil(H / cell));
-  const sum = new Float64Array(cols * rows);
-  for (let y = 0; y < H; y++) {
-    const rb = ((y / cell) | 0) * cols;
-    for (let i = 0, p = y * W * 4; i < cols; i++) {
-      let s = 0;
-      for (let x = i * cell, e = Math.min(W, x + cell); x < e; x++, p += 4) s += luma(d[p]!, d[p + 1]!, d[p + 2]!);
-      sum[rb + i]! += s;
-    }
-  }
-  const mean = new Float32Array(cols * rows);
-  for (let j = 0; j < rows; j++) {
-    const ch = Math.min(cell, H - j * cell);
-    for (let i = 0; i < cols; i++) mean[j * cols + i] = sum[j * cols + i]! / (ch * Math.min(cell, W - i * cell));
-  }
-  return { width: W, height: H, cell, cols, rows, mean };
-}
-
-/** `measureNoise` looks at every k-th cell row and column, k as large as keeps at least this many cells. */
-export const NOISE_MIN_CELLS = 200;
-
-/**
- * Noise std of the luminance of `img` in 8-bit levels, NaN where the image is too small to tell: the
- * 10th percentile over `cell`-pixel cells of Immerkaer's estimate (mean |3x3 Laplacian| * sqrt(pi/2) / 6,
- * on every other row), so the flattest cells speak, not textured ones. Cells darker than 4 levels are
- * left out (clipped at 0). Large images are sampled: every k-th cell in each direction, at least
- * NOISE_MIN_CELLS cells (a percentile over an even sample estimates the same percentile), so the
- * cost stays near that of a 0.2 MP image.
- */
-// Twin on purpose: measureNoiseWasm (pixels.ts, assembly/pixels.ts) is the served path; this is
-// the tested reference that gives the same number.
-export function measureNoise(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell): number {
-  const { width: W, height: H, data: d } = img;
-  const cols = Math.max(1, Math.ceil(W / cell));
-  const rows = Math.max(1, Math.ceil(H / cell));
-  const k = noiseStride(cols, rows);
-  const sigmas: number[] = [];
-  // Luminance of one band: a cell row plus the row below it (the last centre row's neighbour).
-  const band = new Int32Array((cell + 1) * W);
-  const lap = new Float64Array(cols);
-  const lapCount = new Float64Array(cols);
-  const sum = new Float64Array(cols);
-  for (let j = 0; j < rows; j += k) {
-    const y0 = j * cell;
-    const y1 = Math.min(H, y0 + cell);
-    const yEnd = Math.min(H, y1 + 1);
-    for (let y = y0; y < yEnd; y++) {
-      for (let i = 0; i < cols; i += k) {
-        const x0 = i * cell, x1 = Math.min(W, x0 + cell + 1);
-        const b = (y - y0) * W;
-        for (let x = Math.max(0, x0 - 1), p = 4 * (y * W + x); x < x1; x++, p += 4) band[b + x] = luma(d[p]!, d[p + 1]!, d[p + 2]!);
-      }
-    }
-    lap.fill(0);
-    lapCount.fill(0);
-    sum.fill(0);
-    for (let y = y0; y < y1; y++) {
-      const b = (y - y0) * W;
-      for (let i = 0; i < cols; i += k) {
-        const x0 = i * cell, x1 = Math.min(W, x0 + cell);
-        let s = 0;
-        for (let x = x0; x < x1; x++) s += band[b + x]!;
-        sum[i]! += s;
-        // Centre rows are the odd ones with a row on each side.
-        if ((y & 1) === 0 || y + 1 >= H || W < 3) continue;
-        const a = b - W, c = b + W;
-        // Row y - 1 of the band: a cell row starting at an odd y reads the row above it, outside the band.
-        if (y === y0) continue;
-        let l1 = 0, n = 0;
-        for (let x = Math.max(1, x0); x < Math.min(W - 1, x1); x++, n++) {
-          const l = band[a + x - 1]! - 2 * band[a + x]! + band[a + x + 1]!
-            - 2 * (band[b + x - 1]! - 2 * band[b + x]! + band[b + x + 1]!)
-            + band[c + x - 1]! - 2 * band[c + x]! + band[c + x + 1]!;
-          l1 += l < 0 ? -l : l;
-        }
-        lap[i]! += l1;
-        lapCount[i]! += n;
-      }
-    }
-    const ch = y1 - y0;
-    for (let i = 0; i < cols; i += k) {
-      addCellSigma(sigmas, lap[i]!, lapCount[i]!, sum[i]! / (ch * Math.min(cell, W - i * cell)));
-    }
-  }
-  return noiseReading(sigmas);
-}
-
-/** `measureNoise` reads every k-th cell row and column: k as large as keeps NOISE_MIN_CELLS cells. */
-export function noiseStride(cols: number, rows: number): number {
-  return Math.max(1, Math.floor(Math.sqrt((cols * rows) / NOISE_MIN_CELLS)));
-}
-
-/**
- * One cell's Immerkaer estimate from its |Laplacian| sum and count and its mean luminance, added to
- * `sigmas` unless the cell has too few samples or is darker than 4 levels (clipped at 0).
- */
-export function addCellSigma(sigmas: number[], lap: number, lapCount: number, mean: number): void {
-  if (lapCount >= 32 && mean >= 4) sigmas.push((Math.sqrt(Math.PI / 2) / 6) * (lap / lapCount));
-}
-
-/** The noise reading from the cells' estimates: their 10th percentile, NaN when there are none. */
-export function noiseReading(sigmas: number[]): number {
-  sigmas.sort((p, q) => p - q);
-  return sigmas.length ? sigmas[Math.floor(sigmas.length / 10)]! : NaN;
-}
+export const DENOISE_DEFAULTS: DenoiseSettings = { radius: 1, noise: 0.015, maxEps: 0.01, cell: GAIN_CELL };
 
 /**
  * Per-cell eps (0..255 units squared) from the gain between `before` and `after`; all zero when no
@@ -200,12 +60,6 @@ export function cellEps(before: LumaGrid, after: LumaGrid, amount: number, s: De
     eps[i] = e > cap ? cap : e;
   }
   return eps;
-}
-
-/** How much each region was brightened: luminance grids of the same image before and after the curves. */
-export interface Gain {
-  before: LumaGrid;
-  after: LumaGrid;
 }
 
 /**
@@ -364,7 +218,7 @@ function copyRow(data: Uint8Array, W: number, H: number, t: number, copy: Float3
     copy[k] = cr;
     copy[k + 1] = cg;
     copy[k + 2] = cb;
-    copy[k + 3] = 0.2126 * cr + 0.7152 * cg + 0.0722 * cb;
+    copy[k + 3] = luma709(cr, cg, cb);
   }
 }
 

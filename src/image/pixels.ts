@@ -1,7 +1,7 @@
 /**
  * WebAssembly (SIMD) versions of the pixel loops that dominate a request's CPU time: the curves'
  * table path (`applyTable` in curves.ts), the streamed guided filter (`filter` in denoise.ts), the
- * noise measurement (`measureNoise` in denoise.ts) and the area downscale of the estimation copy
+ * noise measurement (`measureNoise` in noise.ts) and the area downscale of the estimation copy
  * (`areaDownscale` in resize.ts), compiled from AssemblyScript: assembly/pixels.ts,
  * `npm run build:wasm` -> src/image/pixels.wasm.
  *
@@ -20,7 +20,9 @@
  * test/image/pixels-wasm.test.ts checks them all.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
-import { addCellSigma, denoise, DENOISE_DEFAULTS, measureNoise, noiseReading, noiseStride, type DenoiseSettings, type EpsGrid, type Gain } from "./denoise.ts";
+import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
+import type { Gain } from "./gain.ts";
+import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
 
@@ -34,11 +36,6 @@ export function initPixels(wasm: WebAssembly.Module | BufferSource): void {
   // The isolate's one instance, made now so a module that needs imports fails at start-up.
   live = new WebAssembly.Instance(m, {}).exports as unknown as PixelExports;
   compiled = m;
-}
-
-/** Whether initPixels has run. */
-export function pixelsReady(): boolean {
-  return compiled !== undefined;
 }
 
 /** Bytes of the kernels' one memory (it keeps the size of the largest job so far). */
@@ -108,8 +105,9 @@ export const CURVES_WASM_MIN_PIXELS = 128 * 1024;
 
 /**
  * `applyCurves` with the table path in WASM: same arguments, same result (within a level on a few
- * bytes in 100k). Small images, maps that do not take the table path (one map per iteration,
- * values outside [-1, 1], method "exact") and invalid arguments go to `applyCurves` itself.
+ * bytes in 100k). Images under `options.minPixels` (default CURVES_WASM_MIN_PIXELS), maps that do not
+ * take the table path (one map per iteration, values outside [-1, 1], method "exact") and invalid
+ * arguments go to `applyCurves` itself.
  */
 export function applyCurvesWasm(
   img: RgbaImage,
@@ -118,32 +116,20 @@ export function applyCurvesWasm(
   strength: number,
   out: Uint8Array = img.data,
   method: "auto" | "exact" = "auto",
+  options: KernelOptions = {},
 ): RgbaImage {
   const { width: W, height: H } = img;
   const { width: cw, height: ch, channels: C, data: m } = maps;
-  const wasm = strength >= 0 && strength <= MAX_STRENGTH && W * H >= CURVES_WASM_MIN_PIXELS && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
+  const minPixels = options.minPixels ?? CURVES_WASM_MIN_PIXELS;
+  const wasm = strength >= 0 && strength <= MAX_STRENGTH && W * H >= minPixels && W * H > 0 && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
   const range = wasm ? unitRange(m) : undefined;
   if (!range || Number.isNaN(range.min)) return applyCurves(img, maps, iterations, strength, out, method);
   // As applyCurves: the strength-1 table (built once), with the maps (so the positions) mapped
   // affinely; scale >= 0, so the range's ends map to the new range's ends.
   const { scale, offset } = strengthAffine(strength);
   const scaled = strength === 1 ? maps : { ...maps, data: m.map((v) => v * scale + offset) };
-  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * scale + offset, max: range.max * scale + offset }, BAND_BYTES);
+  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * scale + offset, max: range.max * scale + offset }, options.bandBytes ?? BAND_BYTES);
   return { width: W, height: H, data: out };
-}
-
-/**
- * The table path: `lut` from `curveTable`, maps with 3 channels and values in [-1, 1]; writes into
- * `out` (which may be img.data).
- */
-export function applyTableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint8Array, bandBytes = BAND_BYTES): void {
-  if (lut.length !== (LUT_STEPS + 1) * 256) throw new Error(`curve table holds ${lut.length} values, expected ${(LUT_STEPS + 1) * 256}`);
-  const range = unitRange(maps.data);
-  if (Number.isNaN(range.min) || maps.channels !== 3 || maps.width < 1 || maps.height < 1 || maps.data.length !== 3 * maps.width * maps.height) {
-    throw new Error("the table path takes 3 map channels with values in [-1, 1]");
-  }
-  if (out.length !== img.width * img.height * 4) throw new Error("output buffer does not match the image size");
-  tableWasm(img, maps, lut, out, range, bandBytes);
 }
 
 function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint8Array, range: { min: number; max: number }, bandBytes: number): void {
@@ -190,7 +176,7 @@ export function denoiseWasm(img: RgbaImage, gain: Gain, amount: number, s: Denoi
 }
 
 /** denoise.ts's `filter`: smooth `img` in place, stage 1 radius r (on the half-size copy), per-cell eps. */
-export function filterWasm(img: RgbaImage, grid: EpsGrid, r: number, options: FilterOptions = {}): void {
+function filterWasm(img: RgbaImage, grid: EpsGrid, r: number, options: FilterOptions = {}): void {
   const { width: W, height: H, data } = img;
   if (W * H === 0) return;
   if (grid.eps.length !== grid.cols * grid.rows) throw new Error(`eps grid holds ${grid.eps.length} values, expected ${grid.cols}x${grid.rows}`);
@@ -250,7 +236,7 @@ export const NOISE_WASM_MIN_PIXELS = 2048;
  * integers, exact in both, and the percentile is taken as in the JS). Only the sampled cell rows
  * (and the row below each) go through the instance, in bands.
  */
-export function measureNoiseWasm(img: RgbaImage, cell: number = DENOISE_DEFAULTS.cell, options: KernelOptions = {}): number {
+export function measureNoiseWasm(img: RgbaImage, cell: number = NOISE_CELL, options: KernelOptions = {}): number {
   const { width: W, height: H, data } = img;
   // (Cells past 2^16 pixels would overflow the kernel's i32 cell arithmetic: the JS takes them.)
   if (W * H < (options.minPixels ?? NOISE_WASM_MIN_PIXELS) || W * H === 0 || !Number.isInteger(cell) || cell < 1 || cell > 65536 || data.length !== W * H * 4) {

@@ -5,6 +5,11 @@
 
 /** Encoded formats the service reads and writes. */
 export type ImageFormat = "png" | "jpeg" | "webp" | "avif";
+/** The media type of each format: responses, stored objects and Accept negotiation use these. */
+export const MIME_TYPES: Readonly<Record<ImageFormat, string>> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
+/** The file extension of each format (download names). */
+export const EXTENSIONS: Readonly<Record<ImageFormat, string>> = { png: "png", jpeg: "jpg", webp: "webp", avif: "avif" };
+
 /** How w/h bound the output: never enlarge (scale-down), fit inside (contain), fill and crop (cover). */
 export type Fit = "scale-down" | "contain" | "cover";
 

@@ -11,7 +11,8 @@ import { loadModel, TILE } from "../../src/engine/runtime.ts";
 import { applyOrientation, sourceRect } from "../../src/image/orient.ts";
 import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../../src/image/resize.ts";
 import { encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
-import type { Engine, PipelineOptions } from "../../src/engine/pipeline.ts";
+import type { Engine } from "../../src/engine/engine.ts";
+import type { PipelineOptions } from "../../src/engine/options.ts";
 
 let engine: Engine;
 before(async () => {

@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "../../scripts/lib/node-engine.ts";
 import { parseModel, serializeModel } from "../../scripts/onnx/build-graph.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
-import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, contentBrightness, EXPOSURE_SIZE, exposureScore, meanLuma } from "../../src/image/curves.ts";
+import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, contentBrightness, EXPOSURE_SIZE, exposureScore } from "../../src/image/auto-strength.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
 import { HttpError } from "../../src/shared/errors.ts";
-import type { PipelineOptions } from "../../src/engine/pipeline.ts";
-import { darkGradient, makePixels, rawPng, withExifOrientation } from "../fixtures/images.ts";
+import type { PipelineOptions } from "../../src/engine/options.ts";
+import { darkGradient, makePixels, rawPng, withExifOrientation, meanLuma709 as meanLuma } from "../helpers/fixtures.ts";
 
 // The deployed model in model/ (part of the repository).
 const engine = await createNodeEngine();

@@ -1,11 +1,13 @@
 /**
- * Test images generated in the test process: pixels from a function, encoded with the same jSquash
- * codecs the Worker uses (compiled for Node), plus hand-built byte structures (EXIF, pixel-bomb header).
+ * The tests' images, all generated in the test process (no files of their own on disk): pixels from a
+ * function, encoded with the same jSquash codecs the Worker uses (compiled for Node), and byte-level
+ * builders (hand-written PNGs, EXIF orientation, pixel-bomb headers).
  */
-import { crc32 } from "node:zlib";
+import { crc32, deflateSync } from "node:zlib";
 import { decode, encode } from "../../src/image/codecs.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
 import { sniffFormat } from "../../src/image/sniff.ts";
+import { luma709 } from "../../src/image/luma.ts";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 
 export type { RgbaImage };
@@ -41,6 +43,14 @@ export async function decodeAny(bytes: Uint8Array): Promise<RgbaImage> {
   return decode(bytes, format);
 }
 
+/** Mean Rec. 709 luma, 0-1: the brightness strength=auto reads (src/image/luma.ts). */
+export function meanLuma709(img: RgbaImage): number {
+  let sum = 0;
+  for (let i = 0; i < img.data.length; i += 4) sum += luma709(img.data[i]!, img.data[i + 1]!, img.data[i + 2]!);
+  return sum / (img.data.length / 4) / 255;
+}
+
+/** Mean Rec. 601 luma, 0-255. */
 export function meanLuma(img: RgbaImage): number {
   let sum = 0;
   const d = img.data;
@@ -61,20 +71,6 @@ export function meanRgb(img: RgbaImage, x0: number, y0: number, x1: number, y1: 
   }
   const n = (x1 - x0) * (y1 - y0);
   return [s[0]! / n, s[1]! / n, s[2]! / n];
-}
-
-/** Inserts an EXIF APP1 segment carrying `orientation` (1-8) right after the JPEG's SOI marker. */
-export function withExifOrientation(jpeg: Uint8Array, orientation: number): Uint8Array<ArrayBuffer> {
-  // "Exif\0\0", big-endian TIFF header, IFD0 with one entry: Orientation (0x0112), SHORT, count 1.
-  const tiff = [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0];
-  const payload = [0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff];
-  const len = payload.length + 2;
-  const app1 = [0xff, 0xe1, len >> 8, len & 255, ...payload];
-  const out = new Uint8Array(jpeg.length + app1.length);
-  out.set(jpeg.subarray(0, 2), 0);
-  out.set(app1, 2);
-  out.set(jpeg.subarray(2), 2 + app1.length);
-  return out;
 }
 
 /** A structurally valid PNG (signature, IHDR, empty IDAT, IEND) that declares width x height pixels. */
@@ -130,4 +126,67 @@ export async function realDarkPhoto(): Promise<RgbaImage> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) data.set(sheet.data.subarray(((y0 + y) * sheet.width + x0) * 4, ((y0 + y) * sheet.width + x1) * 4), y * width * 4);
   return { width, height, data };
+}
+
+/** width x height image whose pixels come from f(x, y) -> [r, g, b, a]. */
+export function makePixels(width: number, height: number, f: (x: number, y: number) => [number, number, number, number]): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) data.set(f(x, y), (y * width + x) * 4);
+  }
+  return { width, height, data };
+}
+
+/** A dark, smoothly varying test image (values in about 10..60). */
+export function darkGradient(width: number, height: number): RgbaImage {
+  return makePixels(width, height, (x, y) => [10 + ((x * 50) / width) | 0, 20 + ((y * 40) / height) | 0, 15, 255]);
+}
+
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([len, body, crc]);
+}
+
+/**
+ * A PNG written by hand (any colour type / bit depth): `rows` are the unfiltered scanlines without
+ * the filter byte. With `idat: false` the file ends after IHDR (a header-only "bomb").
+ */
+export function rawPng(width: number, height: number, bitDepth: number, colorType: number, rows: Uint8Array[], idat = true): Uint8Array {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = bitDepth;
+  ihdr[9] = colorType;
+  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr)];
+  if (idat) {
+    const raw = Buffer.concat(rows.flatMap((r) => [Buffer.from([0]), Buffer.from(r)]));
+    parts.push(pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", new Uint8Array(0)));
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Insert an APP1 EXIF segment with the given orientation right after the JPEG's SOI marker. */
+export function withExifOrientation(jpeg: Uint8Array, orientation: number, byteOrder: "MM" | "II" = "MM"): Uint8Array<ArrayBuffer> {
+  const le = byteOrder === "II";
+  const tiff = Buffer.alloc(8 + 2 + 12 + 4);
+  const w16 = (v: number, o: number) => (le ? tiff.writeUInt16LE(v, o) : tiff.writeUInt16BE(v, o));
+  const w32 = (v: number, o: number) => (le ? tiff.writeUInt32LE(v, o) : tiff.writeUInt32BE(v, o));
+  tiff.write(byteOrder, 0, "latin1");
+  w16(42, 2);
+  w32(8, 4); // IFD0 right after the header
+  w16(1, 8); // one entry
+  w16(0x0112, 10); // Orientation
+  w16(3, 12); // SHORT
+  w32(1, 14); // count
+  w16(orientation, 18); // value, left-justified in the 4-byte field
+  w32(0, 22); // no next IFD
+  const payload = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), tiff]);
+  const seg = Buffer.alloc(4);
+  seg.writeUInt16BE(0xffe1, 0);
+  seg.writeUInt16BE(payload.length + 2, 2);
+  return new Uint8Array(Buffer.concat([jpeg.subarray(0, 2), seg, payload, jpeg.subarray(2)]));
 }

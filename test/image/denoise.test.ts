@@ -1,12 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AUTO_FULL_NOISE, cellEps, denoise, denoiseAmount, DENOISE_DEFAULTS, lumaGrid, measureNoise, NOISE_MIN_CELLS, type Gain, type LumaGrid } from "../../src/image/denoise.ts";
+import { cellEps, denoise, DENOISE_DEFAULTS } from "../../src/image/denoise.ts";
+import { lumaGrid, type Gain, type LumaGrid } from "../../src/image/gain.ts";
+import { AUTO_FULL_NOISE, denoiseAmount, measureNoise, NOISE_MIN_CELLS } from "../../src/image/noise.ts";
 import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
 import { HttpError } from "../../src/shared/errors.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
-import type { PipelineOptions } from "../../src/engine/pipeline.ts";
-import { makePixels } from "../fixtures/images.ts";
+import type { PipelineOptions } from "../../src/engine/options.ts";
+import { makePixels } from "../helpers/fixtures.ts";
 
 /** Deterministic noise in [-1, 1] (xorshift). */
 function noise(seed: number): () => number {

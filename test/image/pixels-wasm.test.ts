@@ -6,10 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyCurves, curveTable, type CurveMaps } from "../../src/image/curves.ts";
-import { denoise, DENOISE_DEFAULTS, lumaGrid, measureNoise, type LumaGrid } from "../../src/image/denoise.ts";
+import { denoise, DENOISE_DEFAULTS } from "../../src/image/denoise.ts";
+import { lumaGrid, type LumaGrid } from "../../src/image/gain.ts";
+import { measureNoise } from "../../src/image/noise.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
 import {
-  applyCurvesWasm, applyTableWasm, AREA_WASM_MIN_PIXELS, areaDownscaleWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm,
+  applyCurvesWasm, AREA_WASM_MIN_PIXELS, areaDownscaleWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm,
   NOISE_WASM_MIN_PIXELS, pixelsMemory, type FilterOptions,
 } from "../../src/image/pixels.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
@@ -103,9 +105,10 @@ test("src/image/pixels.wasm is what npm run build:wasm makes of assembly/pixels.
 });
 
 test("curves: the WASM table path matches applyCurves (within 1 level on < 0.2% of bytes) at awkward sizes", () => {
-  // applyTableWasm at every size (applyCurvesWasm leaves small images to the JS).
-  const wasmCurves = (img: RgbaImage, maps: CurveMaps, iterations: number, strength: number, out: Uint8Array): void =>
-    applyTableWasm(img, maps, curveTable(iterations, strength), out);
+  // The WASM path at every size (by default applyCurvesWasm leaves small images to the JS).
+  const wasmCurves = (img: RgbaImage, maps: CurveMaps, iterations: number, strength: number, out: Uint8Array): void => {
+    applyCurvesWasm(img, maps, iterations, strength, out, "auto", { minPixels: 0 });
+  };
   let seed = 1;
   for (const [w, h] of SIZES) {
     // Maps smaller than, equal to and larger than the image, and the model's 128x85.

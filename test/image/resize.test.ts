@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 import { cropImage, estimationDims, fitSize, resizeImage } from "../../src/image/resize.ts";
-import { makePixels } from "../fixtures/images.ts";
+import { makePixels } from "../helpers/fixtures.ts";
 
 await initNodeCodecs();
 

@@ -5,7 +5,7 @@ import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 import { encode } from "../../src/image/codecs.ts";
 import { readHeader, sniffFormat } from "../../src/image/sniff.ts";
 import { HttpError } from "../../src/shared/errors.ts";
-import { darkGradient, rawPng, withExifOrientation } from "../fixtures/images.ts";
+import { darkGradient, rawPng, withExifOrientation } from "../helpers/fixtures.ts";
 
 await initNodeCodecs();
 const img = darkGradient(37, 21);

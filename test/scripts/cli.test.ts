@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { initNodeCodecs } from "../../scripts/lib/node-engine.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
-import { darkGradient } from "../fixtures/images.ts";
+import { darkGradient } from "../helpers/fixtures.ts";
 
 const run = promisify(execFile);
 const tsx = (script: string, args: string[]) => run(process.execPath, ["--import", "tsx", script, ...args], { cwd: process.cwd() });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { atReferenceGain, meanBrightness, psnr, ssim, ssimChannel } from "../../scripts/lib/metrics.ts";
-import { makePixels } from "../fixtures/images.ts";
+import { makePixels } from "../helpers/fixtures.ts";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 const grey = (w: number, h: number, f: (x: number, y: number) => number) =>

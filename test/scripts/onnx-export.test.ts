@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
-import { ARCHES, initWeights, networkSpec, type Arch, type Weights } from "../../src/engine/network.ts";
+import { ARCHES, initWeights, networkSpec, type Arch, type Weights } from "../../scripts/lib/network.ts";
 import { modelInfoFromMetadata, type ModelInfo, type Variant } from "../../src/engine/model-info.ts";
 import { exportModel, exportVariant, VARIANTS, type ExportInfo } from "../../scripts/onnx/export-model.ts";
 import { parseModel, readMetadata } from "../../scripts/onnx/build-graph.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { zipSync } from "fflate";
 import fc from "fast-check";
-import { ARCHES, initWeights, networkSpec, type Weights } from "../../src/engine/network.ts";
+import { ARCHES, initWeights, networkSpec, type Weights } from "../../scripts/lib/network.ts";
 import { readPth, readLegacyPth, readZipPth } from "../../scripts/weights-io/torch-pth.ts";
 import { PickleError, unpickle } from "../../scripts/weights-io/pickle.ts";
 import { parseWeights } from "../../scripts/weights-io/load-weights.ts";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initWeights, networkSpec, ARCHES, type Weights } from "../../src/engine/network.ts";
+import { initWeights, networkSpec, ARCHES, type Weights } from "../../scripts/lib/network.ts";
 import { readSafetensors, readSafetensorsFile, writeSafetensors, halfToFloat } from "../../scripts/weights-io/safetensors.ts";
 
 function assertSameWeights(a: Weights, b: Weights): void {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "../../scripts/tf/backend.ts";
 import { createModel } from "../../scripts/tf/model.ts";
-import { initWeights, networkSpec, parameterCount, type Arch, type Weights } from "../../src/engine/network.ts";
+import { initWeights, networkSpec, parameterCount, type Arch, type Weights } from "../../scripts/lib/network.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 
 type Map3 = { c: number; h: number; w: number; d: Float64Array };

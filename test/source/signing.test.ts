@@ -4,7 +4,6 @@ import { createHmac } from "node:crypto";
 import { sign, verifySignature } from "../../src/source/signing.ts";
 import { parseQuery } from "../../src/http/params.ts";
 import { HttpError } from "../../src/shared/errors.ts";
-import { resolveConfig, DEFAULTS, ConfigError } from "../../src/config.ts";
 
 const KEY = "test-signing-key-0123456789abcdef";
 
@@ -43,34 +42,4 @@ test("missing, wrong, truncated, padded, malformed and other-parameter signature
   assert.equal(await verdict(signingPayload, "!".repeat(43)), 403);
   assert.equal(await verdict(changed, good), 403);
   assert.equal(await verdict(signingPayload, createHmac("sha256", "another-key-0123456789").update(signingPayload).digest("base64url")), 403);
-});
-
-test("config: defaults, overrides and clear errors", () => {
-  const d = resolveConfig({});
-  assert.equal(d.limits.maxSourceBytes, DEFAULTS.MAX_SOURCE_BYTES);
-  assert.equal(d.limits.fetchTimeoutMs, DEFAULTS.FETCH_TIMEOUT_MS);
-  assert.equal(d.allowPrivate, false);
-  assert.equal(d.signingKey, null);
-  assert.deepEqual(d.allowList, []);
-  const c = resolveConfig({
-    MAX_SOURCE_BYTES: "1_000_000",
-    MAX_REDIRECTS: 0,
-    ALLOW_PRIVATE_SOURCES: "true",
-    ALLOWED_SOURCES: "*.example.com",
-    SIGNING_KEY: KEY,
-  });
-  assert.equal(c.limits.maxSourceBytes, 1_000_000);
-  assert.equal(c.limits.maxRedirects, 0);
-  assert.equal(c.allowPrivate, true);
-  assert.equal(c.signingKey, KEY);
-  const bad: Array<[Record<string, string>, RegExp]> = [
-    [{ MAX_SOURCE_BYTES: "lots" }, /MAX_SOURCE_BYTES must be an integer from 1024/],
-    [{ MAX_SOURCE_PIXELS: "-5" }, /MAX_SOURCE_PIXELS/],
-    [{ FETCH_TIMEOUT_MS: "1.5" }, /FETCH_TIMEOUT_MS/],
-    [{ MAX_REDIRECTS: "99" }, /MAX_REDIRECTS must be an integer from 0 to 20/],
-    [{ ALLOW_PRIVATE_SOURCES: "yes" }, /ALLOW_PRIVATE_SOURCES must be "true" or "false"/],
-    [{ ALLOWED_SOURCES: "https://x.com/" }, /ALLOWED_SOURCES entry/],
-    [{ SIGNING_KEY: "short" }, /SIGNING_KEY must be at least 16/],
-  ];
-  for (const [env, msg] of bad) assert.throws(() => resolveConfig(env), (e: unknown) => e instanceof ConfigError && msg.test(e.message));
 });

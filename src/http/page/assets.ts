@@ -7,6 +7,7 @@ import demoCss from "./demo.css";
 import docsJs from "./docs.client.js";
 import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js";
 import swaggerCss from "swagger-ui-dist/swagger-ui.css";
+import { sha256Hex } from "../../shared/hash.ts";
 
 export interface Asset {
   body: string;
@@ -30,9 +31,7 @@ const etags = new Map<string, Promise<string>>();
 export function assetEtag(path: string, asset: Asset): Promise<string> {
   let e = etags.get(path);
   if (!e) {
-    e = crypto.subtle
-      .digest("SHA-256", new TextEncoder().encode(asset.body))
-      .then((d) => `"${[...new Uint8Array(d).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}"`);
+    e = sha256Hex(asset.body).then((hex) => `"${hex.slice(0, 24)}"`);
     etags.set(path, e);
   }
   return e;

@@ -1,11 +1,14 @@
 /**
- * DCE-Net, defined once. The TF.js trainer builds its layers from this spec and the ONNX exporter
+ * DCE-Net, defined once (the Worker needs none of it: it runs the exported .onnx, which carries its
+ * own graph). The TF.js trainer builds its layers from this spec and the ONNX exporter
  * writes its graph from it, so the two cannot drift apart. Parameter names and layouts are PyTorch's
  * (conv weights OIHW), which is also what the official checkpoints and ONNX use.
  */
-import { gaussian, mulberry32 } from "../shared/rng.ts";
+import { gaussian, mulberry32 } from "../../src/shared/rng.ts";
+import type { Arch } from "../../src/engine/model-info.ts";
 
-export type Arch = "dce" | "lite";
+export type { Arch };
+
 export const ARCHES: readonly Arch[] = ["dce", "lite"];
 
 /** Curve iterations applied to the image: x = x + r * (x^2 - x). */

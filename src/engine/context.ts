@@ -1,0 +1,54 @@
+/**
+ * The one context the pipeline's steps work on, and the shape of a step. Each step reads what the
+ * steps before it left here and adds its own part; `pipeline.ts` lists them in order.
+ */
+import type { ModelInfo } from "./model-info.ts";
+import type { ModelRunner } from "./runtime.ts";
+import type { PipelineOptions, OutputFormat } from "./options.ts";
+import type { CurveMaps } from "../image/curves.ts";
+import type { LumaGrid } from "../image/gain.ts";
+import type { FitResult } from "../image/resize.ts";
+import type { ImageHeader } from "../image/sniff.ts";
+import type { RgbaImage } from "../shared/image.ts";
+
+export interface Context {
+  readonly input: Uint8Array;
+  readonly opts: PipelineOptions;
+  readonly model: ModelInfo;
+  readonly runner: ModelRunner;
+  /** From the source's header, before decoding (admit). */
+  header: ImageHeader;
+  /** EXIF orientation to apply (1 = none). */
+  orientation: number;
+  /** Output size and the upright source rectangle it comes from. */
+  target: FitResult;
+  /** The format to encode; "source" until the decoded image says (decode). */
+  format: OutputFormat;
+  /** The image being made: decoded, then resized, oriented, curved, denoised in turn. */
+  image: RgbaImage;
+  /** The strength to apply; "auto" starts at 1 and is resolved by the exposure and model steps. */
+  strength: number;
+  /** strength=auto's 64 px copy and its content mask (auto-strength.ts). */
+  probe?: { image: RgbaImage; mask?: Uint8Array };
+  /** The image the curves are estimated on: a small copy (fast mode) or `image` itself. */
+  estimate?: RgbaImage;
+  maps?: CurveMaps;
+  /** Set when the lifted noise is to be smoothed: how much, and the luma grid before the curves. */
+  denoise?: { amount: number; cell: number; before: LumaGrid };
+  /** The encoded result. */
+  output?: Uint8Array<ArrayBuffer>;
+}
+
+export interface Step {
+  readonly name: string;
+  /** The Server-Timing stage its time counts towards; none for the checks before decoding. */
+  readonly stage?: string;
+  /** Whether the step has work for this request (default: always). */
+  when?(ctx: Context): boolean;
+  run(ctx: Context): void | Promise<void>;
+}
+
+/** Whether the curves apply: strength was not resolved to 0 and the model gave maps. */
+export function curving(ctx: Context): ctx is Context & { maps: CurveMaps; estimate: RgbaImage } {
+  return ctx.strength !== 0 && ctx.maps !== undefined && ctx.estimate !== undefined;
+}

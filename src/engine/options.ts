@@ -1,0 +1,71 @@
+/** What a caller asks of the pipeline and what it gets back (the Worker, the CLIs and the tests). */
+import type { Fit, ImageFormat, RgbaImage } from "../shared/image.ts";
+
+export interface PipelineLimits {
+  /** Max width*height of any source, read from the header before decoding (422 above). */
+  maxSourcePixels: number;
+  /** Lower limits for the formats whose decoders need more heap per pixel (default: maxSourcePixels). */
+  maxPngSourcePixels?: number;
+  maxAvifSourcePixels?: number;
+  maxWebpSourcePixels?: number;
+  /** Max width*height of the output (422 above). */
+  maxOutputPixels: number;
+  /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */
+  maxFullModePixels: number;
+  /**
+   * Max output pixels encoded as AVIF (default: maxOutputPixels): above it an explicit format=avif is
+   * a 422 and format=auto falls back to WebP.
+   */
+  maxAvifPixels?: number;
+}
+
+/** What to encode: a format, or "source" (a JPEG/PNG source's own format; else PNG when the image has alpha, JPEG otherwise). */
+export type OutputFormat = ImageFormat | "source";
+
+export interface PipelineOptions {
+  width?: number;
+  height?: number;
+  fit: Fit;
+  format: OutputFormat;
+  /** format=auto: AVIF above limits.maxAvifPixels becomes WebP instead of a 422. */
+  avifFallback?: boolean;
+  /** Quality 1-100 for jpeg/webp/avif (default: the format's own, DEFAULT_QUALITY). */
+  quality?: number;
+  /**
+   * 0 = no enhancement (model not run), 1 = full curves, up to 2 = past them towards the strongest
+   * brightening curve (`strengthAffine`), "auto" = adapt to darkness (image/auto-strength.ts).
+   */
+  strength: number | "auto";
+  /**
+   * Smoothing of the noise the curves lift (image/denoise.ts): 0 = off, 0..1 = assumed noise level,
+   * "auto" (default) = from the measured noise. Regions that were not brightened are never touched.
+   */
+  denoise?: number | "auto";
+  /** strength=auto's ceiling on the content's brightness (default AUTO_MAX_MEAN); 1 turns the cap off. */
+  autoMaxMean?: number;
+  /** strength=auto's floor (default AUTO_MIN_MEAN), reached by going past the model's curves... */
+  autoMinMean?: number;
+  /** ...up to this strength (default AUTO_MAX_LIFT); 1 turns the lift off. */
+  autoMaxLift?: number;
+  mode: "fast" | "full";
+  /** Apply EXIF orientation (JPEG). */
+  orient: boolean;
+  limits: PipelineLimits;
+  /** Called after each timed step with the current image (memory measurements, scripts/memory.ts). */
+  probe?: (stage: string, img: RgbaImage) => void;
+}
+
+export interface PipelineResult {
+  /** Backed by a plain ArrayBuffer, so it can go straight into a Response. */
+  bytes: Uint8Array<ArrayBuffer>;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** The strength actually applied (resolved when "auto"). */
+  strength: number;
+  /**
+   * Milliseconds per stage (decode, resize, orient, estimate, model, denoise, curves, encode).
+   * Meaningful in Node and local workerd; deployed Workers freeze the clock during CPU work.
+   */
+  timings: Record<string, number>;
+}

@@ -1,0 +1,23 @@
+/**
+ * Step 9, before the curves: how noisy the input is (measured at full size, sampled) and so how much
+ * to smooth, and the luma grid the gain will be read against. Cells of about DENOISE_DEFAULTS.cell
+ * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
+ */
+import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
+import { lumaGrid } from "../../image/gain.ts";
+import { denoiseAmount } from "../../image/noise.ts";
+import { measureNoiseWasm } from "../../image/pixels.ts";
+import { curving, type Step } from "../context.ts";
+
+export const measureGain: Step = {
+  name: "measure-gain",
+  stage: "denoise",
+  when: (ctx) => curving(ctx) && ctx.opts.denoise !== 0,
+  run(ctx) {
+    const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image));
+    if (amount <= 0) return;
+    const estimate = ctx.estimate!;
+    const cell = Math.max(1, Math.round((DENOISE_DEFAULTS.cell * estimate.width) / ctx.image.width));
+    ctx.denoise = { amount, cell, before: lumaGrid(estimate, cell) };
+  },
+};
