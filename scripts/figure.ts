@@ -4,7 +4,7 @@
  * input: input | enhanced. `--darken G,GAMMA` first turns a well-exposed photo into a synthetic
  * low-light one (x -> G * x^GAMMA, plus mild sensor-like noise), for photos whose licence allows it.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
 import { CLI_LIMITS } from "./lib/cli-options.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
@@ -12,7 +12,7 @@ import { decode, encode } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import type { RgbaImage } from "../src/shared/image.ts";
 import { darkenFlag, darkenImage } from "./lib/darken.ts";
-import { parseCli, usageError, type Fail } from "./lib/cli.ts";
+import { parseCli, readInput, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]`;
 
@@ -35,7 +35,7 @@ const darken = darkenFlag(values.darken, fail);
 const engine = await createNodeEngine(values.model);
 const rows: RgbaImage[][] = [];
 for (const path of positionals) {
-  const bytes = new Uint8Array(readFileSync(path));
+  const bytes = readInput(path, fail);
   const format = sniffFormat(bytes) ?? fail(`${path} is not a PNG or JPEG`);
   let input = await decode(bytes, format);
   if (darken) input = darkenImage(input, darken[0], darken[1]);

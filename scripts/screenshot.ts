@@ -4,7 +4,7 @@
  * through the page's file input, exactly as a visitor's would; `--darken G,GAMMA` first turns a
  * well-exposed photo into a low-light one (see scripts/lib/darken.ts).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { decode, encode } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
@@ -13,7 +13,7 @@ import { initNodeCodecs } from "./lib/node-engine.ts";
 import { startWorker } from "./lib/local-worker.ts";
 import { launchBrowser } from "./lib/browser.ts";
 import { darkenFlag, darkenImage } from "./lib/darken.ts";
-import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
+import { intFlag, parseCli, readInput, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run screenshot -- INPUT --out FILE.jpg|FILE.png [--darken G,GAMMA] [--width PX] [--height PX] [--max-side PX] [--split 0-100] [--dark]
 
@@ -49,7 +49,7 @@ const darken = darkenFlag(values.darken, fail);
 
 await initNodeCodecs();
 const input = positionals[0]!;
-const bytes = new Uint8Array(readFileSync(input));
+const bytes = readInput(input, fail);
 const format = sniffFormat(bytes) ?? fail(`${input} is not a PNG, JPEG, WebP or AVIF`);
 let photo = await decode(bytes, format);
 const size = fitSize(photo.width, photo.height, maxSide, maxSide, "scale-down");

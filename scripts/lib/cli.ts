@@ -2,6 +2,7 @@
  * The command-line shape every script shares: strict flags, `-h/--help` prints the usage and exits 0,
  * a usage error names the command and exits 2, and the flag checkers say what is allowed.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export type Fail = (msg: string) => never;
@@ -50,4 +51,14 @@ export function oneOf<T extends string>(value: string | undefined, allowed: read
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) fail(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
   return value as T;
+}
+
+/** The bytes of an input file named on the command line; a missing or unreadable one is a usage error naming it. */
+export function readInput(path: string, fail: Fail): Uint8Array<ArrayBuffer> {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail(code === "ENOENT" ? `${path}: no such file (give the path of a PNG or JPEG photo)` : `${path}: cannot be read (${(e as Error).message})`);
+  }
 }

@@ -47,7 +47,10 @@ export interface StartOptions {
   r2Buckets?: string[];
   /** Rate-limiting bindings, as wrangler.toml's [[ratelimits]] would give them. */
   ratelimits?: Record<string, { simple: { limit: number; period?: 10 | 60 } }>;
-  /** Receives every line the Worker logs (console.log/warn/error), e.g. to check the request log. */
+  /**
+   * Receives every line the Worker logs (console.log/warn/error), e.g. to check the request log.
+   * Without it the lines are dropped, unless the environment variable WORKER_LOGS is set.
+   */
   onLog?: (line: string) => void;
 }
 
@@ -84,15 +87,18 @@ export async function startWorker(opts: StartOptions = {}): Promise<StartedWorke
     cache: opts.cache ?? true,
     ...(opts.ratelimits ? { ratelimits: opts.ratelimits } : {}),
     ...(opts.r2Buckets ? { r2Buckets: opts.r2Buckets } : {}),
-    ...(opts.onLog
+    // The Worker's log lines go to onLog when given; otherwise they are dropped (a test run would print
+    // one per request) unless WORKER_LOGS is set, which prints them as workerd writes them.
+    ...(opts.onLog || !process.env.WORKER_LOGS
       ? {
           handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
             for (const stream of [stdout, stderr]) {
               let rest = "";
               stream.on("data", (chunk: Buffer) => {
+                if (!opts.onLog) return;
                 const lines = (rest + chunk.toString("utf8")).split("\n");
                 rest = lines.pop() ?? "";
-                for (const l of lines) opts.onLog!(l);
+                for (const l of lines) opts.onLog(l);
               });
             }
           },

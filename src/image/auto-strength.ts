@@ -118,7 +118,7 @@ export function exposureScore(img: RgbaImage, mask: Uint8Array = contentMask(img
  * Highest content brightness (`contentBrightness`: mean luma or mean RGB, whichever is higher)
  * `strength=auto` brightens to. The network is trained towards a uniform
  * exposure (0.6 per patch), which on a night photo means daylight; a photographer's auto leaves a night
- * a well-lit night. 0.5 cost LOL 1 dB (its references reach 0.6 on the darkest rooms), so the cap sits at 0.6.
+ * a well-lit night. A lower cap cost LOL PSNR (its references reach 0.6 on the darkest rooms).
  */
 export const AUTO_MAX_MEAN = 0.6;
 

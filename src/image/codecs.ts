@@ -5,8 +5,8 @@
  *
  * Every decode and encode runs in a fresh instance of its codec, dropped when the job is done: WASM
  * memories grow and never shrink, so a long-lived instance would keep the largest heap it ever
- * needed (a 12 MP decode leaves 51 MB behind, a 4 MP PNG encode 68 MB) for the isolate's lifetime.
- * Instantiating a compiled module costs 1-4 ms. A fresh instance also means a decoder that trapped
+ * needed (tens of MB after one large photo) for the isolate's lifetime, while instantiating a
+ * compiled module costs a few milliseconds. A fresh instance also means a decoder that trapped
  * on a hostile file never serves another request. The JPEG and WebP decoders hand their pixels
  * over without a copy: the decoded image is a view into the dropped instance's memory (input + RGBA,
  * little else), which then lives exactly as long as the image.
@@ -271,10 +271,9 @@ export async function decode(bytes: Uint8Array, format: ImageFormat): Promise<Rg
 }
 
 /**
- * JPEG options chosen for latency. jSquash's defaults (progressive, cost ~240 ms at 1024x768 in
- * workerd) spend most of their time on the progressive scans. Measured in Node at 1024x768 q85 on a
- * photo: default 130 ms, sequential 56 ms, sequential with forced 4:2:0 chroma 48 ms (PSNR 41.4 vs
- * 41.6 dB, 4% smaller file). Huffman optimisation stays on: turning it off made mozjpeg slower (its
+ * JPEG options chosen for latency: jSquash's defaults spend most of their time on progressive scans,
+ * so sequential with 4:2:0 chroma (less than half the time, the same PSNR within a few tenths of a dB,
+ * docs/performance.md). Huffman optimisation stays on: turning it off made mozjpeg slower (its
  * trellis quantisation, which jSquash cannot switch off, then runs without the optimised tables).
  */
 export const FAST_JPEG = {
@@ -306,24 +305,21 @@ export function flattenAlpha(img: RgbaImage): RgbaImage {
 }
 
 /**
- * WebP: method 2 of 0-6 (libwebp's effort; 4 is its default). In workerd at 1 MP (npm run bench, a
- * night photo) method 4 took 1.31x the JPEG path's time and method 2 0.90x; method 4 saved only a few
- * percent of bytes at the same SSIM, so the faster one it is.
+ * WebP: method 2 of 0-6 (libwebp's effort; 4 is its default): method 4 was much slower than the JPEG
+ * path for only a few percent fewer bytes at the same SSIM (npm run bench).
  */
 export const FAST_WEBP = { method: 2 } as const;
 
 /**
- * AVIF: libaom speed 10 of 0-10. The default (6) took 975 ms at 1 MP, speed 10 151 ms; at the edge
- * the encode is most of the request's CPU, so the fastest speed it is.
+ * AVIF: libaom speed 10 of 0-10, the fastest: at the edge the encode is most of the request's CPU, and
+ * the default speed is several times slower.
  */
 export const FAST_AVIF = { speed: 10 } as const;
 
 /**
- * Default quality per lossy format, chosen against JPEG q85 by SSIM of each output against the lossless
- * one (three enhanced 1 MP phone night photos, Node): WebP q86 matched or beat JPEG's SSIM at 13-25%
- * fewer bytes. AVIF at speed 10 is about JPEG's efficiency on noisy night photos: q80 was 10-19%
- * smaller, with SSIM 0.001 higher on one photo and 0.003-0.009 lower on the others. npm run bench
- * prints the served figures (README, "Output formats").
+ * Default quality per lossy format, matched to JPEG q85 by the SSIM of each output against the lossless
+ * one on enhanced night photos: WebP q86 matches it with fewer bytes, AVIF q80 comes close with fewer
+ * bytes. npm run bench prints the served figures (docs/performance.md, "Output formats").
  */
 export const DEFAULT_QUALITY = { jpeg: 85, webp: 86, avif: 80 } as const satisfies Record<Exclude<ImageFormat, "png">, number>;
 

@@ -10,7 +10,7 @@
  * rows, a band, a few rows of filter state) instead of a second copy of the image. Because that is
  * bounded, one instance serves the isolate (each job starts with `reset`, which zeroes and reuses
  * the last job's memory): a fresh instance per job paid page faults on its new memory every time
- * (about 0.35 ms per MB) and left a discarded memory per job for the GC.
+ * and left a discarded memory per job for the GC.
  *
  * Results: `denoiseWasm` equals `denoise` byte for byte (the same f64 operations on each value in
  * the same order; SIMD only runs values side by side), or within one level with `precision: "f32"`.

@@ -32,9 +32,9 @@ let compiled: WebAssembly.Module | undefined;
 const tracker = new MemoryTracker();
 
 /**
- * Input pixels above which a downscale is pre-reduced in JS before the WASM resampler (2 MB of RGBA).
- * Half a megapixel keeps the resampler's heap near 8 MB while a 12 MP decode (50 MB) is still alive:
- * at 1 MP the 12 MP-to-thumbnail request peaked at 102 MB (npm run memory -- --trace EXIF).
+ * Input pixels above which a downscale is pre-reduced in JS before the WASM resampler: half a
+ * megapixel keeps the resampler's heap small while a 12 MP decode is still alive (a full megapixel
+ * took the 12 MP-to-thumbnail request over 100 MB: npm run memory -- --trace EXIF).
  */
 export const WASM_RESIZE_MAX_PIXELS = 512 * 1024;
 

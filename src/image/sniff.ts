@@ -65,7 +65,7 @@ function undecodable(what: string): HttpError {
 
 /**
  * Read format, dimensions and orientation from the header.
- * Throws HttpError 415 for anything but PNG/JPEG, 422 for a truncated or corrupt header.
+ * Throws HttpError 415 for anything but ACCEPTED_INPUTS, 422 for a truncated or corrupt header.
  */
 export function readHeader(bytes: Uint8Array): ImageHeader {
   const format = sniffFormat(bytes);

@@ -86,7 +86,7 @@ export interface WasmMemoryReport {
   avifDec: number;
   avifEnc: number;
   resize: number;
-  /** The pixel kernels (src/image/pixels.ts): one small instance per job, counted while the job runs. */
+  /** The pixel kernels (src/image/pixels.ts): one small instance per isolate, reused by every job. */
   pixels: number;
   total: number;
   /** Largest single memory each per-job owner has had (what one request costs at most). */

@@ -13,7 +13,10 @@ import { HttpError } from "../shared/errors.ts";
 import type { Lease } from "./byte-budget.ts";
 
 export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";
-/** Only PNG and JPEG are decoded; other image types end in a 415 after sniffing. */
+/**
+ * PNG and JPEG first (every host has them and they decode cheapest), any other image type after; the
+ * bytes decide, and what is not PNG, JPEG, WebP or AVIF ends in a 415 after sniffing (image/sniff.ts).
+ */
 const UPSTREAM_ACCEPT = "image/png,image/jpeg,image/*;q=0.8";
 
 export interface FetchOptions {

@@ -5,14 +5,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { darkScene, encodeJpeg, initFixtures } from "../helpers/fixtures.ts";
+import { imageOrigin } from "../helpers/origin.ts";
 
-let origin: Server;
-let originUrl = "";
-const hits = new Map<string, number>();
+let origin: Awaited<ReturnType<typeof imageOrigin>>;
 let jpeg: Uint8Array;
 const logs: string[] = [];
 let withR2: StartedWorker;
@@ -21,13 +18,7 @@ let broken: StartedWorker;
 before(async () => {
   await initFixtures();
   jpeg = await encodeJpeg(darkScene(64, 48));
-  origin = createServer((req, res) => {
-    hits.set(req.url ?? "", (hits.get(req.url ?? "") ?? 0) + 1);
-    res.writeHead(200, { "Content-Type": "image/jpeg" });
-    res.end(jpeg);
-  });
-  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
-  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  origin = await imageOrigin(() => jpeg);
   [withR2, broken] = await Promise.all([
     startWorker({ cache: false, vars: { ALLOW_PRIVATE_SOURCES: "true" }, r2Buckets: ["DERIVED"] }),
     // Fault injection: a DERIVED binding that is not a bucket makes every get/put throw.
@@ -36,11 +27,10 @@ before(async () => {
 });
 after(async () => {
   await Promise.all([withR2?.dispose(), broken?.dispose()]);
-  origin?.closeAllConnections();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
 });
 
-const url = (w: StartedWorker, path: string, extra = "") => `${w.url}/enhance?url=${encodeURIComponent(originUrl + path)}&w=32${extra}`;
+const url = (w: StartedWorker, path: string, extra = "") => `${w.url}/enhance?url=${encodeURIComponent(origin.url + path)}&w=32${extra}`;
 
 async function get(u: string, headers: Record<string, string> = {}) {
   const res = await fetch(u, { headers });
@@ -59,11 +49,11 @@ async function until(f: () => Promise<boolean>): Promise<void> {
 
 test("a repeat with the Cache API empty is served from R2 without touching the origin", async () => {
   const first = await get(url(withR2, "/r2.jpg"), { Accept: "image/webp" });
-  assert.equal(hits.get("/r2.jpg"), 1);
+  assert.equal(origin.hits("/r2.jpg"), 1);
   const bucket = await withR2.mf.getR2Bucket("DERIVED");
   await until(async () => (await bucket.list()).objects.length > 0); // stored in waitUntil
   const second = await get(url(withR2, "/r2.jpg"), { Accept: "image/webp" });
-  assert.equal(hits.get("/r2.jpg"), 1, "the origin was not asked again");
+  assert.equal(origin.hits("/r2.jpg"), 1, "the origin was not asked again");
   assert.deepEqual(second.body, first.body);
   assert.equal(second.res.headers.get("Content-Type"), "image/webp");
   assert.equal(second.res.headers.get("ETag"), first.res.headers.get("ETag"));
@@ -71,7 +61,7 @@ test("a repeat with the Cache API empty is served from R2 without touching the o
   assert.equal(second.res.headers.get("X-Enhance-Cache"), "r2");
   // Another negotiated format is another key.
   await get(url(withR2, "/r2.jpg"), { Accept: "image/avif" });
-  assert.equal(hits.get("/r2.jpg"), 2);
+  assert.equal(origin.hits("/r2.jpg"), 2);
 });
 
 test("objects of another model, of a wrong type or with corrupt bytes are never served: recomputed", async () => {
@@ -85,9 +75,9 @@ test("objects of another model, of a wrong type or with corrupt bytes are never 
     (o: { key: string; customMetadata?: Record<string, string> }) => bucket.put(o.key, jpeg, { httpMetadata: { contentType: "text/html" }, customMetadata: o.customMetadata }),
   ].entries()) {
     for (const o of objects) await tamper(o as never);
-    const before = hits.get("/tamper.jpg") ?? 0;
+    const before = origin.hits("/tamper.jpg");
     const { res, body } = await get(url(withR2, "/tamper.jpg"));
-    assert.equal(hits.get("/tamper.jpg"), before + 1, `tampering ${i}: recomputed from the origin`);
+    assert.equal(origin.hits("/tamper.jpg"), before + 1, `tampering ${i}: recomputed from the origin`);
     assert.equal(res.headers.get("Content-Type"), "image/jpeg");
     assert.equal(body[0], 0xff);
   }

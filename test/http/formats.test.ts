@@ -5,38 +5,29 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { darkScene, decodeAny, encodeJpeg, encodePng, initFixtures, meanLuma } from "../helpers/fixtures.ts";
 import { avif, webp } from "../helpers/format-fixtures.ts";
+import { expectError } from "../helpers/errors.ts";
+import { imageOrigin } from "../helpers/origin.ts";
 
 const CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
 const SAFARI = "image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5";
 const AVIF_LIMIT = 64 * 48;
 
 let worker: StartedWorker;
-let origin: Server;
-let originUrl = "";
-let hits = 0;
+let origin: Awaited<ReturnType<typeof imageOrigin>>;
 let jpeg: Uint8Array;
 
 before(async () => {
   await initFixtures();
   jpeg = await encodeJpeg(darkScene(96, 64));
-  origin = createServer((_req, res) => {
-    hits++;
-    res.writeHead(200, { "Content-Type": "image/jpeg" });
-    res.end(jpeg);
-  });
-  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
-  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  origin = await imageOrigin(() => jpeg);
   worker = await startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true", MAX_AVIF_PIXELS: String(AVIF_LIMIT), MAX_OUTPUT_PIXELS: String(400 * 300), MAX_AVIF_SOURCE_PIXELS: String(100 * 80) } });
 });
 after(async () => {
   await worker?.dispose();
-  origin?.closeAllConnections();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
 });
 
 const post = (body: Uint8Array, query = "", headers: Record<string, string> = {}) =>
@@ -128,16 +119,14 @@ test("AVIF above MAX_AVIF_PIXELS: format=auto serves WebP, format=avif is a 422"
 
 test("an AVIF source over MAX_AVIF_SOURCE_PIXELS is a 422 from its header; WebP sources follow MAX_SOURCE_PIXELS", async () => {
   const res = await post(await avif(darkScene(101, 80)));
-  const body = (await res.json()) as { error: { code: string; message: string } };
-  assert.equal(res.status, 422);
-  assert.equal(body.error.code, "too_many_pixels");
-  assert.match(body.error.message, /the AVIF source image is 101x80 = 8080 pixels; the limit is 8000/);
+  const e = await expectError(res, 422, "too_many_pixels");
+  assert.match(e.message, /the AVIF source image is 101x80 = 8080 pixels; the limit is 8000/);
   await ok(await post(await webp(darkScene(101, 80)), "format=png"), "image/png");
 });
 
 test("GET: the cache key is the negotiated format, so two browsers' Accept headers share one entry", async () => {
-  const url = `${worker.url}/enhance?url=${encodeURIComponent(`${originUrl}/night.jpg`)}&w=40`;
-  hits = 0;
+  const url = `${worker.url}/enhance?url=${encodeURIComponent(`${origin.url}/night.jpg`)}&w=40`;
+  const hits = () => origin.hits("/night.jpg");
   const chrome = await ok(await fetch(url, { headers: { Accept: CHROME } }), "image/avif");
   const etag = chrome.res.headers.get("ETag")!;
   let safari: Response | undefined;
@@ -145,9 +134,9 @@ test("GET: the cache key is the negotiated format, so two browsers' Accept heade
     await new Promise((r) => setTimeout(r, 50)); // cache.put runs in waitUntil
     safari = await fetch(url, { headers: { Accept: SAFARI } });
     await safari.arrayBuffer();
-    if (hits === 1) break;
+    if (hits() === 1) break;
   }
-  assert.equal(hits, 1, "Safari's request was served from Chrome's entry");
+  assert.equal(hits(), 1, "Safari's request was served from Chrome's entry");
   assert.equal(safari!.headers.get("ETag"), etag);
   assert.equal(safari!.headers.get("Content-Type"), "image/avif");
   const webpEtag = (await ok(await fetch(url, { headers: { Accept: "image/webp" } }), "image/webp")).res.headers.get("ETag");

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { encodePng, darkScene, initFixtures } from "../helpers/fixtures.ts";
+import { expectError } from "../helpers/errors.ts";
 
 /** The subset of JSON Schema the document uses for query parameters. */
 interface Schema {
@@ -140,10 +141,6 @@ function candidates(schema: Schema): fc.Arbitrary<string> {
   }
 }
 
-async function errorOf(res: Response): Promise<{ code: string; message: string; param?: string }> {
-  const body = (await res.json()) as { error: { code: string; message: string; param?: string } };
-  return body.error;
-}
 
 describe("the OpenAPI document", () => {
   test("validates as OpenAPI 3.1", async () => {
@@ -213,7 +210,7 @@ describe("the OpenAPI document", () => {
       const r = await pending;
       assert.equal(r.status, status);
       assert.ok(op("/enhance", r.url.includes("url=") ? "get" : "post").responses[String(status)], `${status} is documented`);
-      const e = await errorOf(r);
+      const e = await expectError(r);
       assert.ok(codes.properties.code.enum!.includes(e.code), `${e.code} is a documented code`);
       assert.deepEqual(Object.keys(e).filter((k) => !["code", "message", "param"].includes(k)), []);
     }
@@ -238,7 +235,7 @@ describe("the Worker accepts exactly what the document allows", () => {
         } else {
           assert.equal(head.status, 400, `${q} is not allowed by the document (${bad.join(", ")})`);
           // GET says which: the 400 comes before any fetch.
-          const e = await errorOf(await fetch(`${worker.url}/enhance?${q}`));
+          const e = await expectError(await fetch(`${worker.url}/enhance?${q}`));
           assert.equal(e.code, "bad_parameter");
           assert.ok(bad.includes(e.param!), `${e.param} is one of ${bad.join(", ")}: ${e.message}`);
           assert.match(e.message, new RegExp(`^${e.param}=".*" is not allowed; use `));
@@ -255,7 +252,7 @@ describe("the Worker accepts exactly what the document allows", () => {
     const documented = new Set(op("/enhance", "get").parameters!.map((p) => p.name));
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^[a-z_]{1,8}$/).filter((n) => !documented.has(n)), async (name) => {
-        const e = await errorOf(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}&${name}=1`));
+        const e = await expectError(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}&${name}=1`));
         assert.equal(e.param, name);
         assert.match(e.message, /unknown parameter/);
       }),
@@ -265,11 +262,11 @@ describe("the Worker accepts exactly what the document allows", () => {
       if (name === "url") continue;
       const p = op("/enhance", "get").parameters!.find((x) => x.name === name)!;
       const value = String(p.schema.default ?? (p.schema.type === "string" ? "x" : p.schema.minimum ?? 1));
-      const e = await errorOf(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}&${name}=${value}&${name}=${value}`));
+      const e = await expectError(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}&${name}=${value}&${name}=${value}`));
       assert.equal(e.param, name);
       assert.match(e.message, /more than once/);
     }
-    const missing = await errorOf(await fetch(`${worker.url}/enhance?w=10`));
+    const missing = await expectError(await fetch(`${worker.url}/enhance?w=10`));
     assert.equal(missing.param, "url");
   });
 
@@ -286,12 +283,12 @@ describe("the Worker accepts exactly what the document allows", () => {
           await res.arrayBuffer();
         } else {
           assert.equal(res.status, 400, `${name}=${v}`);
-          assert.equal((await errorOf(res)).param, name);
+          assert.equal((await expectError(res)).param, name);
         }
       }),
       { numRuns: 40, ...SEED },
     );
-    const e = await errorOf(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}`, { method: "POST", body: png }));
+    const e = await expectError(await fetch(`${worker.url}/enhance?url=${encodeURIComponent(SOURCE)}`, { method: "POST", body: png }));
     assert.equal(e.param, "url");
   });
 });

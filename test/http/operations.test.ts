@@ -5,14 +5,12 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { darkScene, encodeJpeg, initFixtures } from "../helpers/fixtures.ts";
+import { expectError } from "../helpers/errors.ts";
+import { imageOrigin } from "../helpers/origin.ts";
 
-let origin: Server;
-let originUrl = "";
-let hits = 0;
+let origin: Awaited<ReturnType<typeof imageOrigin>>;
 let jpeg: Uint8Array;
 const logs: string[] = [];
 let open: StartedWorker;
@@ -23,13 +21,7 @@ let closed: StartedWorker;
 before(async () => {
   await initFixtures();
   jpeg = await encodeJpeg(darkScene(64, 48));
-  origin = createServer((_req, res) => {
-    hits++;
-    res.writeHead(200, { "Content-Type": "image/jpeg" });
-    res.end(jpeg);
-  });
-  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
-  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  origin = await imageOrigin(() => jpeg);
   [open, limited, broken, closed] = await Promise.all([
     startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true", SIGNING_KEY: "operations-test-key-0123456789" }, onLog: (l) => logs.push(l) }),
     startWorker({ ratelimits: { RATE_LIMITER: { simple: { limit: 2, period: 60 } } } }),
@@ -40,8 +32,7 @@ before(async () => {
 });
 after(async () => {
   await Promise.all([open, limited, broken, closed].map((w) => w?.dispose()));
-  origin?.closeAllConnections();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
 });
 
 async function signed(query: string): Promise<string> {
@@ -64,21 +55,21 @@ async function waitFor<T>(f: () => T | undefined): Promise<T> {
 }
 
 test("HEAD never fetches the source or runs the model; after a GET it is answered from the cache", async () => {
-  const url = await signed(`url=${encodeURIComponent(`${originUrl}/head.jpg`)}&w=32&format=webp`);
-  hits = 0;
+  const url = await signed(`url=${encodeURIComponent(`${origin.url}/head.jpg`)}&w=32&format=webp`);
+  const hits = () => origin.hits("/head.jpg");
   const miss = await fetch(url, { method: "HEAD" });
   assert.equal(miss.status, 200);
   assert.equal(miss.headers.get("X-Enhance-Cache"), "miss");
   assert.equal(miss.headers.get("Cache-Control"), "no-store");
   assert.equal(miss.headers.get("Server-Timing"), null, "no pipeline ran");
-  assert.equal(hits, 0, "the source was not fetched");
+  assert.equal(hits(), 0, "the source was not fetched");
   const etag = miss.headers.get("ETag");
 
   const get = await fetch(url);
   await get.arrayBuffer();
   assert.equal(get.status, 200);
   assert.equal(get.headers.get("ETag"), etag, "HEAD's ETag is the result's");
-  assert.equal(hits, 1);
+  assert.equal(hits(), 1);
 
   let head: Response | undefined;
   for (let i = 0; i < 20 && head?.headers.get("Content-Type") !== "image/webp"; i++) {
@@ -88,12 +79,12 @@ test("HEAD never fetches the source or runs the model; after a GET it is answere
   assert.equal(head!.status, 200);
   assert.equal(head!.headers.get("Content-Type"), "image/webp");
   assert.equal(head!.headers.get("X-Enhance-Cache"), null);
-  assert.equal(hits, 1, "no HEAD fetched the source");
+  assert.equal(hits(), 1, "no HEAD fetched the source");
 });
 
 test("one JSON log line per request: route, status, source host, sizes, format, model, stages, cache; no query or signature", async () => {
   const path = "/logged.jpg";
-  const url = await signed(`url=${encodeURIComponent(`${originUrl}${path}`)}&w=40`);
+  const url = await signed(`url=${encodeURIComponent(`${origin.url}${path}`)}&w=40`);
   logs.length = 0;
   const res = await fetch(url);
   await res.arrayBuffer();
@@ -130,8 +121,7 @@ test("rate limit per client IP: the third request in the period is a 429 with Re
   }
   assert.deepEqual(statuses, [200, 200, 429]);
   assert.equal(last!.headers.get("Retry-After"), "60");
-  const body = (await last!.json()) as { error: { code: string; message: string } };
-  assert.equal(body.error.code, "rate_limited");
+  await expectError(last!, 429, "rate_limited");
   assert.equal((await fetch(`${limited.url}/health`)).status, 200);
 });
 
@@ -142,7 +132,5 @@ test("a failing rate limiter fails open by default (logged) and closed with RATE
   await ok.arrayBuffer();
   assert.equal(ok.status, 200);
   await waitFor(() => logs.find((l) => l.includes("rate limiter failed")));
-  const refused = await post(closed);
-  assert.equal(refused.status, 503);
-  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "busy");
+  await expectError(await post(closed), 503, "busy");
 });

@@ -6,18 +6,16 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { launchBrowser } from "../../scripts/lib/browser.ts";
+import { startOrigin, type Origin } from "../helpers/origin.ts";
 import { encodePng, initFixtures, meanLuma, realDarkPhoto } from "../helpers/fixtures.ts";
 
 let worker: StartedWorker;
 let browser: Browser;
-let origin: Server;
-let originUrl = "";
+let origin: Origin;
 let darkPng: Uint8Array;
 let photoLuma = 0;
 let photoSize = "";
@@ -29,21 +27,18 @@ before(async () => {
   photoSize = `${photo.width} × ${photo.height}`;
   darkPng = await encodePng(photo);
   // A local origin for URL mode: the photo, and a text file posing as one.
-  origin = createServer((req, res) => {
+  origin = await startOrigin((req, res) => {
     if (req.url === "/dark.png") res.writeHead(200, { "Content-Type": "image/png" }).end(darkPng);
     else if (req.url === "/notes.txt") res.writeHead(200, { "Content-Type": "text/plain" }).end("not an image\n");
     else res.writeHead(404).end();
   });
-  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
-  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   [worker, browser] = await Promise.all([startWorker({ vars: { ALLOW_PRIVATE_SOURCES: "true" } }), launchBrowser()]);
 });
 
 after(async () => {
   await browser?.close();
   await worker?.dispose();
-  origin?.closeAllConnections();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
 });
 
 interface Opened {
@@ -266,7 +261,7 @@ describe("demo page", () => {
 
   test("URL mode fetches through the service: both sides come from /enhance", async () => {
     const o = await open();
-    await o.page.fill("#url", `${originUrl}/dark.png`);
+    await o.page.fill("#url", `${origin.url}/dark.png`);
     await o.page.click("#url-form button[type=submit]");
     await waitDone(o.page);
     const gets = o.calls.filter((c) => c.startsWith("GET "));
@@ -278,7 +273,7 @@ describe("demo page", () => {
     assert.match(await o.page.getAttribute("#download", "download") ?? "", /^dark-enhanced\.\w+$/);
 
     // A URL whose bytes are not an image: the service's message, by the URL field.
-    await o.page.fill("#url", `${originUrl}/notes.txt`);
+    await o.page.fill("#url", `${origin.url}/notes.txt`);
     await o.page.click("#url-form button[type=submit]");
     const shown = o.page.locator("#error-source");
     await shown.waitFor({ state: "visible" });

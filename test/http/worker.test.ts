@@ -8,8 +8,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request as httpRequest, type IncomingHttpHeaders, type RequestListener } from "node:http";
 import { createHmac } from "node:crypto";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import {
@@ -25,6 +24,8 @@ import {
   withExifOrientation,
 } from "../helpers/fixtures.ts";
 import { MALFORMED_URLS, REFUSED_ADDRESS_URLS } from "../helpers/hostile-urls.ts";
+import { expectError } from "../helpers/errors.ts";
+import { startOrigin, type Origin } from "../helpers/origin.ts";
 
 const MAX_BYTES = 256 * 1024;
 const TIMEOUT_MS = 1500;
@@ -36,8 +37,7 @@ interface Seen {
   headers: IncomingHttpHeaders;
 }
 
-let origin: Server;
-let originUrl = "";
+let origin: Origin;
 const seen: Seen[] = [];
 const files = new Map<string, { type: string; body: Uint8Array }>();
 let open: StartedWorker;
@@ -48,65 +48,58 @@ const canary: string[] = [];
 
 const hits = (path: string) => seen.filter((s) => s.path === path).length;
 
-function startOrigin(): Promise<void> {
-  origin = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://origin");
-    seen.push({ path: url.pathname, headers: req.headers });
-    const p = url.pathname;
-    const file = files.get(p);
-    if (file) {
-      res.writeHead(200, { "Content-Type": file.type, "Content-Length": file.body.length });
-      res.end(file.body);
-    } else if (p.startsWith("/status/")) {
-      res.writeHead(Number(p.slice(8)), { "Content-Type": "text/plain" });
-      res.end("upstream says no");
-    } else if (p === "/redirect") {
-      res.writeHead(302, { Location: url.searchParams.get("to") ?? "/" });
+/** The open Worker's sources: the files above, statuses, redirects, slow and oversized answers. */
+const serveSources: RequestListener = (req, res) => {
+  const url = new URL(req.url ?? "/", "http://origin");
+  seen.push({ path: url.pathname, headers: req.headers });
+  const p = url.pathname;
+  const file = files.get(p);
+  if (file) {
+    res.writeHead(200, { "Content-Type": file.type, "Content-Length": file.body.length });
+    res.end(file.body);
+  } else if (p.startsWith("/status/")) {
+    res.writeHead(Number(p.slice(8)), { "Content-Type": "text/plain" });
+    res.end("upstream says no");
+  } else if (p === "/redirect") {
+    res.writeHead(302, { Location: url.searchParams.get("to") ?? "/" });
+    res.end();
+  } else if (p === "/loop") {
+    res.writeHead(301, { Location: "/loop" });
+    res.end();
+  } else if (p.startsWith("/chain/")) {
+    const n = Number(p.slice(7));
+    res.writeHead(307, { Location: n > 0 ? `/chain/${n - 1}` : "/dark.png" });
+    res.end();
+  } else if (p === "/slow-headers") {
+    const t = setTimeout(() => res.end(), 10_000);
+    res.on("close", () => clearTimeout(t));
+  } else if (p === "/trickle") {
+    res.writeHead(200, { "Content-Type": "image/png" });
+    const t = setInterval(() => res.write(Buffer.from([0x89])), 100);
+    res.on("close", () => clearInterval(t));
+  } else if (p === "/chunked-big") {
+    // No Content-Length: only the streaming cap can stop it.
+    res.writeHead(200, { "Content-Type": "image/png" });
+    const png = files.get("/dark.png")!.body;
+    res.write(png);
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let sent = png.length;
+    const pump = () => {
+      while (sent < 4 * MAX_BYTES) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once("drain", pump);
+      }
       res.end();
-    } else if (p === "/loop") {
-      res.writeHead(301, { Location: "/loop" });
-      res.end();
-    } else if (p.startsWith("/chain/")) {
-      const n = Number(p.slice(7));
-      res.writeHead(307, { Location: n > 0 ? `/chain/${n - 1}` : "/dark.png" });
-      res.end();
-    } else if (p === "/slow-headers") {
-      const t = setTimeout(() => res.end(), 10_000);
-      res.on("close", () => clearTimeout(t));
-    } else if (p === "/trickle") {
-      res.writeHead(200, { "Content-Type": "image/png" });
-      const t = setInterval(() => res.write(Buffer.from([0x89])), 100);
-      res.on("close", () => clearInterval(t));
-    } else if (p === "/chunked-big") {
-      // No Content-Length: only the streaming cap can stop it.
-      res.writeHead(200, { "Content-Type": "image/png" });
-      const png = files.get("/dark.png")!.body;
-      res.write(png);
-      const chunk = Buffer.alloc(64 * 1024, 7);
-      let sent = png.length;
-      const pump = () => {
-        while (sent < 4 * MAX_BYTES) {
-          sent += chunk.length;
-          if (!res.write(chunk)) return void res.once("drain", pump);
-        }
-        res.end();
-      };
-      pump();
-    } else if (p === "/declared-big") {
-      res.writeHead(200, { "Content-Type": "image/png", "Content-Length": String(50_000_000) });
-      res.write(files.get("/dark.png")!.body);
-    } else {
-      res.writeHead(404, { "Content-Type": "text/plain" });
-      res.end("not here");
-    }
-  });
-  return new Promise((resolve) => {
-    origin.listen(0, "127.0.0.1", () => {
-      originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-      resolve();
-    });
-  });
-}
+    };
+    pump();
+  } else if (p === "/declared-big") {
+    res.writeHead(200, { "Content-Type": "image/png", "Content-Length": String(50_000_000) });
+    res.write(files.get("/dark.png")!.body);
+  } else {
+    res.writeHead(404, { "Content-Type": "text/plain" });
+    res.end("not here");
+  }
+};
 
 /** The strict Worker's network: PUBLIC_HOST is served by the origin; anything else is a canary hit. */
 async function strictOutbound(req: Request): Promise<Response> {
@@ -115,7 +108,7 @@ async function strictOutbound(req: Request): Promise<Response> {
     canary.push(req.url);
     return new Response("canary", { status: 599 });
   }
-  return fetch(`${originUrl}${u.pathname}${u.search}`, { headers: req.headers, redirect: "manual" });
+  return fetch(`${origin.url}${u.pathname}${u.search}`, { headers: req.headers, redirect: "manual" });
 }
 
 const W = 96;
@@ -142,7 +135,7 @@ before(async () => {
   files.set("/page.html", { type: "text/html", body: new TextEncoder().encode("<html><body>hi</body></html>") });
   files.set("/image.svg", { type: "image/svg+xml", body: new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"/>') });
   files.set("/as-text.png", { type: "text/plain", body: darkPng });
-  await startOrigin();
+  origin = await startOrigin(serveSources);
   [open, strict, signed] = await Promise.all([
     startWorker({
       vars: { ALLOW_PRIVATE_SOURCES: "true", FETCH_TIMEOUT_MS: String(TIMEOUT_MS), MAX_SOURCE_BYTES: String(MAX_BYTES) },
@@ -154,22 +147,10 @@ before(async () => {
 
 after(async () => {
   await Promise.all([open?.dispose(), strict?.dispose(), signed?.dispose()]);
-  origin?.closeAllConnections();
-  await new Promise((r) => origin?.close(r));
+  await origin?.close();
 });
 
-const proxied = (path: string, extra = "") => `${open.url}/enhance?url=${encodeURIComponent(originUrl + path)}${extra}`;
-
-async function expectError(res: Response, status: number, code: string): Promise<string> {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.equal(res.headers.get("Content-Type")?.split(";")[0], "application/json");
-  assert.equal(res.headers.get("Cache-Control"), "no-store");
-  const body = JSON.parse(text) as { error: { code: string; message: string } };
-  assert.equal(body.error.code, code, text);
-  assert.ok(body.error.message.length > 0);
-  return body.error.message;
-}
+const proxied = (path: string, extra = "") => `${open.url}/enhance?url=${encodeURIComponent(origin.url + path)}${extra}`;
 
 async function image(res: Response, type: "image/png" | "image/jpeg") {
   const bytes = new Uint8Array(await res.arrayBuffer());
@@ -376,7 +357,7 @@ describe("caching", () => {
 
 describe("errors", () => {
   test("400 for parameters", async () => {
-    const m = await expectError(await fetch(proxied("/dark.png", "&width=5")), 400, "bad_parameter");
+    const { message: m } = await expectError(await fetch(proxied("/dark.png", "&width=5")), 400, "bad_parameter");
     assert.match(m, /unknown parameter "width"/);
     await expectError(await fetch(proxied("/dark.png", "&w=0")), 400, "bad_parameter");
     await expectError(await fetch(`${open.url}/enhance`), 400, "bad_parameter");
@@ -417,7 +398,7 @@ describe("errors", () => {
 
   test("422 for undecodable images and a header declaring 50000x50000", async () => {
     await expectError(await fetch(proxied("/garbage.png")), 422, "undecodable");
-    const m = await expectError(await fetch(proxied("/bomb.png")), 422, "too_many_pixels");
+    const { message: m } = await expectError(await fetch(proxied("/bomb.png")), 422, "too_many_pixels");
     assert.match(m, /50000x50000/);
     await expectError(
       await fetch(`${open.url}/enhance`, { method: "POST", body: pngDeclaring(50_000, 50_000), headers: { "Content-Type": "image/png" } }),
@@ -468,7 +449,7 @@ describe("source rules (strict default config)", () => {
   });
 
   test("a redirect to a refused address is 403 and never followed", async () => {
-    for (const target of ["http://169.254.169.254/latest/meta-data/", `${originUrl}/dark.png`, "http://[::ffff:10.0.0.1]/", "http://localhost./"]) {
+    for (const target of ["http://169.254.169.254/latest/meta-data/", `${origin.url}/dark.png`, "http://[::ffff:10.0.0.1]/", "http://localhost./"]) {
       const src = `http://${PUBLIC_HOST}/redirect?to=${encodeURIComponent(target)}`;
       await expectError(await fetch(`${strict.url}/enhance?url=${encodeURIComponent(src)}`), 403, "source_not_allowed");
     }
@@ -478,7 +459,7 @@ describe("source rules (strict default config)", () => {
   test("the client's Cookie and Authorization never reach the upstream", async () => {
     const secret = { Cookie: "session=s3cr3t", Authorization: "Bearer t0ken", "X-Api-Key": "k3y", Referer: "https://private.example/" };
     await image(await fetch(proxied("/headers.png", "&strength=0"), { headers: secret }), "image/png");
-    const src = `${originUrl}/redirect?to=${encodeURIComponent("/headers.png")}`;
+    const src = `${origin.url}/redirect?to=${encodeURIComponent("/headers.png")}`;
     await image(await fetch(`${open.url}/enhance?url=${encodeURIComponent(src)}&w=10`, { headers: secret }), "image/png");
     const upstream = seen.filter((s) => s.path === "/headers.png");
     assert.equal(upstream.length, 2);
@@ -492,7 +473,7 @@ describe("source rules (strict default config)", () => {
 
 describe("signed URLs", () => {
   const base = () => [
-    ["url", `${originUrl}/dark.png`],
+    ["url", `${origin.url}/dark.png`],
     ["w", "32"],
   ];
   const query = (params: string[][]) => params.map(([k, v]) => `${k}=${encodeURIComponent(v!)}`).join("&");

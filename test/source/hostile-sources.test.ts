@@ -17,12 +17,14 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { RequestListener } from "node:http";
+import type { Socket } from "node:net";
 import { createHmac } from "node:crypto";
-import { brotliCompressSync, gzipSync } from "node:zlib";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { darkScene, encodeJpeg, encodePng, initFixtures } from "../helpers/fixtures.ts";
+import { assertApiError } from "../helpers/errors.ts";
+import { startHostileOrigin, type HostileOrigin } from "../helpers/hostile-origin.ts";
+import { startOrigin, type Origin } from "../helpers/origin.ts";
 
 const PUBLIC_HOST = "images.example.com";
 /**
@@ -56,220 +58,37 @@ const SECRET_VALUES = ["cookie-s3cr3t", "auth-t0ken", "proxy-cr3d", "203.0.113.7
 // Witnesses and the origin
 
 const canaryLog = { connections: [] as string[], requests: [] as string[] };
-let canary: Server;
+let canary: Origin;
 let P = 0; // the canary's port
 
 const hookLeaks: string[] = [];
 
-interface Seen {
-  path: string;
-  headers: IncomingHttpHeaders;
-}
-let origin: Server;
-let originUrl = "";
-const originSeen: Seen[] = [];
-/** Paths whose connection the origin saw closed, with when (ms since the request arrived). */
-const originClosed = new Map<string, number>();
-
+let origin: HostileOrigin;
 let png: Uint8Array<ArrayBuffer>;
 let jpeg: Uint8Array<ArrayBuffer>;
-/** A PNG header then 8 MiB of zeros, compressed to a few KiB: only a cap on decoded bytes stops it. */
-let gzipBomb: Buffer;
-let brotliBomb: Buffer;
-const enc = (s: string) => new TextEncoder().encode(s);
-const BODIES: Record<string, () => Uint8Array> = {
-  png: () => png,
-  jpeg: () => jpeg,
-  html: () => enc("<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"),
-  svg: () => enc('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'),
-  gif: () => new Uint8Array([...enc("GIF89a"), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b]),
-  text: () => enc("hello, not an image"),
-  empty: () => new Uint8Array(0),
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
 async function startCanary(): Promise<void> {
-  canary = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     canaryLog.requests.push(`${req.headers.host ?? "?"} ${req.url ?? ""}`);
     res.writeHead(404, { Connection: "close", "Content-Type": "text/plain" });
     res.end("canary");
-  });
-  canary.on("connection", (s: Socket) => canaryLog.connections.push(`${s.remoteAddress}`));
+  };
   try {
-    P = await listen(canary, "::"); // dual stack: 127.0.0.0/8, ::1 and ::ffff:127.x all land here
+    canary = await startOrigin(handler, "::"); // dual stack: 127.0.0.0/8, ::1 and ::ffff:127.x all land here
   } catch {
-    P = await listen(canary, "127.0.0.1"); // no IPv6 on this machine
+    canary = await startOrigin(handler); // no IPv6 on this machine
   }
-}
-
-/** Writes a raw HTTP response, bypassing node's framing, so lengths and encodings can lie. */
-function raw(req: IncomingMessage, head: string, body: Uint8Array | string = "", end = true): void {
-  const s = req.socket;
-  s.write(head.replace(/\n/g, "\r\n") + "\r\n");
-  if (body.length > 0) s.write(body);
-  if (end) s.end();
-}
-
-function handleOrigin(req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? "/", "http://origin");
-  const p = url.pathname;
-  originSeen.push({ path: p, headers: req.headers });
-  const t0 = Date.now();
-  res.on("close", () => originClosed.set(p, Date.now() - t0));
-  const q = (k: string) => url.searchParams.get(k);
-  const timers: NodeJS.Timeout[] = [];
-  res.on("close", () => timers.forEach((t) => clearInterval(t)));
-  const every = (ms: number, f: () => void) => timers.push(setInterval(f, ms));
-  const later = (ms: number, f: () => void) => timers.push(setTimeout(f, ms));
-
-  if (p.startsWith("/img/")) {
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Length": png.length });
-    res.end(png);
-  } else if (p === "/typed") {
-    const body = BODIES[q("body") ?? ""]!();
-    const headers: Record<string, string | number> = { "Content-Length": body.length };
-    if (q("type") !== null) headers["Content-Type"] = q("type")!;
-    res.writeHead(200, headers);
-    res.end(body);
-  } else if (p.endsWith("/redirect")) {
-    res.writeHead(Number(q("status") ?? 302), { Location: q("to") ?? "/" });
-    res.end();
-  } else if (p === "/redirect-endless") {
-    res.writeHead(302, { Location: q("to") ?? "/" });
-    every(20, () => res.write("x".repeat(1024)));
-  } else if (p === "/no-location") {
-    res.writeHead(302);
-    res.end();
-  } else if (p === "/loop") {
-    res.writeHead(301, { Location: "/loop" });
-    res.end();
-  } else if (p === "/ping" || p === "/pong") {
-    res.writeHead(302, { Location: p === "/ping" ? "/pong" : "/ping" });
-    res.end();
-  } else if (p.startsWith("/chain/")) {
-    const n = Number(p.slice(7));
-    res.writeHead(307, { Location: n > 0 ? `/chain/${n - 1}` : "/img/chain.png" });
-    res.end();
-  } else if (p.startsWith("/slow-hop/")) {
-    // Each hop well inside the deadline, all of them together past it: one deadline covers every hop.
-    const n = Number(p.slice(10));
-    later(OPEN_TIMEOUT_MS * 0.4, () => {
-      res.writeHead(302, { Location: n > 0 ? `/slow-hop/${n - 1}` : "/img/slow-hop.png" });
-      res.end();
-    });
-  } else if (p.startsWith("/status/")) {
-    const code = Number(p.slice(8));
-    if (code === 204) res.writeHead(204); // a success without a body: nothing to sniff
-    else res.writeHead(code, { "Content-Type": "text/html", "WWW-Authenticate": 'Basic realm="upstream"' });
-    res.end(code === 204 || code === 304 ? undefined : "<html>upstream says no</html>");
-  } else if (p.startsWith("/status-endless/")) {
-    res.writeHead(Number(p.slice(16)), { "Content-Type": "text/plain" });
-    every(20, () => res.write("y".repeat(1024)));
-  } else if (p === "/slow-headers") {
-    // Accepts the request and never answers.
-  } else if (p === "/trickle") {
-    res.writeHead(200, { "Content-Type": "image/png" });
-    let i = 0;
-    every(100, () => res.write(png.subarray(i, ++i)));
-  } else if (p === "/stall-body") {
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Length": png.length });
-    res.write(png.subarray(0, png.length >> 1));
-  } else if (p === "/never-ends") {
-    res.writeHead(200, { "Content-Type": "image/png" }); // chunked, never terminated
-    res.write(png);
-  } else if (p === "/slow-complete") {
-    // A whole, valid image, but spread over three deadlines: a per-read idle timeout would never fire.
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Length": png.length });
-    const step = Math.ceil(png.length / 30);
-    let at = 0;
-    every(OPEN_TIMEOUT_MS / 10, () => {
-      res.write(png.subarray(at, (at += step)));
-      if (at >= png.length) res.end();
-    });
-  } else if (p === "/cl-larger-close") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: ${png.length + 1000}\n`, png);
-  } else if (p === "/cl-larger-open") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: ${png.length + 1000}\n`, png, false);
-  } else if (p === "/cl-smaller") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: ${png.length >> 1}\nConnection: close\n`, png);
-  } else if (p === "/cl-over-cap") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: 50000000\n`, png, false);
-  } else if (p === "/cl-absurd") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: 99999999999999999999999\n`, png, false);
-  } else if (p === "/cl-not-a-number") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: 12abc\n`, png);
-  } else if (p === "/header-drip") {
-    // Headers that never finish: one more line every 100 ms.
-    req.socket.write("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n");
-    let i = 0;
-    every(100, () => req.socket.write(`X-Drip-${i++}: ${"d".repeat(10)}\r\n`));
-  } else if (p === "/switching-protocols") {
-    raw(req, "HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n", "\x81\x05hello");
-  } else if (p === "/early-hints") {
-    raw(req, `HTTP/1.1 103 Early Hints\nLink: </x.css>; rel=preload\n\nHTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: ${png.length}\n`, png);
-  } else if (p === "/te-and-cl") {
-    // Both framings (a smuggling classic): chunked must win, so the 10-byte Content-Length is ignored.
-    const hex = png.length.toString(16);
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: 10\nTransfer-Encoding: chunked\n`, Buffer.concat([Buffer.from(`${hex}\r\n`), png, Buffer.from("\r\n0\r\n\r\n")]));
-  } else if (p === "/dup-cl") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nContent-Length: ${png.length}\nContent-Length: 10\n`, png);
-  } else if (p === "/bad-chunk") {
-    raw(req, `HTTP/1.1 200 OK\nContent-Type: image/png\nTransfer-Encoding: chunked\n`, "zz\r\nnot a chunk\r\n0\r\n\r\n");
-  } else if (p === "/garbage-http") {
-    raw(req, "NOT HTTP AT ALL\n");
-  } else if (p === "/destroy") {
-    req.socket.destroy();
-  } else if (p === "/huge-header") {
-    res.writeHead(200, { "Content-Type": "image/png", "X-Filler": "h".repeat(256 * 1024) });
-    res.end(png);
-  } else if (p === "/endless-fast") {
-    // No Content-Length and no end: only a cap enforced while streaming stops it.
-    res.writeHead(200, { "Content-Type": "image/png" });
-    res.write(png);
-    const chunk = Buffer.alloc(16 * 1024, 7);
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once("drain", pump);
-    };
-    pump();
-  } else if (p === "/gzip-bomb") {
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Encoding": "gzip", "Content-Length": gzipBomb.length });
-    res.end(gzipBomb);
-  } else if (p === "/brotli-bomb") {
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Encoding": "br", "Content-Length": brotliBomb.length });
-    res.end(brotliBomb);
-  } else if (p === "/corrupt-gzip") {
-    const body = Buffer.concat([gzipSync(png).subarray(0, 40), Buffer.alloc(200, 0x55)]);
-    res.writeHead(200, { "Content-Type": "image/png", "Content-Encoding": "gzip", "Content-Length": body.length });
-    res.end(body);
-  } else if (p === "/upstream-headers") {
-    res.writeHead(200, {
-      "Content-Type": "image/png",
-      "Set-Cookie": "upstream=tracking; Path=/",
-      "X-Upstream-Secret": "leaky",
-      "Access-Control-Allow-Origin": "*",
-      "Content-Security-Policy": "script-src *",
-    });
-    res.end(png);
-  } else {
-    res.writeHead(404, { "Content-Type": "text/plain" });
-    res.end("not here");
-  }
+  canary.server.on("connection", (s: Socket) => canaryLog.connections.push(`${s.remoteAddress}`));
+  P = canary.port;
 }
 
 /** The hook instance's network: the public test host is the origin; everything else is a leak. */
 async function hookOutbound(req: Request): Promise<Response> {
   const u = new URL(req.url);
   if (u.hostname === PUBLIC_HOST) {
-    return fetch(`${originUrl}${u.pathname}${u.search}`, { headers: req.headers, redirect: "manual" });
+    return fetch(`${origin.url}${u.pathname}${u.search}`, { headers: req.headers, redirect: "manual" });
   }
   hookLeaks.push(req.url);
   try {
@@ -289,12 +108,8 @@ before(async () => {
   png = await encodePng(darkScene(48, 32));
   jpeg = await encodeJpeg(darkScene(48, 32));
   assert.ok(png.length < OPEN_MAX_BYTES);
-  const zeros = Buffer.concat([png, Buffer.alloc(8 * 1024 * 1024)]);
-  gzipBomb = gzipSync(zeros);
-  brotliBomb = brotliCompressSync(zeros);
   await startCanary();
-  origin = createServer(handleOrigin);
-  originUrl = `http://127.0.0.1:${await listen(origin, "127.0.0.1")}`;
+  origin = await startHostileOrigin(png, jpeg, OPEN_TIMEOUT_MS);
   const strictVars = { FETCH_TIMEOUT_MS: String(STRICT_TIMEOUT_MS) };
   [hook, net, open, signed] = await Promise.all([
     startWorker({ vars: strictVars, outbound: hookOutbound }),
@@ -314,10 +129,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([hook?.dispose(), net?.dispose(), open?.dispose(), signed?.dispose()]);
-  for (const s of [canary, origin]) {
-    s?.closeAllConnections();
-    await new Promise((r) => s?.close(r));
-  }
+  await Promise.all([canary?.close(), origin?.close()]);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -350,13 +162,7 @@ const get = (worker: StartedWorker, url: string, extra = "") => call(worker, `ur
 
 /** The documented error shape: JSON body, the status and code, not cacheable, nothing sniffable. */
 function assertError(a: Answer, status: number, code: string, deadlineMs: number): void {
-  assert.equal(a.status, status, a.text.slice(0, 300));
-  assert.equal(a.headers.get("Content-Type")?.split(";")[0], "application/json", a.text.slice(0, 300));
-  assert.equal(a.headers.get("Cache-Control"), "no-store");
-  assert.equal(a.headers.get("X-Content-Type-Options"), "nosniff");
-  const body = JSON.parse(a.text) as { error: { code: string; message: string } };
-  assert.equal(body.error.code, code, a.text);
-  assert.ok(body.error.message.length > 0);
+  assertApiError(a, status, code);
   assert.ok(a.ms < deadlineMs + MARGIN_MS, `answered after ${a.ms} ms (deadline ${deadlineMs} ms)`);
 }
 
@@ -592,8 +398,8 @@ describe("redirects: every hop re-checked", { concurrency: 8 }, () => {
   }
 
   test("200 relative redirects with private sources allowed (open instance)", async () => {
-    assertImage(await get(open, `${originUrl}/redirect?to=${encodeURIComponent("/img/open-rel.png")}`, "&strength=0"), "image/png");
-    assertImage(await get(open, `${originUrl}/chain/2`, "&strength=0"), "image/png");
+    assertImage(await get(open, `${origin.url}/redirect?to=${encodeURIComponent("/img/open-rel.png")}`, "&strength=0"), "image/png");
+    assertImage(await get(open, `${origin.url}/chain/2`, "&strength=0"), "image/png");
   });
 });
 
@@ -678,7 +484,7 @@ const NEVER_END = new Set(["/header-drip", "/trickle", "/slow-headers", "/stall-
 describe("misbehaving upstreams: the right status within the deadline", { concurrency: 8 }, () => {
   for (const [name, path, expect, extra = ""] of UPSTREAMS) {
     test(`${typeof expect === "number" ? expect : 200} ${name}`, async () => {
-      const src = path.startsWith("@") ? path.slice(1) : `${originUrl}${path}`;
+      const src = path.startsWith("@") ? path.slice(1) : `${origin.url}${path}`;
       const a = await get(open, src, `&strength=0${extra}`);
       if (expect === "png") assertImage(a, "image/png");
       else if (expect === "jpeg") assertImage(a, "image/jpeg");
@@ -690,14 +496,14 @@ describe("misbehaving upstreams: the right status within the deadline", { concur
       if (expect === 504) assert.ok(a.ms >= OPEN_TIMEOUT_MS - 100, `504 after only ${a.ms} ms`);
       if (NEVER_END.has(path)) {
         // The Worker gave up on this upstream, so it must also hang up (not keep reading or holding it).
-        for (let i = 0; i < 40 && !originClosed.has(path); i++) await sleep(50);
-        assert.ok(originClosed.has(path), "the upstream connection was left open");
+        for (let i = 0; i < 40 && !origin.closed.has(path); i++) await sleep(50);
+        assert.ok(origin.closed.has(path), "the upstream connection was left open");
       }
     });
   }
 
   test("the upstream's response headers never reach the client", async () => {
-    const a = await get(open, `${originUrl}/upstream-headers`, "&strength=0");
+    const a = await get(open, `${origin.url}/upstream-headers`, "&strength=0");
     assertImage(a, "image/png");
     assert.equal(a.headers.get("Set-Cookie"), null);
     assert.equal(a.headers.get("X-Upstream-Secret"), null);
@@ -715,7 +521,7 @@ describe("signed URLs", { concurrency: 8 }, () => {
   const sorted = (params: Array<[string, string]>) => [...params].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const sigOf = (params: Array<[string, string]>, key = SIGNING_KEY) => macOf(q(sorted(params)), key).toString("base64url");
   const base = (name: string): Array<[string, string]> => [
-    ["url", `${originUrl}/img/${name}.png`],
+    ["url", `${origin.url}/img/${name}.png`],
     ["w", "24"],
     ["strength", "0"],
   ];
@@ -751,7 +557,7 @@ describe("signed URLs", { concurrency: 8 }, () => {
       if (status === 200) assertImage(a, "image/png");
       else {
         assertError(a, status, status === 403 ? "bad_signature" : "bad_parameter", 0);
-        assert.equal(originSeen.filter((s) => s.path.includes(`signed-${i}`)).length, 0, "a refused request was fetched");
+        assert.equal(origin.seen.filter((s) => s.path.includes(`signed-${i}`)).length, 0, "a refused request was fetched");
       }
     });
   });
@@ -776,8 +582,8 @@ describe("witnesses", () => {
   });
 
   test("no client header (Cookie, Authorization, X-Forwarded-For, custom...) ever reached an upstream", () => {
-    assert.ok(originSeen.length > 40, `only ${originSeen.length} upstream requests were checked`);
-    for (const { path, headers } of originSeen) {
+    assert.ok(origin.seen.length > 40, `only ${origin.seen.length} upstream requests were checked`);
+    for (const { path, headers } of origin.seen) {
       const all = JSON.stringify(headers).toLowerCase();
       for (const v of SECRET_VALUES) assert.ok(!all.includes(v.toLowerCase()), `${v} reached ${path}: ${all}`);
       for (const h of ["cookie", "authorization", "proxy-authorization", "x-forwarded-for", "x-real-ip", "forwarded", "x-api-key", "referer"]) {
@@ -788,7 +594,7 @@ describe("witnesses", () => {
   });
 
   test("after all of it, a normal request still succeeds", async () => {
-    assertImage(await get(open, `${originUrl}/img/after.png`, "&w=16"), "image/png");
+    assertImage(await get(open, `${origin.url}/img/after.png`, "&w=16"), "image/png");
     assertImage(await get(hook, `http://${PUBLIC_HOST}/img/after.png`, "&w=16"), "image/png");
   });
 });
