@@ -59,6 +59,20 @@ export const VARS = {
   FETCH_TIMEOUT_MS: int(10_000, 100, 120_000),
   /** Redirects followed (502 above): each hop is a subrequest; real image hosts need one or two. */
   MAX_REDIRECTS: int(3, 0, 20),
+  /** Seconds a result may be cached when its source says nothing about freshness (a year: the key holds the model). */
+  CACHE_TTL: int(31_536_000, 0, 31_536_000),
+  /**
+   * Bounds on a source's own freshness (max-age, s-maxage, Expires): at least the minimum, so a source
+   * that says max-age=0 cannot make every request a recomputation, and at most the maximum.
+   */
+  CACHE_TTL_MIN: int(60, 0, 31_536_000),
+  CACHE_TTL_MAX: int(31_536_000, 0, 31_536_000),
+  /**
+   * Widths (and heights) a request may produce, comma-separated, e.g. "256,640,1080,1920"; empty: any.
+   * A requested size (dpr applied) is rounded up to the next one, or down to the largest, so an open
+   * deployment computes and caches a bounded set of variants.
+   */
+  ALLOWED_WIDTHS: { kind: "text", default: "" } as TextVar,
   /** Hosts a source may come from (comma-separated, `*.` for subdomains); empty: any public host. */
   ALLOWED_SOURCES: { kind: "text", default: "" } as TextVar,
   /** Sources on private, loopback and link-local addresses: only for local testing. */
@@ -100,6 +114,10 @@ export interface Config {
   /** null when signing is off. */
   signingKey: string | null;
   rateLimit: { periodSeconds: number; failClosed: boolean };
+  /** Result freshness, in seconds (src/http/freshness.ts). */
+  cacheTtl: { default: number; min: number; max: number };
+  /** Allowed output widths/heights, ascending; empty: any. */
+  allowedWidths: number[];
 }
 
 export class ConfigError extends Error {
@@ -184,10 +202,25 @@ function resolve(env: Env): Config {
     failClosed: readChoice(env, "RATE_LIMIT_FAIL", VARS.RATE_LIMIT_FAIL) === "closed",
   };
 
+  const cacheTtl = { default: n("CACHE_TTL"), min: n("CACHE_TTL_MIN"), max: n("CACHE_TTL_MAX") };
+  if (cacheTtl.min > cacheTtl.max) throw new ConfigError(`CACHE_TTL_MIN (${cacheTtl.min}) must be at most CACHE_TTL_MAX (${cacheTtl.max})`);
+  const allowedWidths = parseWidths(readText(env, "ALLOWED_WIDTHS", VARS.ALLOWED_WIDTHS));
+
   const key = env.SIGNING_KEY;
   if (key !== undefined && typeof key !== "string") throw new ConfigError("SIGNING_KEY must be a string");
   if (key !== undefined && key !== "" && key.length < 16) {
     throw new ConfigError("SIGNING_KEY must be at least 16 characters (use e.g. `openssl rand -hex 32`)");
   }
-  return { limits, allowList, allowPrivate, signingKey: key === undefined || key === "" ? null : key, rateLimit };
+  return { limits, allowList, allowPrivate, signingKey: key === undefined || key === "" ? null : key, rateLimit, cacheTtl, allowedWidths };
+}
+
+/** "256, 640 1080" -> [256, 640, 1080]: whole numbers from 1 to 8192, sorted, without repeats. */
+function parseWidths(raw: string): number[] {
+  const parts = raw.split(/[\s,]+/).filter((p) => p !== "");
+  const widths = parts.map((p) => {
+    const n = Number(p);
+    if (!/^[1-9]\d*$/.test(p) || n > 8192) throw new ConfigError(`ALLOWED_WIDTHS must be whole numbers from 1 to 8192, comma-separated (got "${p}")`);
+    return n;
+  });
+  return [...new Set(widths)].sort((a, b) => a - b);
 }

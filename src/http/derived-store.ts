@@ -30,6 +30,8 @@ export interface StoredImage {
   contentType: string;
   /** The response headers the result was first served with (validators, X-Enhance-*). */
   headers: Record<string, string>;
+  /** Seconds it stays fresh from now (its Cache-Control's max-age, counted from when it was stored). */
+  ttl: number;
 }
 
 export async function derivedKey(canonical: string, modelSha256: string): Promise<string> {
@@ -60,28 +62,32 @@ export async function loadDerived(bucket: R2Bucket, key: string, modelSha256: st
     warn("ignored an object that is not this model's image", `${key}: model ${meta.model}, type ${contentType}, bytes ${format}`);
     return null;
   }
+  // Stale objects are misses: the result is recomputed from the source and stored again.
+  const expires = Number(meta.expires);
+  const ttl = Number.isFinite(expires) ? Math.floor((expires - Date.now()) / 1000) : 0;
+  if (ttl <= 0) return null;
   let headers: Record<string, string> = {};
   try {
     headers = JSON.parse(meta.headers ?? "{}") as Record<string, string>;
   } catch {
     headers = {};
   }
-  return { bytes, contentType, headers };
+  return { bytes, contentType, headers, ttl };
 }
 
-/** Store a result (skipped above MAX_STORED_BYTES); for waitUntil, never throws. */
-export async function storeDerived(bucket: R2Bucket, key: string, modelSha256: string, response: Response): Promise<void> {
+/** Store a result fresh for `ttl` seconds (skipped above MAX_STORED_BYTES); for waitUntil, never throws. */
+export async function storeDerived(bucket: R2Bucket, key: string, modelSha256: string, response: Response, ttl: number): Promise<void> {
   try {
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (bytes.length > MAX_STORED_BYTES) return;
     const keep: Record<string, string> = {};
-    for (const name of ["ETag", "Vary", "Content-Disposition", "X-Enhance-Strength", "X-Enhance-Size", "X-Enhance-Model"]) {
+    for (const name of ["ETag", "Cache-Control", "Vary", "Content-Disposition", "X-Enhance-Strength", "X-Enhance-Size", "X-Enhance-Model"]) {
       const v = response.headers.get(name);
       if (v !== null) keep[name] = v;
     }
     await bucket.put(key, bytes, {
       httpMetadata: { contentType: response.headers.get("Content-Type") ?? "application/octet-stream" },
-      customMetadata: { model: modelSha256, headers: JSON.stringify(keep) },
+      customMetadata: { model: modelSha256, headers: JSON.stringify(keep), expires: String(Date.now() + ttl * 1000) },
     });
   } catch (e) {
     warn("put failed", e);

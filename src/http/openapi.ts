@@ -53,13 +53,15 @@ const ENHANCE_ERRORS = {
 const header = (description: string, example?: string) => ({ description, schema: { type: "string" as const, ...(example ? { example } : {}) } });
 
 const IMAGE_HEADERS = {
-  ETag: header("Strong validator of the result: the canonical parameters, the source and the model's sha256."),
-  "Cache-Control": header("public, max-age=31536000, immutable for GET; no-store for uploads and misses answered to HEAD."),
+  ETag: header("Strong validator of the result: the canonical parameters, the source's bytes (or the upload's) and the model's sha256."),
+  "Cache-Control": header(
+    "GET: the source's own freshness (s-maxage, max-age or Expires) within CACHE_TTL_MIN..CACHE_TTL_MAX, or public, max-age=CACHE_TTL, immutable when it states none; private or no-store when the source is. no-store for uploads and for misses answered to HEAD.",
+  ),
   Vary: header("Accept, when format=auto (the format depends on it)."),
   "Content-Disposition": header('inline, with a file name such as enhanced.webp.', 'inline; filename="enhanced.webp"'),
   "X-Enhance-Strength": header("The strength applied, 0-2 (what auto chose; above 1 auto lifted a night the model's curves left too dark).", "0.74"),
   "X-Enhance-Size": header("Output width x height in pixels.", "800x600"),
-  "X-Enhance-Model": header("Model name@version that made the result.", "dce-lite@2"),
+  "X-Enhance-Model": header("Model name@version that made the result.", "lowlight-lite@0.2.0"),
   "X-Enhance-Cache": header("r2 when the result came from the persistent store; miss on a HEAD without a stored result."),
   "Server-Timing": header("Per-stage milliseconds (decode, model, curves, encode, ...); 0 in deployed Workers, whose clocks do not move during CPU work.", "decode;dur=12.1, model;dur=2.0"),
 } as const;
@@ -79,8 +81,13 @@ export const ROUTES = {
     request: { query: GET_QUERY },
     responses: {
       200: enhanced,
+      302: {
+        description: "onerror=redirect and the source could not be fetched or enhanced: Location is the source URL itself.",
+        headers: { Location: header("The source URL.", "https://example.com/dark.jpg") },
+      },
       304: { description: "Not modified: If-None-Match named the result's ETag.", headers: { ETag: IMAGE_HEADERS.ETag } },
       ...ENHANCE_ERRORS,
+      404: error("source_not_found: the source answered 404 or 410."),
     },
   }),
   enhanceHead: createRoute({
@@ -90,7 +97,7 @@ export const ROUTES = {
     summary: "The result's headers without fetching the source or running the model on a miss",
     request: { query: GET_QUERY },
     responses: {
-      200: { description: "Headers of the result (stored), or its ETag with X-Enhance-Cache: miss.", headers: IMAGE_HEADERS },
+      200: { description: "Headers of the stored result, or X-Enhance-Cache: miss (no ETag: it depends on the source's bytes, which HEAD never fetches).", headers: IMAGE_HEADERS },
       304: { description: "Not modified.", headers: { ETag: IMAGE_HEADERS.ETag } },
       400: ENHANCE_ERRORS[400],
       403: ENHANCE_ERRORS[403],

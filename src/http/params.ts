@@ -31,6 +31,8 @@ export interface EnhanceParams {
   denoise: number | "auto";
   mode: "fast" | "full";
   orient: boolean;
+  /** GET only: on a failure to fetch or enhance the source, redirect to it instead of an error. */
+  onError?: "redirect";
 }
 
 export const PARAM_DEFAULTS = {
@@ -136,8 +138,15 @@ const URL_PARAM = param(
   "https://example.com/dark.jpg",
 );
 
+const ONERROR_PARAM = param(
+  "onerror",
+  z.enum(["redirect"]).optional(),
+  "redirect",
+  "When the source cannot be fetched or enhanced (missing, not an image, over a limit), answer 302 to the source URL itself, so an <img> still shows the original (GET only). Only for sources ALLOWED_SOURCES admits or for signed requests: otherwise it would be an open redirector.",
+);
+
 /** GET /enhance's query (url required) and POST's (the image is the body). */
-export const GET_QUERY = z.strictObject({ url: URL_PARAM, ...SHARED });
+export const GET_QUERY = z.strictObject({ url: URL_PARAM, ...SHARED, onerror: ONERROR_PARAM });
 export const POST_QUERY = z.strictObject(SHARED);
 
 export const ALLOWED_PARAMS = Object.keys(GET_QUERY.shape) as ReadonlyArray<keyof typeof GET_QUERY.shape>;
@@ -161,6 +170,7 @@ export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): Pars
     seen.set(name, value);
   }
   if (method === "POST" && seen.has("url")) throw bad("url is only for GET; POST sends the image as the request body", "url");
+  if (method === "POST" && seen.has("onerror")) throw bad("onerror is only for GET: an upload has no source URL to fall back to", "onerror");
   if (method === "GET" && !seen.get("url")) throw bad("url is required: GET /enhance?url=<http(s) URL of the image>", "url");
 
   const parsed = (method === "GET" ? GET_QUERY : POST_QUERY).safeParse(Object.fromEntries(seen));
@@ -182,6 +192,7 @@ export function parseQuery(query: URLSearchParams, method: "GET" | "POST"): Pars
   if (v.w !== undefined) params.width = Math.round(v.w * v.dpr);
   if (v.h !== undefined) params.height = Math.round(v.h * v.dpr);
   if (method === "GET") params.url = seen.get("url")!;
+  if (seen.get("onerror") === "redirect") params.onError = "redirect";
 
   const sig = v.sig ?? null;
   seen.delete("sig");
@@ -230,4 +241,13 @@ function bad(message: string, param: string): HttpError {
 
 function truncate(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/**
+ * A requested size rounded to an allow-list (ALLOWED_WIDTHS): up to the next allowed size, or down to
+ * the largest when it is over them all; unchanged when the list is empty.
+ */
+export function allowedSize(size: number | undefined, allowed: readonly number[]): number | undefined {
+  if (size === undefined || allowed.length === 0) return size;
+  return allowed.find((w) => w >= size) ?? allowed[allowed.length - 1];
 }

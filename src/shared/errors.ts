@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "undecodable",
   "too_many_pixels",
+  "source_not_found",
   "upstream_error",
   "upstream_timeout",
   "not_found",

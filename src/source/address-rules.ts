@@ -54,33 +54,39 @@ export function parseAllowList(raw: string): AllowEntry[] {
 
 /**
  * Parses and checks a source URL. Throws 400 for URLs that are not fetchable at all (not absolute
- * http(s), credentials) and 403 for hosts the rules refuse. Returns the parsed URL to fetch.
+ * http(s), credentials) and 403 for hosts the rules refuse, both naming the `url` parameter. Returns
+ * the parsed URL to fetch.
  */
 export function checkSourceUrl(raw: string | URL, rules: SourceRules): URL {
+  const bad = (message: string) => new HttpError(400, "bad_parameter", message, "url");
+  const refused = (message: string) => new HttpError(403, "source_not_allowed", message, "url");
   let url: URL;
   try {
     url = typeof raw === "string" ? new URL(raw) : raw;
   } catch {
-    throw new HttpError(400, "bad_parameter", "url is not an absolute URL; give an http: or https: URL");
+    throw bad("url is not an absolute URL; give an http: or https: URL");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new HttpError(400, "bad_parameter", `url scheme "${url.protocol}" is not allowed; only http: and https:`);
+    throw bad(`url scheme "${url.protocol}" is not allowed; only http: and https:`);
   }
   if (url.username !== "" || url.password !== "") {
-    throw new HttpError(400, "bad_parameter", "url must not contain credentials (user:password@)");
+    throw bad("url must not contain credentials (user:password@)");
   }
   const host = stripTrailingDots(url.hostname.toLowerCase());
-  if (host === "") throw new HttpError(400, "bad_parameter", "url has no host");
+  if (host === "") throw bad("url has no host");
 
-  if (rules.ownHost !== undefined && pointsAtSelf(url, host, rules)) {
-    throw new HttpError(403, "source_not_allowed", "url points at this service itself");
-  }
+  // The address rules first: a private or local host is refused for what it is, whatever its port.
   if (!rules.allowPrivate) {
     const why = addressRefusal(host);
-    if (why !== null) throw new HttpError(403, "source_not_allowed", `source host ${host} is not allowed: ${why}`);
+    if (why !== null) {
+      throw refused(`source host ${host} is not allowed: ${why} (to test with sources on your own machine, run the dev server with ALLOW_PRIVATE_SOURCES=true)`);
+    }
+  }
+  if (rules.ownHost !== undefined && pointsAtSelf(url, host, rules)) {
+    throw refused(`url points at this service itself (${rules.ownHost})`);
   }
   if (rules.allowList.length > 0 && !rules.allowList.some((e) => matches(e, host))) {
-    throw new HttpError(403, "source_not_allowed", `source host ${host} is not in ALLOWED_SOURCES`);
+    throw refused(`source host ${host} is not in ALLOWED_SOURCES`);
   }
   return url;
 }

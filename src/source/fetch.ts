@@ -3,11 +3,13 @@
  * carries none of the client's headers, a byte cap enforced while streaming, and one deadline for all
  * hops and the body together.
  *
- * Statuses: the first URL's checks -> 400/403; a redirect to a refused host -> 403, to a URL that
- * cannot be fetched at all (file:, credentials) -> 502; upstream non-2xx, unreachable, or more than
- * MAX_REDIRECTS hops (the upstream misbehaves, not the client) -> 502; deadline -> 504; body over the
- * cap -> 413; a Content-Type that says "not an image" (text/html, application/json...) -> 415. An
- * image/* type is not trusted either way: the pipeline sniffs the bytes.
+ * Statuses, as image proxies answer them: the first URL's checks -> 400/403; the image is not there
+ * (upstream 404 or 410) -> 404; a redirect to a refused host -> 403, to a URL that cannot be fetched
+ * at all (file:, credentials) -> 502; any other upstream non-2xx, an unreachable or unresolvable
+ * host, or more than MAX_REDIRECTS hops (the upstream misbehaves, not the client) -> 502; deadline ->
+ * 504; body over the cap -> 413; a Content-Type that says "not an image" (text/html,
+ * application/json...) -> 415. An image/* type is not trusted either way: the pipeline sniffs the
+ * bytes. Every message names the host that answered (or did not).
  */
 import { HttpError } from "../shared/errors.ts";
 import type { Lease } from "./byte-budget.ts";
@@ -33,6 +35,8 @@ export interface FetchedSource {
   bytes: Uint8Array<ArrayBuffer>;
   contentType: string | null;
   url: URL;
+  /** The final answer's headers (its Cache-Control, Expires and Date decide the result's freshness). */
+  headers: Headers;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -53,22 +57,22 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
       if (REDIRECTS.has(res.status)) {
         await discard(res);
         const location = res.headers.get("Location");
-        if (location === null) throw new HttpError(502, "upstream_error", `upstream answered ${res.status} without a Location`);
+        if (location === null) throw new HttpError(502, "upstream_error", `the source host ${url.host} answered ${res.status} without a Location`);
         if (hop >= opts.maxRedirects) {
-          throw new HttpError(502, "upstream_error", `upstream redirected more than ${opts.maxRedirects} times (MAX_REDIRECTS)`);
+          throw new HttpError(502, "upstream_error", `the source redirected more than ${opts.maxRedirects} times (MAX_REDIRECTS); the last hop was ${url.host}`);
         }
         let next: URL;
         try {
           next = new URL(location, url);
         } catch {
-          throw new HttpError(502, "upstream_error", "upstream redirected to an invalid URL");
+          throw new HttpError(502, "upstream_error", `the source host ${url.host} redirected to an invalid URL`);
         }
         try {
           url = opts.check(next);
         } catch (e) {
           // A redirect to file:, data:, credentials... is the upstream's fault, not the client's (403s stay).
           if (e instanceof HttpError && e.status === 400) {
-            throw new HttpError(502, "upstream_error", `upstream redirected to a URL that cannot be fetched: ${e.message}`);
+            throw new HttpError(502, "upstream_error", `the source host ${url.host} redirected to a URL that cannot be fetched: ${e.message}`);
           }
           throw e;
         }
@@ -76,25 +80,40 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
       }
       if (res.status < 200 || res.status > 299) {
         await discard(res);
-        throw new HttpError(502, "upstream_error", `upstream answered ${res.status}`);
+        throw upstreamStatus(url, res.status);
       }
       const contentType = res.headers.get("Content-Type");
       if (contentType !== null && !acceptableType(contentType)) {
         await discard(res);
-        throw new HttpError(415, "unsupported_media_type", `upstream Content-Type "${contentType.slice(0, 60)}" is not an image`);
+        throw new HttpError(415, "unsupported_media_type", `the source host ${url.host} answered Content-Type "${contentType.slice(0, 60)}", not an image`);
       }
       readingBody = true;
       const bytes = await readCapped(res.body, res.headers.get("Content-Length"), opts.maxBytes, "source", opts.lease);
-      return { bytes, contentType, url };
+      return { bytes, contentType, url, headers: res.headers };
     }
   } catch (e) {
     if (e instanceof HttpError) throw e;
     if (signal.aborted) {
-      throw new HttpError(504, "upstream_timeout", `upstream did not deliver the image within ${opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
+      throw new HttpError(504, "upstream_timeout", `the source host ${url.host} did not deliver the image within ${opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
     }
-    if (readingBody) throw new HttpError(502, "upstream_error", "upstream's response body broke off or was malformed");
-    throw new HttpError(502, "upstream_error", "upstream could not be reached or did not answer with valid HTTP");
+    if (readingBody) throw new HttpError(502, "upstream_error", `the response body from ${url.host} broke off or was malformed`);
+    // workerd reports a failed DNS lookup as an opaque "internal error", like a refused connection.
+    throw new HttpError(
+      502,
+      "upstream_error",
+      `the source host ${url.host} could not be reached: its name did not resolve, it refused the connection, or it did not answer with valid HTTP`,
+    );
   }
+}
+
+/** An upstream's non-2xx answer: a missing image is a 404; anything else is the upstream's failure, a 502. */
+function upstreamStatus(url: URL, status: number): HttpError {
+  if (status === 404 || status === 410) {
+    return new HttpError(404, "source_not_found", `the source host ${url.host} answered ${status}: there is no image at this url`, "url");
+  }
+  // Cloudflare answers 530 when the origin's name does not resolve or it cannot be reached (errors 1016, 523).
+  const why = status === 530 ? " (its name did not resolve or it could not be reached)" : "";
+  return new HttpError(502, "upstream_error", `the source host ${url.host} answered ${status}${why}`);
 }
 
 function acceptableType(contentType: string): boolean {

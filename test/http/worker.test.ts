@@ -408,9 +408,13 @@ describe("errors", () => {
     await expectError(await fetch(proxied("/dark.png", "&w=8000&h=8000&fit=cover")), 422, "too_many_pixels");
   });
 
-  test("502 for upstream failures, too many redirects and unreachable hosts", async () => {
-    await expectError(await fetch(proxied("/status/500")), 502, "upstream_error");
-    await expectError(await fetch(proxied("/status/404")), 502, "upstream_error");
+  test("404 when the source is missing; 502 for upstream failures, too many redirects and unreachable hosts, naming the host", async () => {
+    const host = new URL(origin.url).host;
+    const missing = await expectError(await fetch(proxied("/status/404")), 404, "source_not_found");
+    assert.equal(missing.param, "url");
+    assert.ok(missing.message.includes(`${host} answered 404`), missing.message);
+    const failed = await expectError(await fetch(proxied("/status/500")), 502, "upstream_error");
+    assert.ok(failed.message.includes(`${host} answered 500`), failed.message);
     await expectError(await fetch(proxied("/loop")), 502, "upstream_error");
     await expectError(await fetch(proxied("/chain/3")), 502, "upstream_error"); // 4 hops > MAX_REDIRECTS=3
     await image(await fetch(proxied("/chain/2")), "image/png"); // 3 hops

@@ -176,6 +176,7 @@ function assertImage(a: Answer, type: "image/png" | "image/jpeg"): void {
 const ERROR_CODES: Record<number, string> = {
   400: "bad_parameter",
   403: "source_not_allowed",
+  404: "source_not_found",
   413: "too_large",
   415: "unsupported_media_type",
   422: "undecodable",
@@ -457,7 +458,8 @@ const UPSTREAMS: Array<[name: string, path: string, expect: number | "png" | "jp
   ["PNG labelled image/jpeg (bytes win)", typed("png", "image/jpeg"), "png"],
   ["PNG labelled IMAGE/PNG; charset=binary", typed("png", "IMAGE/PNG; charset=binary"), "png"],
   // statuses
-  ["404", "/status/404", 502],
+  ["404: the image is not there", "/status/404", 404],
+  ["410: the image is gone", "/status/410", 404],
   ["500", "/status/500", 502],
   ["503", "/status/503", 502],
   ["401 with WWW-Authenticate", "/status/401", 502],
@@ -474,8 +476,8 @@ const MESSAGES: Record<string, RegExp> = {
   "/cl-larger-close": /body broke off or was malformed/,
   "/bad-chunk": /body broke off or was malformed/,
   "/corrupt-gzip": /body broke off or was malformed/,
-  "/garbage-http": /could not be reached or did not answer with valid HTTP/,
-  "/destroy": /could not be reached or did not answer with valid HTTP/,
+  "/garbage-http": /could not be reached: .*did not answer with valid HTTP/,
+  "/destroy": /could not be reached: .*did not answer with valid HTTP/,
 };
 
 /** Upstreams that never finish on their own. */

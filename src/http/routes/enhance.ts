@@ -10,12 +10,14 @@ import { ByteBudget, type Lease } from "../../source/byte-budget.ts";
 import { verifySignature } from "../../source/signing.ts";
 import { getConfig, type Config } from "../../config.ts";
 import { sha256Hex } from "../../shared/hash.ts";
-import type { PipelineOptions } from "../../engine/options.ts";
-import { etagFor, ifNoneMatchHits, IMMUTABLE } from "../cache.ts";
+import type { PipelineOptions, PipelineResult } from "../../engine/options.ts";
+import { HttpError } from "../../shared/errors.ts";
+import { etagFor, ifNoneMatchHits } from "../cache.ts";
+import { freshness, type Freshness } from "../freshness.ts";
 import { derivedCache } from "../cached-lookup.ts";
 import { negotiateFormat, type NegotiatedFormat } from "../negotiate.ts";
-import { canonicalKey, parseQuery, type EnhanceParams } from "../params.ts";
-import { imageResponse, validatorHeaders } from "../responses.ts";
+import { allowedSize, canonicalKey, parseQuery, type EnhanceParams } from "../params.ts";
+import { imageResponse, SECURITY_HEADERS, validatorHeaders } from "../responses.ts";
 import { ROUTES, serve } from "../openapi.ts";
 import { readUpload } from "../upload.ts";
 import type { AppDeps, AppEnv } from "../app-env.ts";
@@ -31,53 +33,78 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
     const params = await parseAndVerify(reqUrl, "GET", cfg);
     const rules: SourceRules = { allowPrivate: cfg.allowPrivate, allowList: cfg.allowList, ownHost: reqUrl.host };
     const source = checkSourceUrl(params.url!, rules);
+    if (params.onError === "redirect" && cfg.allowList.length === 0 && cfg.signingKey === null) {
+      throw new HttpError(
+        400,
+        "bad_parameter",
+        "onerror=redirect needs ALLOWED_SOURCES or SIGNING_KEY to be set: without either it would redirect to any URL (an open redirector)",
+        "onerror",
+      );
+    }
     const facts = c.get("facts");
     facts.sourceHost = source.hostname;
     const negotiated = negotiate(params, c.req.header("Accept"));
+    const ifNoneMatch = c.req.header("If-None-Match") ?? null;
 
     const engine = await deps.getEngine();
     const canonical = canonicalKey(params, source.href, negotiated);
-    const etag = await etagFor(canonical, engine.model.sha256);
     const vary = params.format === "auto";
-    if (ifNoneMatchHits(c.req.header("If-None-Match") ?? null, etag)) {
-      facts.cache = "304";
-      return new Response(null, { status: 304, headers: validatorHeaders(etag, IMMUTABLE, vary) });
-    }
     const stores = await derivedCache({
       origin: reqUrl.origin,
       canonical,
       modelSha256: engine.model.sha256,
-      etag,
-      vary,
       bucket: c.env?.DERIVED,
       waitUntil: (p) => c.executionCtx.waitUntil(p),
     });
     const hit = await stores.find();
     if (hit !== null) {
       facts.cache = hit.layer;
+      const etag = hit.response.headers.get("ETag");
+      if (etag !== null && ifNoneMatchHits(ifNoneMatch, etag)) {
+        facts.cache = "304";
+        return new Response(null, { status: 304, headers: validatorHeaders(etag, hit.response.headers.get("Cache-Control") ?? "no-store", vary) });
+      }
       return hit.response;
     }
-    // A miss answered to HEAD carries the ETag the result will have, and is not cacheable itself.
+    // A miss answered to HEAD fetches nothing, so it cannot know the result's ETag (it depends on the
+    // source's bytes), and it is not cacheable itself.
     if (c.req.method === "HEAD") {
       facts.cache = "head-miss";
-      const h = validatorHeaders(etag, "no-store", vary);
-      h.set("X-Enhance-Cache", "miss");
+      const h = new Headers({ "Cache-Control": "no-store", ...SECURITY_HEADERS, "X-Enhance-Cache": "miss" });
+      if (vary) h.set("Vary", "Accept");
       return new Response(null, { status: 200, headers: h });
     }
     facts.cache = "none";
-    const result = await leased(cfg, async (lease) => {
-      const { bytes } = await fetchSource(source.href, {
-        maxBytes: cfg.limits.maxSourceBytes,
-        timeoutMs: cfg.limits.fetchTimeoutMs,
-        maxRedirects: cfg.limits.maxRedirects,
-        check: (u) => checkSourceUrl(u, rules),
-        lease,
+    let computed: { result: PipelineResult; etag: string; fresh: Freshness };
+    try {
+      computed = await leased(cfg, async (lease) => {
+        const fetched = await fetchSource(source.href, {
+          maxBytes: cfg.limits.maxSourceBytes,
+          timeoutMs: cfg.limits.fetchTimeoutMs,
+          maxRedirects: cfg.limits.maxRedirects,
+          check: (u) => checkSourceUrl(u, rules),
+          lease,
+        });
+        facts.inBytes = fetched.bytes.length;
+        // The ETag follows the source's bytes: a photo replaced at the same URL gets a new one.
+        const etag = await etagFor(`${canonical}\nsource-sha256=${await sha256Hex(fetched.bytes)}`, engine.model.sha256);
+        const fresh = freshness(fetched.headers, cfg.cacheTtl);
+        return { result: await engine.enhance(fetched.bytes, pipelineOptions(params, negotiated, cfg)), etag, fresh };
       });
-      facts.inBytes = bytes.length;
-      return engine.enhance(bytes, pipelineOptions(params, negotiated, cfg));
-    });
-    const response = imageResponse(result, etag, IMMUTABLE, vary, engine);
-    stores.store(response);
+    } catch (e) {
+      if (params.onError === "redirect" && fallsBack(e)) {
+        facts.cache = "redirect";
+        return new Response(null, { status: 302, headers: { Location: source.href, "Cache-Control": "no-store", ...SECURITY_HEADERS } });
+      }
+      throw e;
+    }
+    const { result, etag, fresh } = computed;
+    const response = imageResponse(result, etag, fresh.cacheControl, vary, engine);
+    if (fresh.shared) stores.store(response, fresh.ttl);
+    if (ifNoneMatchHits(ifNoneMatch, etag)) {
+      facts.cache = "304";
+      return new Response(null, { status: 304, headers: validatorHeaders(etag, fresh.cacheControl, vary) });
+    }
     return response;
   });
 
@@ -100,10 +127,23 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   return app;
 }
 
+/**
+ * Failures where the source itself is the fallback (onerror=redirect): it is missing, not an image,
+ * too large or broken, the upstream failed, or this isolate is busy; not a refused or malformed request.
+ */
+function fallsBack(e: unknown): boolean {
+  if (!(e instanceof HttpError)) return true;
+  return e.status === 404 || e.status === 413 || e.status === 415 || e.status === 422 || e.status >= 500;
+}
+
 async function parseAndVerify(url: URL, method: "GET" | "POST", cfg: Config): Promise<EnhanceParams> {
   const parsed = parseQuery(url.searchParams, method);
   if (cfg.signingKey !== null) await verifySignature(cfg.signingKey, parsed.signingPayload, parsed.sig);
-  return parsed.params;
+  // Rounded to ALLOWED_WIDTHS before anything is keyed on them: an open deployment has a bounded set of variants.
+  const { params } = parsed;
+  const width = allowedSize(params.width, cfg.allowedWidths);
+  const height = allowedSize(params.height, cfg.allowedWidths);
+  return { ...params, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) };
 }
 
 function negotiate(params: EnhanceParams, accept: string | undefined): NegotiatedFormat {
