@@ -66,8 +66,12 @@ const IMAGE_HEADERS = {
   "Server-Timing": header("Per-stage milliseconds (decode, model, curves, encode, ...); 0 in deployed Workers, whose clocks do not move during CPU work.", "decode;dur=12.1, model;dur=2.0"),
 } as const;
 
+// An explicit example: without one, /docs would show sample bytes generated from the media type.
 const imageContent = Object.fromEntries(
-  (["image/jpeg", "image/png", "image/webp", "image/avif"] as const).map((t) => [t, { schema: { type: "string" as const, contentMediaType: t } }]),
+  (["image/jpeg", "image/png", "image/webp", "image/avif"] as const).map((t) => [
+    t,
+    { schema: { type: "string" as const, contentMediaType: t }, example: `(the enhanced image, ${t})` },
+  ]),
 );
 
 const enhanced = { description: "The enhanced image.", headers: IMAGE_HEADERS, content: imageContent };

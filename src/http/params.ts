@@ -57,7 +57,11 @@ export const MAX_DPR = 4;
 /** What each parameter allows, in words: the second half of every 400 about it. */
 const ALLOWED = new Map<string, string>();
 
-/** Registers `schema` as parameter `name`, with its "use ..." phrase and its documentation. */
+/**
+ * Registers `schema` as parameter `name`, with its "use ..." phrase and its documentation. Only `url`
+ * has an example: /docs' "Try it out" fills in every example, and a user who gives url and w must not
+ * also send an h, dpr or q they never chose.
+ */
 function param<T extends z.ZodType>(name: string, schema: T, allowed: string, description: string, example?: unknown): T {
   ALLOWED.set(name, allowed);
   return schema.openapi({ description: `${description} Allowed: ${allowed}.`, ...(example !== undefined ? { example } : {}) });
@@ -84,14 +88,13 @@ const unitOrAuto = () => hundredthsOrAuto(UNIT_2, 1);
 const strengthOrAuto = () => hundredthsOrAuto(STRENGTH_2, MAX_STRENGTH);
 
 const SHARED = {
-  w: param("w", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output width in CSS pixels (multiplied by dpr).", 800),
-  h: param("h", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output height in CSS pixels (multiplied by dpr).", 600),
+  w: param("w", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output width in CSS pixels (multiplied by dpr)."),
+  h: param("h", wholeNumber(1, MAX_DIMENSION).optional(), `a whole number from 1 to ${MAX_DIMENSION}`, "Largest output height in CSS pixels (multiplied by dpr)."),
   dpr: param(
     "dpr",
     z.preprocess(numberIf(DECIMAL_2), hundredths(1, MAX_DPR)).default(1),
     `a number from 1 to ${MAX_DPR} with at most 2 decimals`,
     "Device pixel ratio: multiplies w and h, so w=200&dpr=2 is w=400.",
-    2,
   ),
   fit: param("fit", z.enum(FITS).default(PARAM_DEFAULTS.fit), `one of: ${FITS.join(", ")}`, "How w and h bound the output: scale-down never enlarges, contain may, cover crops to fill both."),
   format: param(
@@ -100,20 +103,18 @@ const SHARED = {
     `one of: ${FORMATS.join(", ")}`,
     "Output format. auto serves AVIF or WebP when Accept lists them (Vary: Accept), else the source's format.",
   ),
-  q: param("q", wholeNumber(1, 100).optional(), "a whole number from 1 to 100", "Quality for jpeg, webp and avif (ignored for png); default per format (see /health).", 80),
+  q: param("q", wholeNumber(1, 100).optional(), "a whole number from 1 to 100", "Quality for jpeg, webp and avif (ignored for png); default per format (see /health)."),
   strength: param(
     "strength",
     strengthOrAuto(),
     `auto or a number from 0 to ${MAX_STRENGTH} with at most 2 decimals`,
     `How far to brighten: 0 = not at all, 1 = the model's full curves, 1 to ${MAX_STRENGTH} = past them towards the strongest brightening curve, auto = chosen from the photo's exposure (reported in X-Enhance-Strength).`,
-    "auto",
   ),
   denoise: param(
     "denoise",
     unitOrAuto(),
     "auto or a number from 0 to 1 with at most 2 decimals",
     "Smoothing of the noise that brightening lifts: 0 = off; auto follows the lift.",
-    "auto",
   ),
   mode: param("mode", z.enum(MODES).default(PARAM_DEFAULTS.mode), `one of: ${MODES.join(", ")}`, "fast estimates the curves on a small copy (Zero-DCE++); full runs the model at output size (small outputs only)."),
   orient: param(
@@ -126,7 +127,7 @@ const SHARED = {
     "sig",
     z.string().optional(),
     "URL-safe base64 of HMAC-SHA256 over the other parameters",
-    "Signature, required when the operator set SIGNING_KEY (README, Signed URLs).",
+    "Signature, required when the operator set SIGNING_KEY (docs/api.md, Signed requests).",
   ),
 };
 

@@ -224,17 +224,24 @@ describe("demo page", () => {
     await o.context.close();
   });
 
-  test("a file that is not an image shows the API's own error next to the file input", async () => {
+  test("a file that is not an image, after a good one: a message for a person, and the earlier result is gone", async () => {
     const expected = await fetch(`${worker.url}/enhance`, { method: "POST", body: "not an image\n", headers: { "Content-Type": "text/plain" } });
     assert.equal(expected.status, 415);
-    const { error } = (await expected.json()) as { error: { message: string } };
     const o = await open();
+    await upload(o.page);
+    assert.equal(await o.page.isVisible("#download"), true);
     await o.page.setInputFiles("#file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image\n") });
     const shown = o.page.locator("#error-source");
     await shown.waitFor({ state: "visible" });
-    assert.equal(await shown.textContent(), error.message);
+    assert.equal(await shown.textContent(), "That file is not a photo this page can brighten: choose a JPEG, PNG, WebP or AVIF image.");
     assert.equal(await o.page.getAttribute("#file", "aria-invalid"), "true");
     assert.match((await o.page.textContent("#status")) ?? "", /415/);
+    // Nothing of the previous photo's result stays: no After, no figures, no timings, no download.
+    assert.equal(await o.page.getAttribute("#after", "src"), null);
+    assert.equal(await o.page.isVisible("#after"), false);
+    assert.equal(await o.page.isVisible("#facts"), false);
+    assert.equal(await o.page.isVisible("#timing"), false);
+    assert.equal(await o.page.isVisible("#download"), false);
     assert.deepEqual(o.problems, []);
     await o.context.close();
   });
@@ -336,6 +343,34 @@ describe("/docs", () => {
     const names = await o.page.$$eval(".parameters .parameter__name", (els) => els.map((e) => e.textContent?.replace(/\*|\s/g, "")));
     for (const p of ["url", "w", "h", "strength", "format"]) assert.ok(names.includes(p), `${p} in ${names.join(",")}`);
     assert.deepEqual(o.problems, []);
+    await o.context.close();
+  });
+
+  test('"Try it out" on GET /enhance with only url and w filled in: that request, and its image shown', async () => {
+    const o = await open("/docs");
+    await o.page.waitForSelector(".opblock", { timeout: 30_000 });
+    const op = o.page.locator(".opblock-get", { has: o.page.locator(".opblock-summary-path", { hasText: /^\/enhance$/ }) }).first();
+    await op.locator(".opblock-summary").click();
+    await op.locator(".try-out__btn").click();
+    // No example values pre-filled: sizes and quality start empty, dpr at its default.
+    for (const name of ["w", "h", "q"]) {
+      const value = await op.locator(`tr[data-param-name="${name}"] input`).inputValue();
+      assert.equal(value, "", `${name} starts empty, got "${value}"`);
+    }
+    assert.equal(await op.locator('tr[data-param-name="dpr"] input').inputValue(), "1");
+    await op.locator('tr[data-param-name="url"] input').fill(`${origin.url}/dark.png`);
+    await op.locator('tr[data-param-name="w"] input').fill("120");
+    await op.locator(".execute").click();
+    const img = op.locator(".live-responses-table img");
+    await img.waitFor({ state: "visible", timeout: 30_000 });
+    await o.page.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, await img.elementHandle());
+    assert.equal(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth), 120, "the image answered for w=120 alone");
+    const sent = o.calls.filter((c) => c.startsWith("GET ") && c.includes("/enhance?"));
+    assert.equal(sent.length, 1, sent.join("; "));
+    const query = new URL(sent[0]!.slice(4)).searchParams;
+    assert.deepEqual([...query.keys()].filter((k) => !["fit", "format", "mode", "orient", "strength", "denoise", "dpr"].includes(k)).sort(), ["url", "w"]);
+    assert.ok(!query.has("h") && !query.has("q"), `no h or q was sent: ${sent[0]}`);
+    assert.deepEqual(o.problems, [], "nothing blocked, including the blob: preview");
     await o.context.close();
   });
 });

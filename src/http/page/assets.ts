@@ -51,13 +51,14 @@ export const DEMO_CSP = [
 
 /**
  * /docs: Swagger UI sets element styles from script (allowed by 'self' through CSSOM) but also writes
- * a few style attributes, and its stylesheet embeds data: SVG icons; everything else is 'self'.
+ * a few style attributes, its stylesheet embeds data: SVG icons, and "Try it out" shows an image
+ * answer through a blob: URL; everything else is 'self'.
  */
 export const DOCS_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
+  "img-src 'self' data: blob:",
   "connect-src 'self'",
   "form-action 'self'",
   "base-uri 'none'",

@@ -166,10 +166,14 @@ async function run() {
     showResult(/** @type {Result} */ (result));
   } catch (err) {
     if (controller.signal.aborted) return;
+    // Whatever was shown was made from other settings or another photo: it must not stay as "After".
+    clearResult();
     if (err instanceof ApiError) {
-      // A parameter's error goes to its control; anything about the image, to where it came from.
-      const where = err.param && PARAMS.includes(err.param) ? err.param : source?.kind === "url" ? "url" : "source";
-      showError(where, err.message);
+      // A parameter's error goes to its control; anything about the image, to where it came from,
+      // in words for a person who picked a file or pasted an address.
+      const isParam = Boolean(err.param && err.param !== "url" && PARAMS.includes(err.param));
+      const where = isParam ? /** @type {string} */ (err.param) : source?.kind === "url" ? "url" : "source";
+      showError(where, isParam ? err.message : forPeople(err, source?.kind === "url"));
       setStatus(`The service answered ${err.status}.`);
     } else {
       showError("source", `The request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -190,11 +194,41 @@ function sortedQuery(q) {
 }
 
 class ApiError extends Error {
-  /** @param {number} status @param {string} message @param {string | undefined} param */
-  constructor(status, message, param) {
+  /** @param {number} status @param {string} message @param {string | undefined} param @param {string | undefined} code */
+  constructor(status, message, param, code) {
     super(message);
     this.status = status;
     this.param = param;
+    this.code = code;
+  }
+}
+
+/**
+ * The API's error about the photo itself, said for a person (the API's message, for an API client,
+ * stays in the console). @param {ApiError} err @param {boolean} fromUrl
+ */
+function forPeople(err, fromUrl) {
+  const what = fromUrl ? "The image at that address" : "That file";
+  switch (err.code) {
+    case "unsupported_media_type":
+      return fromUrl
+        ? "That address does not lead to a photo this page can brighten: give the address of a JPEG, PNG, WebP or AVIF image."
+        : "That file is not a photo this page can brighten: choose a JPEG, PNG, WebP or AVIF image.";
+    case "undecodable":
+      return `${what} is damaged or incomplete, so it cannot be read. Try another copy of it.`;
+    case "too_many_pixels":
+      return `${what} is larger than this service takes. ${err.message}`;
+    case "too_large":
+      return `${what} is too large a file for this service. ${err.message}`;
+    case "source_not_found":
+      return "Nothing was found at that address: check that it is the address of the image itself.";
+    case "source_not_allowed":
+      return `This service may not fetch images from that address. ${err.message}`;
+    case "upstream_timeout":
+    case "upstream_error":
+      return `The site at that address did not deliver the image. ${err.message}`;
+    default:
+      return err.message;
   }
 }
 
@@ -204,14 +238,14 @@ class ApiError extends Error {
 async function call(url, init) {
   const res = await fetch(url, init);
   if (!res.ok) {
-    /** @type {{ error?: { message?: string, param?: string } }} */
+    /** @type {{ error?: { message?: string, param?: string, code?: string } }} */
     let body = {};
     try {
       body = await res.json();
     } catch {
       // Not the service's JSON (a proxy in between): the status says enough.
     }
-    throw new ApiError(res.status, body.error?.message ?? `HTTP ${res.status}`, body.error?.param);
+    throw new ApiError(res.status, body.error?.message ?? `HTTP ${res.status}`, body.error?.param, body.error?.code);
   }
   return { blob: await res.blob(), headers: res.headers };
 }
@@ -242,6 +276,16 @@ function showResult(r) {
   download.download = `${source?.name ?? "photo"}-enhanced.${EXTENSIONS[/** @type {keyof typeof EXTENSIONS} */ (type)] ?? "img"}`;
   download.hidden = false;
   setStatus("Done.");
+}
+
+/** Nothing under "After": no picture, figures, timings or download of an earlier result. */
+function clearResult() {
+  after.removeAttribute("src");
+  frame.classList.add("empty");
+  $("facts").hidden = true;
+  $("timing").hidden = true;
+  download.removeAttribute("href");
+  download.hidden = true;
 }
 
 function isAutoStrength() {
