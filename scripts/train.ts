@@ -11,6 +11,7 @@ import { DEFAULT_DATA_DIR, NoTrainingDataError } from "./tf/data.ts";
 import { DEFAULT_EXPOSURE, DEFAULT_PATCH, LOSS_VARIANTS, defaultLossWeights, type LossVariant } from "./tf/losses.ts";
 import { runTraining, type LrSchedule, type TrainOptions } from "./tf/trainer.ts";
 import { loadWeightsFile } from "./weights-io/load-weights.ts";
+import { currentModel, currentRecipe } from "./tf/replace.ts";
 
 export const DEFAULT_ARCH: Arch = "lite";
 export const DEFAULT_STEPS = 2000;
@@ -28,15 +29,20 @@ training report (training-report.html, training-loss.svg, training-samples.png).
 
 Data
   --data DIRS            comma-separated folders, searched recursively for PNG/JPEG/BMP (default ${DEFAULT_DATA_DIR})
-  --size N               images are resized (Worker's resize code) to longer side N (default ${DEFAULT_TRAIN_SIZE})
+  --size N               images are resized (Worker's resize code) to longer side N (default ${DEFAULT_TRAIN_SIZE};
+                         when fine-tuning, the current model's, as its --crop, --exposure and --patch)
   --estimation-size N    longer side the exported model estimates curves at in fast mode
                          (default ${DEFAULT_ESTIMATION_SIZE})
   --crop N               square random crop per sample (default: the shorter side of most images, <= --size)
   --augment              random under/over-exposure (gain, gamma) and flips, for well-exposed photos
 Model
   --arch dce|lite        dce: Zero-DCE (79k params); lite: Zero-DCE++ style (10.5k params, ~8x cheaper
-                         to run) (default ${DEFAULT_ARCH}, or the --init file's)
+                         to run) (default: the current model's in --out, else ${DEFAULT_ARCH}; or the --init file's)
   --init FILE            start from weights (.safetensors or PyTorch .pth, the seed's load_pretrain)
+                         (default: fine-tune the current model in --out, model/lowlight.safetensors)
+  --from-scratch         start from random weights instead of the current model
+  --version V            the new model's version (default: the next patch after the replaced model's,
+                         e.g. 0.2.0 -> 0.2.1-finetuned)
 Optimisation
   --steps N              total optimiser steps (default ${DEFAULT_STEPS}); or --epochs E (passes over the data)
   --batch N              images per step (default 8)
@@ -72,7 +78,8 @@ Output
   --name NAME            model name in the metadata and card (default lowlight-<arch>)
   --export-variant V     deployed variant fp32|fp16|int8 (default: the exporter's, int8 with fp16 fallback)
   --no-export            skip the ONNX export (weights and report are still written)
-  --samples N            images in the before/after sheet (default 6)
+  --samples N            images in the before/after sheets: the report's, and the replaced model against
+                         the new one through the served pipeline (runs/.../compare.png) (default 6)
   -h, --help
 `;
 
@@ -128,6 +135,8 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         "snapshot-every": { type: "string" },
         "run-dir": { type: "string" },
         resume: { type: "boolean", default: false },
+        "from-scratch": { type: "boolean", default: false },
+        version: { type: "string" },
         backend: { type: "string" },
         threads: { type: "string" },
         out: { type: "string" },
@@ -146,8 +155,17 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
 
   let arch = v.arch as Arch | undefined;
   if (arch !== undefined && !ARCHES.includes(arch)) throw new UsageError(`--arch must be one of ${ARCHES.join(", ")}, got "${arch}"`);
+  if (v.init !== undefined && v["from-scratch"]) throw new UsageError("give --init FILE or --from-scratch, not both");
   if (arch === undefined && v.init) arch = loadWeightsFile(v.init).arch;
+  // Retraining improves the model the user has: its architecture unless told otherwise.
+  const outDir = v.out ?? "model/";
+  const current = currentModel(outDir);
+  if (arch === undefined && !v["from-scratch"] && !v.resume) arch = current?.info.arch;
   arch ??= DEFAULT_ARCH;
+  // Fine-tuning (the default when --out holds a model of this arch) keeps that model's recipe: the
+  // image size, crop, exposure level and patch it was trained with, unless a flag says otherwise.
+  const fineTuning = !v["from-scratch"] && !v.resume && v.init === undefined && current?.weights != null && current.info.arch === arch;
+  const recipe = fineTuning ? currentRecipe(outDir) : {};
 
   const backend = (v.backend ?? "auto") as BackendChoice;
   if (!BACKEND_CHOICES.includes(backend)) throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${backend}"`);
@@ -156,7 +174,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
 
   const data = (v.data ?? DEFAULT_DATA_DIR).split(",").map((s) => s.trim()).filter(Boolean);
   if (data.length === 0) throw new UsageError("--data needs at least one folder");
-  const size = num("size", v.size, DEFAULT_TRAIN_SIZE, { int: true, min: 16 });
+  const size = num("size", v.size, recipe.size ?? DEFAULT_TRAIN_SIZE, { int: true, min: 16 });
   const estimationSize = num("estimation-size", v["estimation-size"], DEFAULT_ESTIMATION_SIZE, { int: true, min: 8 });
   const batch = num("batch", v.batch, 8, { int: true, min: 1 });
   if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError("give --steps or --epochs, not both");
@@ -166,7 +184,7 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
     arch,
     size,
     estimationSize,
-    crop: v.crop === undefined ? undefined : num("crop", v.crop, 0, { int: true, min: 16 }),
+    crop: v.crop === undefined ? (v.size === undefined ? recipe.crop : undefined) : num("crop", v.crop, 0, { int: true, min: 16 }),
     augment: v.augment,
     batch,
     steps: num("steps", v.steps, DEFAULT_STEPS, { int: true, min: 1 }),
@@ -180,7 +198,9 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
     snapshotEvery: num("snapshot-every", v["snapshot-every"], 100, { int: true, min: 0 }),
     resume: v.resume,
     init: v.init,
-    outDir: v.out ?? "model/",
+    fromScratch: v["from-scratch"],
+    ...(v.version !== undefined ? { version: v.version } : {}),
+    outDir,
     runDir: v["run-dir"] ?? `runs/${arch}-${size}`,
     backend,
     threads: num("threads", v.threads, defaultThreads(), { int: true, min: 1, max: MAX_WASM_THREADS }),
@@ -191,8 +211,8 @@ export function parseTrainArgs(argv: string[]): ParsedTrainArgs | null {
         col: num("w-col", v["w-col"], dw.col, { min: 0 }),
         exp: num("w-exp", v["w-exp"], dw.exp, { min: 0 }),
       },
-      exposure: num("exposure", v.exposure, DEFAULT_EXPOSURE, { min: 0 }),
-      patch: num("patch", v.patch, DEFAULT_PATCH, { int: true, min: 1 }),
+      exposure: num("exposure", v.exposure, recipe.exposure ?? DEFAULT_EXPOSURE, { min: 0 }),
+      patch: num("patch", v.patch, recipe.patch ?? DEFAULT_PATCH, { int: true, min: 1 }),
       variant: parseLossVariant(v.losses),
       ...(v["w-cons"] === undefined ? {} : { consistency: num("w-cons", v["w-cons"], 0, { min: 0 }) }),
     },

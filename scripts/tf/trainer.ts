@@ -21,6 +21,7 @@ import { darkerCopy, makeBatch } from "./augment.ts";
 import { latestSnapshot, loadSnapshot, saveSnapshot } from "./snapshot.ts";
 import { Progress, formatDuration } from "./progress.ts";
 import { pickSamples, writeReport, type HistoryEntry } from "./report.ts";
+import { compareModels, currentModel, keepReplaced, nextVersion } from "./replace.ts";
 
 export type LrSchedule = "constant" | "cosine";
 
@@ -52,7 +53,12 @@ export interface TrainOptions {
   logEvery: number;
   snapshotEvery: number;
   resume: boolean;
+  /** Weights to start from; default: the model in outDir when it is of this arch (fine-tuning). */
   init?: string;
+  /** Start from random weights even when outDir holds a model to fine-tune. */
+  fromScratch?: boolean;
+  /** The exported model's version; default: the next after the replaced model's (nextVersion). */
+  version?: string;
   outDir: string;
   runDir: string;
   backend: BackendChoice;
@@ -128,12 +134,27 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
       ` (${((performance.now() - loadStart) / 1000).toFixed(1)} s)`,
   );
 
+  // The model this run will replace: the default starting point (a user retrains to improve what
+  // they have), kept aside, and compared with the result at the end.
+  const current = currentModel(o.outDir);
+  const replaced = current ? `${current.info.name}@${current.info.version}` : undefined;
+  let init = o.init;
+  let fineTuned = false;
+  if (init === undefined && !o.resume && !o.fromScratch && current?.weights) {
+    if (current.info.arch === o.arch) {
+      init = current.weights;
+      fineTuned = true;
+      log(`init: fine-tuning the current model, ${replaced} (${current.weights}); --from-scratch starts from random weights instead`);
+    } else {
+      log(`init: random weights (the current model, ${replaced}, is ${current.info.arch}, not ${o.arch})`);
+    }
+  }
   let initWeights;
-  if (o.init) {
-    const w = loadWeightsFile(o.init);
-    if (w.arch !== o.arch) throw new Error(`--init ${o.init} holds ${w.arch} weights but --arch is ${o.arch}`);
+  if (init) {
+    const w = loadWeightsFile(init);
+    if (w.arch !== o.arch) throw new Error(`--init ${init} holds ${w.arch} weights but --arch is ${o.arch}`);
     initWeights = w.weights;
-    log(`init: ${o.init} (${w.format})`);
+    if (!fineTuned) log(`init: ${init} (${w.format})`);
   }
   const model = createModel(o.arch, initWeights, o.seed);
   const optimizer = createOptimizer(o.lr);
@@ -150,6 +171,11 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
     throw new Error(`${o.runDir} already has snapshots of an earlier run: pass --resume to continue it, or choose another --run-dir (or delete it)`);
   }
   mkdirSync(o.runDir, { recursive: true });
+  const keptIn = join(o.runDir, "replaced-model");
+  if (current && !o.noExport) {
+    keepReplaced(o.outDir, keptIn);
+    log(`the model this run replaces, ${replaced}, is kept in ${keptIn}/ (to go back: cp ${keptIn}/* ${o.outDir})`);
+  }
   const history = readHistory(o.runDir, start);
   writeFileSync(join(o.runDir, LOG_FILE), history.map((h) => JSON.stringify(h) + "\n").join(""));
   const meta = { arch: o.arch, seed: String(o.seed), options: JSON.stringify({ ...o, log: undefined }) };
@@ -234,7 +260,8 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
       ...(o.loss.consistency ? { consistency: { weight: o.loss.consistency, darkerScales: CONSISTENCY_SCALES } } : {}),
     },
     seed: o.seed,
-    init: o.init ?? "random (Zero-DCE init)",
+    init: init ?? "random (Zero-DCE init)",
+    ...(fineTuned ? { fineTunedFrom: replaced } : {}),
     resumedFrom: start > 0 ? start : undefined,
     backend,
     secondsPerStep: Number(secondsPerStep.toFixed(3)),
@@ -248,9 +275,11 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
       arch: o.arch,
       info: {
         name: o.name,
-        version: packageVersion(),
+        version: o.version ?? (current ? nextVersion(current.info.version, fineTuned ? "finetuned" : "trained") : packageVersion()),
         estimationSize: o.estimationSize ?? DEFAULT_ESTIMATION_SIZE,
-        provenance: `trained with npm run train on ${images.length} images (${o.data.join(", ")}), ${o.steps} steps${o.init ? `, from ${o.init}` : ""}`,
+        provenance:
+          `${fineTuned ? `fine-tuned from ${replaced}` : init ? `trained from ${init}` : "trained from random weights"}` +
+          ` with npm run train on ${images.length} images (${o.data.join(", ")}), ${o.steps} steps`,
         extra: { exposure_level: String(o.loss.exposure), training_steps: String(o.steps), training_crop: String(crop) },
       },
       outDir: o.outDir,
@@ -261,6 +290,13 @@ export async function runTraining(o: TrainOptions): Promise<TrainOutcome> {
       log,
     });
     files.push(result.deployedFile);
+    if (current && o.samples > 0) {
+      // Both models on the user's own photos, through the pipeline the Worker serves.
+      const cmp = await compareModels(join(keptIn, "lowlight.onnx"), result.deployedFile, pickSamples(images, o.samples), join(o.runDir, "compare.png"));
+      log(`compare (mean brightness: input -> ${replaced} -> the new model; the pictures: ${cmp.sheet}):`);
+      for (const r of cmp.rows) log(`  ${r.name}: ${r.input.toFixed(3)} -> ${r.replaced.toFixed(3)} -> ${r.trained.toFixed(3)}`);
+      log(`look at ${cmp.sheet} before deploying; to keep the previous model instead: cp ${keptIn}/* ${o.outDir}`);
+    }
   }
 
   const reportFiles = await writeReport({

@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from "hono";
 export interface RequestFacts {
   sourceHost?: string;
   inBytes?: number;
-  /** "cache" (Workers Cache API), "r2" (derived store), "304" (If-None-Match), "none" (computed), "head-miss". */
+  /** "cache" (Workers Cache API), "r2" (derived store), "304" (If-None-Match), "none" (computed), "head-miss", "redirect" (onerror). */
   cache?: string;
   rateLimited?: boolean;
 }

@@ -60,6 +60,25 @@ describe("npm run train && wrangler deploy", () => {
     assert.equal(sha256(join(ROOT, "model", "lowlight.onnx")), shippedSha);
   });
 
+  it("improves the model it replaces: fine-tuned from it, a newer version saying so, the old one kept, both shown", () => {
+    const shipped = JSON.parse(readFileSync(join(ROOT, "model", "model-card.json"), "utf8")) as { name: string; version: string };
+    const was = `${shipped.name}@${shipped.version}`;
+    assert.match(trainOutput, new RegExp(`fine-tuning the current model, ${was.replace(/[.]/g, "\\.")}`));
+    const card = JSON.parse(readFileSync(join(clone, "model", "model-card.json"), "utf8")) as { version: string; provenance: string; training: { fineTunedFrom?: string } };
+    const [major, minor, patch] = shipped.version.split(/[.-]/).map(Number);
+    assert.equal(card.version, `${major}.${minor}.${patch! + 1}-finetuned`, "newer than the model it replaced, and says how it was made");
+    assert.match(card.provenance, new RegExp(`^fine-tuned from ${was.replace(/[.]/g, "\\.")}`));
+    assert.equal(card.training.fineTunedFrom, was);
+    // The replaced model is kept, byte for byte, where the output says.
+    const kept = join(clone, "runs", "lite-32", "replaced-model");
+    assert.match(trainOutput, /is kept in .*replaced-model/);
+    assert.equal(sha256(join(kept, "lowlight.onnx")), shippedSha);
+    // Both models on the user's photos, through the served pipeline.
+    assert.match(trainOutput, /compare \(mean brightness/);
+    const sheet = readFileSync(join(clone, "runs", "lite-32", "compare.png"));
+    assert.deepEqual([...sheet.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  });
+
   it("the dry-run bundle carries the new model: /health names its sha256 and /enhance runs it", async () => {
     const dir = await buildWorker(clone);
     const trainedSha = sha256(join(clone, "model", "lowlight.onnx"));

@@ -246,7 +246,9 @@ describe("batches and flags", () => {
   });
 
   it("parses flags with the documented defaults and rejects bad ones", () => {
-    const o = parseTrainArgs([])!;
+    // From scratch: the recipe's own defaults.
+    const o = parseTrainArgs(["--from-scratch"])!;
+    assert.equal(o.fromScratch, true);
     assert.equal(o.arch, "lite");
     assert.equal(o.size, 128);
     assert.equal(o.batch, 8);
@@ -256,6 +258,19 @@ describe("batches and flags", () => {
     assert.deepEqual(o.data, ["data/train/"]);
     assert.equal(o.runDir, "runs/lite-128");
     assert.equal(o.threads, Math.min(8, availableParallelism()));
+    // By default a run fine-tunes the model in --out (here the shipped one) and keeps its recipe.
+    const card = JSON.parse(readFileSync(new URL("../../model/model-card.json", import.meta.url), "utf8")) as {
+      training: { size: number; crop: number; losses: { exposureLevel: number; patch: number } };
+    };
+    const ft = parseTrainArgs([])!;
+    assert.equal(ft.fromScratch, false);
+    assert.equal(ft.size, card.training.size);
+    assert.equal(ft.crop, card.training.crop);
+    assert.equal(ft.loss.exposure, card.training.losses.exposureLevel);
+    assert.equal(ft.loss.patch, card.training.losses.patch);
+    assert.equal(parseTrainArgs(["--exposure", "0.55"])!.loss.exposure, 0.55, "a flag still wins");
+    assert.equal(parseTrainArgs(["--size", "96"])!.crop, undefined, "another size: the crop is chosen for it");
+    assert.throws(() => parseTrainArgs(["--from-scratch", "--init", "w.safetensors"]), /--init FILE or --from-scratch, not both/);
     assert.equal(parseTrainArgs(["--threads", "1"])!.threads, 1);
     assert.equal(parseTrainArgs(["--w-cons", "10"])!.loss.consistency, 10);
     assert.throws(() => parseTrainArgs(["--w-cons", "-1"]), /--w-cons/);
