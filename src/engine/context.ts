@@ -22,6 +22,8 @@ export interface Context {
   orientation: number;
   /** Output size and the upright source rectangle it comes from. */
   target: FitResult;
+  /** Set when no size was asked for and the photo was scaled down to the output limit: its upright size. */
+  scaledFrom?: { width: number; height: number };
   /** The format to encode; "source" until the decoded image says (decode). */
   format: OutputFormat;
   /** The image being made: decoded, then resized, oriented, curved, denoised in turn. */

@@ -8,7 +8,7 @@ export interface PipelineLimits {
   maxPngSourcePixels?: number;
   maxAvifSourcePixels?: number;
   maxWebpSourcePixels?: number;
-  /** Max width*height of the output (422 above). */
+  /** Max width*height of the output: a larger explicit size is a 422, a photo asked for at its own size is scaled to it. */
   maxOutputPixels: number;
   /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */
   maxFullModePixels: number;
@@ -63,6 +63,8 @@ export interface PipelineResult {
   height: number;
   /** The strength actually applied (resolved when "auto"). */
   strength: number;
+  /** The photo's own (upright) size when it was scaled down to fit the output limit, no size having been asked for. */
+  scaledFrom?: { width: number; height: number };
   /**
    * Milliseconds per stage (decode, resize, orient, estimate, model, denoise, curves, encode).
    * Meaningful in Node and local workerd; deployed Workers freeze the clock during CPU work.

@@ -53,5 +53,5 @@ export async function runPipeline(runner: ModelRunner, info: ModelInfo, input: U
   }
   const { output, format, image } = ctx;
   if (!output || format === "source") throw new Error("the pipeline ended without an encoded image");
-  return { bytes: output, format, width: image.width, height: image.height, strength: ctx.strength, timings };
+  return { bytes: output, format, width: image.width, height: image.height, strength: ctx.strength, timings, ...(ctx.scaledFrom ? { scaledFrom: ctx.scaledFrom } : {}) };
 }

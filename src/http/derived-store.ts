@@ -81,7 +81,7 @@ export async function storeDerived(bucket: R2Bucket, key: string, modelSha256: s
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (bytes.length > MAX_STORED_BYTES) return;
     const keep: Record<string, string> = {};
-    for (const name of ["ETag", "Cache-Control", "Vary", "Content-Disposition", "X-Enhance-Strength", "X-Enhance-Size", "X-Enhance-Model"]) {
+    for (const name of ["ETag", "Cache-Control", "Vary", "Content-Disposition", "X-Enhance-Strength", "X-Enhance-Size", "X-Enhance-Scaled-From", "X-Enhance-Model"]) {
       const v = response.headers.get(name);
       if (v !== null) keep[name] = v;
     }

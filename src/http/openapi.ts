@@ -61,6 +61,10 @@ const IMAGE_HEADERS = {
   "Content-Disposition": header('inline, with a file name such as enhanced.webp.', 'inline; filename="enhanced.webp"'),
   "X-Enhance-Strength": header("The strength applied, 0-2 (what auto chose; above 1 auto lifted a night the model's curves left too dark).", "0.74"),
   "X-Enhance-Size": header("Output width x height in pixels.", "800x600"),
+  "X-Enhance-Scaled-From": header(
+    "Present when no w or h was given and the photo was larger than MAX_OUTPUT_PIXELS: its own size; it was served at the largest size the limit allows, aspect kept.",
+    "4032x3024",
+  ),
   "X-Enhance-Model": header("Model name@version that made the result.", "lowlight-lite@0.2.0"),
   "X-Enhance-Cache": header("r2 when the result came from the persistent store; miss on a HEAD without a stored result."),
   "Server-Timing": header("Per-stage milliseconds (decode, model, curves, encode, ...); 0 in deployed Workers, whose clocks do not move during CPU work.", "decode;dur=12.1, model;dur=2.0"),

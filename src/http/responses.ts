@@ -26,6 +26,7 @@ export function imageResponse(r: PipelineResult, etag: string, cacheControl: str
   h.set("Content-Disposition", `inline; filename="enhanced.${EXTENSIONS[r.format]}"`);
   h.set("X-Enhance-Strength", String(Math.round(r.strength * 1000) / 1000));
   h.set("X-Enhance-Size", `${r.width}x${r.height}`);
+  if (r.scaledFrom) h.set("X-Enhance-Scaled-From", `${r.scaledFrom.width}x${r.scaledFrom.height}`);
   h.set("X-Enhance-Model", headerSafe(`${engine.model.name}@${engine.model.version}`));
   // Per-stage times for DevTools and the benchmark (deployed Workers freeze clocks during CPU work: 0 there).
   const timing = Object.entries(r.timings).map(([stage, ms]) => `${stage};dur=${ms.toFixed(1)}`).join(", ");

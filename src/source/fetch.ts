@@ -96,7 +96,7 @@ export async function fetchSource(first: string, opts: FetchOptions): Promise<Fe
     if (signal.aborted) {
       throw new HttpError(504, "upstream_timeout", `the source host ${url.host} did not deliver the image within ${opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
     }
-    if (readingBody) throw new HttpError(502, "upstream_error", `the response body from ${url.host} broke off or was malformed`);
+    if (readingBody) throw new HttpError(502, "upstream_error", `the response body broke off or was malformed (source host ${url.host})`);
     // workerd reports a failed DNS lookup as an opaque "internal error", like a refused connection.
     throw new HttpError(
       502,

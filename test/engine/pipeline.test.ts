@@ -222,6 +222,23 @@ test("JPEG in, JPEG out; concurrent requests are serialised safely", async () =>
   }
 });
 
+test("a photo over the output limit with no size asked for is served at the largest size allowed; an explicit size over it is a 422 naming that size", async () => {
+  const small = { ...limits, maxOutputPixels: 5000 };
+  const r = await engine.enhance(darkPng, opts({ limits: small }));
+  assert.deepEqual(r.scaledFrom, { width: 200, height: 100 });
+  assert.ok(r.width * r.height <= 5000, `${r.width}x${r.height}`);
+  assert.ok(r.width * r.height > 5000 * 0.97, `the largest that fits: ${r.width}x${r.height}`);
+  assert.ok(Math.abs(r.width / r.height - 2) < 0.05, `aspect kept: ${r.width}x${r.height}`);
+  assert.equal((await engine.enhance(darkPng, base)).scaledFrom, undefined, "not scaled within the limit");
+  const refused = await engine.enhance(darkPng, opts({ width: 150, limits: small })).then(
+    () => assert.fail("resolved"),
+    (e: HttpError) => e,
+  );
+  assert.equal(refused.status, 422);
+  assert.equal(refused.param, "w");
+  assert.match(refused.message, /the largest output is 100x50 \(w=100 or h=50/);
+});
+
 test("refusals: 415 unknown format, 422 undecodable, 422 over the pixel budgets (before decoding)", async () => {
   await rejects(engine.enhance(new TextEncoder().encode("GIF89a not supported"), base), 415, "unsupported_media_type");
   const broken = darkPng.slice();

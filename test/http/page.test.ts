@@ -11,7 +11,7 @@ import { AxeBuilder } from "@axe-core/playwright";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { launchBrowser } from "../../scripts/lib/browser.ts";
 import { startOrigin, type Origin } from "../helpers/origin.ts";
-import { encodePng, initFixtures, meanLuma, realDarkPhoto } from "../helpers/fixtures.ts";
+import { darkScene, encodeJpeg, encodePng, initFixtures, meanLuma, realDarkPhoto } from "../helpers/fixtures.ts";
 
 let worker: StartedWorker;
 let browser: Browser;
@@ -130,6 +130,20 @@ describe("demo page", () => {
     const [file] = await Promise.all([o.page.waitForEvent("download"), o.page.click("#download")]);
     assert.equal(file.suggestedFilename(), "dark-room-enhanced.png");
     assert.deepEqual(o.calls.map((c) => c.split(" ")[0]), ["POST"]);
+    assert.deepEqual(o.problems, []);
+    await o.context.close();
+  });
+
+  test("a photo larger than the service serves, at the default width, comes back scaled, never as an error", async () => {
+    // 2400x1600 = 3.84 MP: a JPEG source the service takes, over its 2.46 MP output limit.
+    const big = await encodeJpeg(darkScene(2400, 1600));
+    const o = await open();
+    await o.page.setInputFiles("#file", { name: "big-night.jpg", mimeType: "image/jpeg", buffer: Buffer.from(big) });
+    await waitDone(o.page);
+    assert.match((await o.page.textContent("#fact-size")) ?? "", /^\d+ × \d+ \(scaled from 2400 × 1600\)$/);
+    assert.equal(await o.page.isVisible("#error-source"), false);
+    const width = await o.page.$eval("#after", (img) => (img as HTMLImageElement).naturalWidth);
+    assert.ok(width > 1800 && width < 2400, `served at ${width} px wide`);
     assert.deepEqual(o.problems, []);
     await o.context.close();
   });

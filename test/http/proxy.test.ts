@@ -35,6 +35,7 @@ before(async () => {
     if (url.pathname === "/missing.jpg") res.writeHead(404, { "Content-Type": "text/plain" }).end("no such image");
     else if (url.pathname === "/notes.txt") res.writeHead(200, { "Content-Type": "text/plain" }).end("not an image");
     else if (url.pathname === "/broken.jpg") res.writeHead(200, { "Content-Type": "image/jpeg" }).end(jpeg.subarray(0, 40));
+    else if (url.pathname === "/cut.jpg") res.writeHead(200, { "Content-Type": "image/jpeg" }).end(jpeg.subarray(0, jpeg.length - 200));
     else if (url.pathname === "/changing.jpg") res.writeHead(200, { "Content-Type": "image/jpeg", "Cache-Control": "max-age=0" }).end(changed ? other : jpeg);
     else res.writeHead(200, { "Content-Type": "image/jpeg", ...(cc !== null ? { "Cache-Control": cc } : {}) }).end(jpeg);
   });
@@ -66,8 +67,18 @@ test("a missing source is a 404 naming the host; the image is missing, not the p
   assert.match(e.message, new RegExp(`${new URL(origin.url).host} answered 404`));
 });
 
+test("a truncated JPEG is a 422, through ?url= and as an upload, and is never cached", async () => {
+  for (let i = 0; i < 2; i++) {
+    const e = await expectError(await proxied(open, "/cut.jpg", "&w=32"), 422, "undecodable");
+    assert.match(e.message, /truncated/);
+  }
+  assert.equal(hits.get("/cut.jpg"), 2, "the refusal was not served from a cache");
+  const upload = await fetch(`${open.url}/enhance`, { method: "POST", body: jpeg.subarray(0, jpeg.length - 200) as unknown as BodyInit, headers: { "Content-Type": "image/jpeg" } });
+  assert.match((await expectError(upload, 422, "undecodable")).message, /truncated/);
+});
+
 test("onerror=redirect on a signed request: a missing, non-image or broken source redirects to itself", async () => {
-  for (const path of ["/missing.jpg", "/notes.txt", "/broken.jpg"]) {
+  for (const path of ["/missing.jpg", "/notes.txt", "/broken.jpg", "/cut.jpg"]) {
     const url = src(path);
     const res = await enhance(signed, sign(`url=${encodeURIComponent(url)}&onerror=redirect`));
     assert.equal(res.status, 302, `${path}: ${res.status === 302 ? "" : await res.text()}`);

@@ -375,6 +375,12 @@ test("over 1,000 hostile images: every answer is a 4xx JSON error or a valid ima
   const counts = [...new Set(answers.map((a) => a.status))].sort().map((s) => `${s}: ${by(s)}`).join(", ");
   console.log(`# hostile images: ${cases.length} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s (${counts})`);
 
+  // Every truncation, at a structural boundary or at random, is refused: a cut-off file is never served.
+  const cuts = answers.filter((a) => / cut[@#]/.test(a.c.name));
+  assert.ok(cuts.length > 200, `${cuts.length} truncated files in the corpus`);
+  const served = cuts.filter((a) => a.status === 200).map((a) => a.c.name);
+  assert.deepEqual(served, [], "truncated files answered 200");
+
   // Specific expectations inside the corpus.
   const status = (name: string) => answers.find((a) => a.c.name === name)?.status;
   assert.equal(status("png declaring 64250x64250"), 422);

@@ -1,10 +1,12 @@
 /**
  * Step 2: everything that can be refused from the header is refused before decoding: the source's
- * pixels against its format's limit, the output size against the output limits. Also settles the
+ * pixels against its format's limit, a file that stops before its image does (complete.ts), the
+ * output size against the output limits. Also settles the
  * orientation, the output size and the format (AVIF over its limit falls back to WebP under format=auto).
  */
 import { HttpError } from "../../shared/errors.ts";
 import { readHeader } from "../../image/sniff.ts";
+import { checkComplete } from "../../image/complete.ts";
 import { orientedSize } from "../../image/orient.ts";
 import { fitSize } from "../../image/resize.ts";
 import type { ImageFormat } from "../../shared/image.ts";
@@ -40,13 +42,30 @@ export const admit: Step = {
     if (own && ownLimit !== undefined && source > ownLimit) {
       throw tooManyPixels(`the ${own.name} source image`, header.width, header.height, ownLimit);
     }
+    // Before decoding too: a cut-off file would decode to a half-grey picture.
+    checkComplete(ctx.input, header.format);
     ctx.header = header;
     ctx.orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
 
     const upright = orientedSize(header.width, header.height, ctx.orientation);
-    const target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
+    let target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
+    if (target.width * target.height > limits.maxOutputPixels) {
+      if (opts.width !== undefined || opts.height !== undefined) {
+        const most = largestWithin(target.width, target.height, limits.maxOutputPixels);
+        throw new HttpError(
+          422,
+          "too_many_pixels",
+          `the output image is ${target.width}x${target.height} = ${target.width * target.height} pixels; the limit is ${limits.maxOutputPixels}: ` +
+            `at this aspect ratio the largest output is ${most.width}x${most.height} (w=${most.width} or h=${most.height}, dpr included)`,
+          "w",
+        );
+      }
+      // No size asked for: the photo at the largest size the budget allows, never a refusal for being large.
+      const most = largestWithin(upright.width, upright.height, limits.maxOutputPixels);
+      target = fitSize(upright.width, upright.height, most.width, most.height, "scale-down");
+      ctx.scaledFrom = { width: upright.width, height: upright.height };
+    }
     const output = target.width * target.height;
-    if (output > limits.maxOutputPixels) throw tooManyPixels("the output image", target.width, target.height, limits.maxOutputPixels, "w");
     if (opts.mode === "full" && opts.strength !== 0 && output > limits.maxFullModePixels) {
       throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels, "mode");
     }
@@ -60,3 +79,15 @@ export const admit: Step = {
     }
   },
 };
+
+/** The largest width x height of the aspect of `w` x `h` whose product is at most `pixels`. */
+function largestWithin(w: number, h: number, pixels: number): { width: number; height: number } {
+  const scale = Math.sqrt(pixels / (w * h));
+  let width = Math.max(1, Math.floor(w * scale));
+  let height = Math.max(1, Math.floor(h * scale));
+  while (width * height > pixels) {
+    if (width >= height) width--;
+    else height--;
+  }
+  return { width, height };
+}

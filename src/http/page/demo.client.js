@@ -266,7 +266,10 @@ function showResult(r) {
   frame.classList.remove("empty");
   const type = r.blob.type.split(";")[0] ?? "";
   const strength = r.headers.get("X-Enhance-Strength") ?? "";
-  text("fact-size", (r.headers.get("X-Enhance-Size") ?? "").replace("x", " × "));
+  const scaledFrom = r.headers.get("X-Enhance-Scaled-From");
+  const size = (r.headers.get("X-Enhance-Size") ?? "").replace("x", " × ");
+  // A large photo with no width asked for comes back at the largest size the service serves.
+  text("fact-size", scaledFrom ? `${size} (scaled from ${scaledFrom.replace("x", " × ")})` : size);
   text("fact-bytes", formatBytes(r.blob.size));
   text("fact-format", type.replace("image/", ""));
   text("fact-strength", isAutoStrength() ? `${strength} (auto)` : strength);
