@@ -6,6 +6,7 @@ import type { ModelInfo } from "./model-info.ts";
 import type { ModelRunner } from "./runtime.ts";
 import type { PipelineOptions, OutputFormat } from "./options.ts";
 import type { CurveMaps } from "../image/curves.ts";
+import type { Profile } from "../image/icc.ts";
 import type { LumaGrid } from "../image/gain.ts";
 import type { FitResult } from "../image/resize.ts";
 import type { ImageHeader } from "../image/sniff.ts";
@@ -18,6 +19,8 @@ export interface Context {
   readonly runner: ModelRunner;
   /** From the source's header, before decoding (admit). */
   header: ImageHeader;
+  /** The embedded colour profile to convert from; undefined when the image is sRGB (admit). */
+  profile?: Profile & { kind: "rgb" | "gray" };
   /** EXIF orientation to apply (1 = none). */
   orientation: number;
   /** Output size and the upright source rectangle it comes from. */

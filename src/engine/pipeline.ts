@@ -12,6 +12,7 @@ import { admit } from "./steps/admit.ts";
 import { decode } from "./steps/decode.ts";
 import { resize } from "./steps/resize.ts";
 import { orient } from "./steps/orient.ts";
+import { colour } from "./steps/colour.ts";
 import { exposure } from "./steps/exposure.ts";
 import { estimate } from "./steps/estimate.ts";
 import { model } from "./steps/model.ts";
@@ -26,6 +27,7 @@ export const STEPS: readonly Step[] = [
   decode,
   resize, // crop and resize in the stored orientation...
   orient, // ...then turn the small result upright
+  colour, // from the embedded profile (P3, Adobe RGB...) into sRGB
   exposure, // strength=auto: how dark the content is, on a 64 px probe
   estimate, // the copy the curves are estimated on
   model, // curve maps; strength=auto bounded on the probe

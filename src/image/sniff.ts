@@ -18,6 +18,8 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8 (JPEG APP1); 1 when absent or invalid. */
   orientation: number;
+  /** AVIF: the primary item's colr property (an ICC profile, or coded primaries and transfer). */
+  avifColour?: { icc: Uint8Array } | { primaries: number; transfer: number };
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -209,13 +211,21 @@ function readAvif(b: Uint8Array): ImageHeader {
       }
     }
   }
-  const ispe = associated.map((i) => properties[i - 1]).find((p) => p?.type === "ispe");
+  const mine = associated.map((i) => properties[i - 1]);
+  const ispe = mine.find((p) => p?.type === "ispe");
   if (!ispe) throw undecodable("AVIF primary item has no size (ispe)");
   if (ispe.end - ispe.start < 12) throw undecodable("AVIF ispe box is truncated");
   const width = u32(b, ispe.start + 4);
   const height = u32(b, ispe.start + 8);
   checkedSize("AVIF", width, height);
-  return { format: "avif", width, height, orientation: 1 };
+  const header: ImageHeader = { format: "avif", width, height, orientation: 1 };
+  const colr = mine.find((p) => p?.type === "colr");
+  if (colr && colr.end - colr.start >= 4) {
+    const kind = ascii(b, colr.start, 4);
+    if (kind === "prof" || kind === "rICC") header.avifColour = { icc: b.subarray(colr.start + 4, colr.end) };
+    else if (kind === "nclx" && colr.end - colr.start >= 8) header.avifColour = { primaries: u16(b, colr.start + 4), transfer: u16(b, colr.start + 6) };
+  }
+  return header;
 }
 
 function readPng(b: Uint8Array): ImageHeader {

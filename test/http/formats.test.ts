@@ -6,8 +6,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
-import { darkScene, decodeAny, encodeJpeg, encodePng, initFixtures, meanLuma } from "../helpers/fixtures.ts";
+import { darkScene, decodeAny, encodeJpeg, encodePng, initFixtures, meanLuma, paint } from "../helpers/fixtures.ts";
 import { avif, webp } from "../helpers/format-fixtures.ts";
+import { DISPLAY_P3, iccProfile, pngWithIcc } from "../helpers/icc.ts";
 import { expectError } from "../helpers/errors.ts";
 import { imageOrigin } from "../helpers/origin.ts";
 
@@ -151,4 +152,14 @@ test("/health lists the formats, the auto rule and the AVIF limit", async () => 
   assert.deepEqual(h.formats.outputs, ["auto", "jpeg", "png", "webp", "avif"]);
   assert.equal(h.formats.avifMaxPixels, AVIF_LIMIT);
   assert.deepEqual(Object.keys(h.formats.defaultQuality).sort(), ["avif", "jpeg", "webp"]);
+});
+
+test("an embedded Display P3 profile is converted in the Worker: P3 (128, 0, 0) is sRGB (141, 0, 0)", async () => {
+  const red = paint(16, 16, () => [128, 0, 0]);
+  const tagged = pngWithIcc(await encodePng(red), iccProfile({ primaries: DISPLAY_P3, description: "Display P3" }));
+  const { img } = await ok(await post(tagged, "strength=0&format=png"), "image/png");
+  const [r, g, b] = [img.data[0]!, img.data[1]!, img.data[2]!];
+  assert.ok(Math.abs(r - 141) <= 1 && g === 0 && b === 0, `got (${r}, ${g}, ${b})`);
+  const plain = await ok(await post(await encodePng(red), "strength=0&format=png"), "image/png");
+  assert.deepEqual([...plain.img.data.subarray(0, 3)], [128, 0, 0], "untagged is sRGB: unchanged");
 });

@@ -1,5 +1,5 @@
 /**
- * Step 2: everything that can be refused from the header is refused before decoding: the source's
+ * Everything that can be refused from the header is refused before decoding: the source's
  * pixels against its format's limit, a file that stops before its image does (complete.ts), the
  * output size against the output limits. Also settles the
  * orientation, the output size and the format (AVIF over its limit falls back to WebP under format=auto).
@@ -7,6 +7,7 @@
 import { HttpError } from "../../shared/errors.ts";
 import { readHeader } from "../../image/sniff.ts";
 import { checkComplete } from "../../image/complete.ts";
+import { embeddedProfile } from "../../image/colour-profile.ts";
 import { orientedSize } from "../../image/orient.ts";
 import { fitSize } from "../../image/resize.ts";
 import type { ImageFormat } from "../../shared/image.ts";
@@ -31,7 +32,7 @@ function tooManyPixels(what: string, w: number, h: number, limit: number, param?
 
 export const admit: Step = {
   name: "admit",
-  run(ctx) {
+  async run(ctx) {
     const { opts } = ctx;
     const { limits } = opts;
     const header = readHeader(ctx.input);
@@ -44,6 +45,9 @@ export const admit: Step = {
     }
     // Before decoding too: a cut-off file would decode to a half-grey picture.
     checkComplete(ctx.input, header.format);
+    // A profile that cannot be converted exactly is refused now, not after the work of decoding.
+    const profile = await embeddedProfile(ctx.input, header);
+    if (profile) ctx.profile = profile;
     ctx.header = header;
     ctx.orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
 

@@ -1,4 +1,4 @@
-/** Step 1: the options themselves. The Worker validates parameters first; this guards the other callers (CLIs, tests). */
+/** The options themselves. The Worker validates parameters first; this guards the other callers (CLIs, tests). */
 import { HttpError } from "../../shared/errors.ts";
 import { MAX_STRENGTH } from "../../image/curves.ts";
 import type { Step } from "../context.ts";

@@ -1,4 +1,4 @@
-/** Step 10: the curves, at output size, with the maps upsampled on the fly (image/curves.ts). */
+/** The curves, at output size, with the maps upsampled on the fly (image/curves.ts). */
 import { applyCurvesWasm } from "../../image/pixels.ts";
 import { curving, type Step } from "../context.ts";
 

@@ -1,4 +1,4 @@
-/** Step 3: decode the source (and settle format "source", which depends on its alpha). */
+/** Decode the source (and settle format "source", which depends on its alpha). */
 import { HttpError } from "../../shared/errors.ts";
 import { decode as decodeImage, hasAlpha } from "../../image/codecs.ts";
 import type { Step } from "../context.ts";

@@ -1,5 +1,5 @@
 /**
- * Step 11: smooth what the curves lifted, in proportion to the gain (image/denoise.ts). The gain is
+ * Smooth what the curves lifted, in proportion to the gain (image/denoise.ts). The gain is
  * the estimation copy's luma after its own curves against before; where the copy is the image itself
  * (full mode, or an image already at estimation size), it is read from the curved image.
  */

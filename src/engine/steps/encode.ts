@@ -1,4 +1,4 @@
-/** Step 12: encode in the settled format and quality. */
+/** Encode in the settled format and quality. */
 import { encode as encodeImage } from "../../image/codecs.ts";
 import type { Step } from "../context.ts";
 

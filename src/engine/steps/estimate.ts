@@ -1,5 +1,5 @@
 /**
- * Step 7: the image the curves are estimated on: in fast mode a copy of the model's estimation size
+ * The image the curves are estimated on: in fast mode a copy of the model's estimation size
  * (Zero-DCE++: the curve maps survive downscaling), in full mode the output image itself.
  */
 import { areaDownscaleWasm } from "../../image/pixels.ts";

@@ -1,5 +1,5 @@
 /**
- * Step 6, strength=auto's first half: read how exposed the content is on a 64 px copy (the probe)
+ * Strength=auto's first half: read how exposed the content is on a 64 px copy (the probe)
  * and choose the strength from it (image/auto-strength.ts). In fast mode with a model that estimates
  * at 64 px or less, the probe is also where the estimation copy is made from.
  */

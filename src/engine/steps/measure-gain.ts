@@ -1,5 +1,5 @@
 /**
- * Step 9, before the curves: how noisy the input is (measured at full size, sampled) and so how much
+ * Before the curves: how noisy the input is (measured at full size, sampled) and so how much
  * to smooth, and the luma grid the gain will be read against. Cells of about DENOISE_DEFAULTS.cell
  * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
  */

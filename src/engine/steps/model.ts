@@ -1,5 +1,5 @@
 /**
- * Step 8: the model estimates the curve maps; under strength=auto its second half then bounds the
+ * The model estimates the curve maps; under strength=auto its second half then bounds the
  * strength on the probe (no brighter than a well-lit night, no darker than its low end).
  */
 import { boundStrength } from "../../image/auto-strength.ts";

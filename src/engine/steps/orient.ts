@@ -1,4 +1,4 @@
-/** Step 5: turn the (already resized) image upright by its EXIF orientation. */
+/** Turn the (already resized) image upright by its EXIF orientation. */
 import { applyOrientation } from "../../image/orient.ts";
 import type { Step } from "../context.ts";
 

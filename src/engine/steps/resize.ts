@@ -1,5 +1,5 @@
 /**
- * Step 4: crop and resize to the output size, in the stored orientation: rotating the thumbnail
+ * Crop and resize to the output size, in the stored orientation: rotating the thumbnail
  * instead of the full-size source saves a full-size copy (resizing commutes with flips and transposes).
  */
 import { sourceRect } from "../../image/orient.ts";
