@@ -20,8 +20,8 @@ export interface LookupArgs {
 export interface DerivedCache {
   /** A fresh stored result and the layer that had it, or null. */
   find(): Promise<{ layer: "cache" | "r2"; response: Response } | null>;
-  /** Store a computed result, fresh for `ttl` seconds, in every layer (after the response). */
-  store(response: Response, ttl: number): void;
+  /** Store a computed result, fresh for `ttl` seconds, in every layer, or only the Cache API (after the response). */
+  store(response: Response, ttl: number, layers?: "all" | "cache"): void;
 }
 
 export async function derivedCache(a: LookupArgs): Promise<DerivedCache> {
@@ -45,9 +45,9 @@ export async function derivedCache(a: LookupArgs): Promise<DerivedCache> {
       a.waitUntil(cacheStore(key, response.clone()));
       return { layer: "r2", response };
     },
-    store(response, ttl) {
+    store(response, ttl, layers = "all") {
       a.waitUntil(cacheStore(key, response.clone()));
-      if (a.bucket) a.waitUntil(storeDerived(a.bucket, r2Key, a.modelSha256, response.clone(), ttl));
+      if (a.bucket && layers === "all") a.waitUntil(storeDerived(a.bucket, r2Key, a.modelSha256, response.clone(), ttl));
     },
   };
 }

@@ -61,6 +61,10 @@ const IMAGE_HEADERS = {
   "Content-Disposition": header('inline, with a file name such as enhanced.webp.', 'inline; filename="enhanced.webp"'),
   "X-Enhance-Strength": header("The strength applied, 0-2 (what auto chose; above 1 auto lifted a night the model's curves left too dark).", "0.74"),
   "X-Enhance-Size": header("Output width x height in pixels.", "800x600"),
+  "X-Enhance-Passthrough": header(
+    "svg when the source was an SVG: served unchanged (format=auto only), with Content-Security-Policy sandbox so its scripts cannot run.",
+    "svg",
+  ),
   "X-Enhance-Scaled-From": header(
     "Present when no w or h was given and the photo was larger than MAX_OUTPUT_PIXELS: its own size; it was served at the largest size the limit allows, aspect kept.",
     "4032x3024",
@@ -72,9 +76,9 @@ const IMAGE_HEADERS = {
 
 // An explicit example: without one, /docs would show sample bytes generated from the media type.
 const imageContent = Object.fromEntries(
-  (["image/jpeg", "image/png", "image/webp", "image/avif"] as const).map((t) => [
+  (["image/jpeg", "image/png", "image/webp", "image/avif", "image/svg+xml"] as const).map((t) => [
     t,
-    { schema: { type: "string" as const, contentMediaType: t }, example: `(the enhanced image, ${t})` },
+    { schema: { type: "string" as const, contentMediaType: t }, example: t === "image/svg+xml" ? "(an SVG source, passed through unchanged)" : `(the enhanced image, ${t})` },
   ]),
 );
 

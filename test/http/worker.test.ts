@@ -388,11 +388,21 @@ describe("errors", () => {
     await expectError(res, 413, "too_large");
   });
 
-  test("415 for what is not a PNG or JPEG", async () => {
+  test("415 for what is not an image; an SVG is passed through unchanged, unable to run script", async () => {
     await expectError(await fetch(`${open.url}/enhance`, { method: "POST", body: "hello", headers: { "Content-Type": "text/plain" } }), 415, "unsupported_media_type");
-    await expectError(await fetch(`${open.url}/enhance`, { method: "POST", body: "<svg/>", headers: { "Content-Type": "image/svg+xml" } }), 415, "unsupported_media_type");
     await expectError(await fetch(proxied("/page.html")), 415, "unsupported_media_type");
-    await expectError(await fetch(proxied("/image.svg")), 415, "unsupported_media_type");
+    const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"/>');
+    for (const res of [await fetch(proxied("/image.svg")), await fetch(`${open.url}/enhance`, { method: "POST", body: svg, headers: { "Content-Type": "image/svg+xml" } })]) {
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("Content-Type"), "image/svg+xml");
+      assert.equal(res.headers.get("Content-Security-Policy"), "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox");
+      assert.equal(res.headers.get("X-Content-Type-Options"), "nosniff");
+      assert.equal(res.headers.get("X-Enhance-Passthrough"), "svg");
+      assert.deepEqual(new Uint8Array(await res.arrayBuffer()), svg, "unchanged");
+    }
+    // Asked for a raster format it cannot have: a 415 that says how to get it.
+    const e = await expectError(await fetch(proxied("/image.svg", "&format=png")), 415, "unsupported_media_type");
+    assert.equal(e.param, "format");
     await expectError(await fetch(proxied("/as-text.png")), 415, "unsupported_media_type");
   });
 

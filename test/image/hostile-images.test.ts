@@ -283,7 +283,8 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
   add("jpeg sent as image/png", jpeg, "image/png", "strength=0");
   add("png sent as image/jpg", png, "image/jpg", "strength=0");
   add("empty body", new Uint8Array(0), "image/png", "");
-  add("text body", new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>"), "image/png", "");
+  add("svg body", new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>"), "image/png", "");
+  add("text body", new TextEncoder().encode("hello, not an image"), "image/png", "");
   add("gif body", new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), "image/jpeg", "");
 
   // Random mutations (fast-check, fixed seeds): bit flips, byte overwrites, cuts, splices.
@@ -297,6 +298,7 @@ interface Answer {
   c: Case;
   status: number;
   contentType: string;
+  csp: string;
   body: Uint8Array;
   size: string | null;
 }
@@ -320,6 +322,7 @@ async function post(c: Case): Promise<Answer> {
     c,
     status: res.status,
     contentType: res.headers.get("Content-Type") ?? "",
+    csp: res.headers.get("Content-Security-Policy") ?? "",
     body: new Uint8Array(await res.arrayBuffer()),
     size: res.headers.get("X-Enhance-Size"),
   };
@@ -343,6 +346,11 @@ async function checkAnswer(a: Answer): Promise<string | null> {
   const what = `${a.c.name} [${a.c.query}]`;
   if (a.status >= 500) return `${what}: ${a.status} ${new TextDecoder().decode(a.body).slice(0, 200)}`;
   if (a.status === 200) {
+    // An SVG is passed through: exactly its bytes, under a policy that runs no script.
+    if (a.contentType === "image/svg+xml") {
+      if (!/\bsandbox\b/.test(a.csp) || !/default-src 'none'/.test(a.csp)) return `${what}: SVG served without a sandboxing policy (${a.csp})`;
+      return Buffer.from(a.body).equals(Buffer.from(a.c.body)) ? null : `${what}: SVG served altered`;
+    }
     if (!/^image\/(png|jpeg|webp|avif)$/.test(a.contentType)) return `${what}: 200 with Content-Type ${a.contentType}`;
     let img: RgbaImage;
     try {
@@ -389,6 +397,7 @@ test("over 1,000 hostile images: every answer is a 4xx JSON error or a valid ima
   assert.equal(status("jpeg declaring 0x16"), 422);
   assert.equal(status("empty body"), 400);
   assert.equal(status("text body"), 415);
+  assert.equal(status("svg body"), 200, "an SVG is passed through, whatever Content-Type it was sent with");
   for (const n of ["png sent as image/jpeg", "jpeg sent as image/png", "png 1x1", "png 1x20000", "png 20000x1", "jpeg 1x20000", "jpeg 20000x1"]) {
     assert.equal(status(n), 200, n);
   }

@@ -17,7 +17,8 @@ import { freshness, type Freshness } from "../freshness.ts";
 import { derivedCache } from "../cached-lookup.ts";
 import { negotiateFormat, type NegotiatedFormat } from "../negotiate.ts";
 import { allowedSize, canonicalKey, parseQuery, type EnhanceParams } from "../params.ts";
-import { imageResponse, SECURITY_HEADERS, validatorHeaders } from "../responses.ts";
+import { imageResponse, SECURITY_HEADERS, svgResponse, validatorHeaders } from "../responses.ts";
+import { isSvg } from "../../image/svg.ts";
 import { ROUTES, serve } from "../openapi.ts";
 import { readUpload } from "../upload.ts";
 import type { AppDeps, AppEnv } from "../app-env.ts";
@@ -75,7 +76,7 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       return new Response(null, { status: 200, headers: h });
     }
     facts.cache = "none";
-    let computed: { result: PipelineResult; etag: string; fresh: Freshness };
+    let computed: { result: PipelineResult | Uint8Array<ArrayBuffer>; etag: string; fresh: Freshness };
     try {
       computed = await leased(cfg, async (lease) => {
         const fetched = await fetchSource(source.href, {
@@ -89,6 +90,7 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         // The ETag follows the source's bytes: a photo replaced at the same URL gets a new one.
         const etag = await etagFor(`${canonical}\nsource-sha256=${await sha256Hex(fetched.bytes)}`, engine.model.sha256);
         const fresh = freshness(fetched.headers, cfg.cacheTtl);
+        if (passThrough(fetched.bytes, params)) return { result: fetched.bytes, etag, fresh };
         return { result: await engine.enhance(fetched.bytes, pipelineOptions(params, negotiated, cfg)), etag, fresh };
       });
     } catch (e) {
@@ -99,8 +101,10 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       throw e;
     }
     const { result, etag, fresh } = computed;
-    const response = imageResponse(result, etag, fresh.cacheControl, vary, engine);
-    if (fresh.shared) stores.store(response, fresh.ttl);
+    const svg = result instanceof Uint8Array;
+    const response = svg ? svgResponse(result, etag, fresh.cacheControl, vary) : imageResponse(result, etag, fresh.cacheControl, vary, engine);
+    // R2 keeps only images it can check by their bytes; an SVG stays in this location's cache.
+    if (fresh.shared) stores.store(response, fresh.ttl, svg ? "cache" : "all");
     if (ifNoneMatchHits(ifNoneMatch, etag)) {
       facts.cache = "304";
       return new Response(null, { status: 304, headers: validatorHeaders(etag, fresh.cacheControl, vary) });
@@ -118,13 +122,27 @@ export function enhanceRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       c.get("facts").inBytes = bytes.length;
       const canonical = canonicalKey(params, `sha256:${await sha256Hex(bytes)}`, negotiated);
       const etag = await etagFor(canonical, engine.model.sha256);
+      if (passThrough(bytes, params)) return { result: bytes, etag };
       return { result: await engine.enhance(bytes, pipelineOptions(params, negotiated, cfg)), etag };
     });
     // Uploads are one client's data: never stored by this service or by shared caches.
-    return imageResponse(result, etag, "no-store", params.format === "auto", engine);
+    const vary = params.format === "auto";
+    return result instanceof Uint8Array ? svgResponse(result, etag, "no-store", vary) : imageResponse(result, etag, "no-store", vary, engine);
   });
 
   return app;
+}
+
+/**
+ * Whether the source is an SVG to pass through unchanged (image/svg.ts). Only under format=auto: an
+ * explicit raster format cannot be honoured for a drawing this service does not rasterise.
+ */
+function passThrough(bytes: Uint8Array, params: EnhanceParams): boolean {
+  if (!isSvg(bytes)) return false;
+  if (params.format !== "auto") {
+    throw new HttpError(415, "unsupported_media_type", `the source is an SVG, which is served as it is, not converted: ask with format=auto instead of format=${params.format}`, "format");
+  }
+  return true;
 }
 
 /**
