@@ -47,6 +47,8 @@ export const VARS = {
   MAX_WEBP_SOURCE_PIXELS: int(3264 * 2448, 1, MP),
   /** Pixels of an AVIF source: 1920 x 1280; libavif + dav1d need about three times the JPEG decoder's heap per pixel. */
   MAX_AVIF_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
+  /** Pixels of a GIF source: 1920 x 1280; GIF decodes in JS, into the RGBA image and a byte per pixel of LZW output. */
+  MAX_GIF_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
   /** Pixels of the output: 1920 x 1280; a full-size JPEG encode holds mozjpeg's whole-image buffers beside the image. */
   MAX_OUTPUT_PIXELS: int(1920 * 1280, 1, MP),
   /** Output pixels for mode=full: 512 x 512; the net at output size is seconds of CPU (memory is bounded by tiling). */
@@ -102,6 +104,7 @@ export interface Config {
   limits: PipelineLimits & {
     maxPngSourcePixels: number;
     maxWebpSourcePixels: number;
+    maxGifSourcePixels: number;
     maxAvifSourcePixels: number;
     maxAvifPixels: number;
     maxSourceBytes: number;
@@ -183,6 +186,7 @@ function resolve(env: Env): Config {
     maxAvifPixels: n("MAX_AVIF_PIXELS"),
     maxAvifSourcePixels: n("MAX_AVIF_SOURCE_PIXELS"),
     maxWebpSourcePixels: n("MAX_WEBP_SOURCE_PIXELS"),
+    maxGifSourcePixels: n("MAX_GIF_SOURCE_PIXELS"),
     maxBufferedBytes: n("MAX_BUFFERED_BYTES"),
     fetchTimeoutMs: n("FETCH_TIMEOUT_MS"),
     maxRedirects: n("MAX_REDIRECTS"),

@@ -8,6 +8,7 @@ export interface PipelineLimits {
   maxPngSourcePixels?: number;
   maxAvifSourcePixels?: number;
   maxWebpSourcePixels?: number;
+  maxGifSourcePixels?: number;
   /** Max width*height of the output: a larger explicit size is a 422, a photo asked for at its own size is scaled to it. */
   maxOutputPixels: number;
   /** Max output pixels for mode=full (curves estimated at full resolution; 422 above). */

@@ -21,7 +21,8 @@ import avifDecFactory from "@jsquash/avif/codec/dec/avif_dec.js";
 import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import { defaultOptions as avifDefaults } from "@jsquash/avif/meta.js";
 import { initResize } from "./resize.ts";
-import { asBytes, type ImageFormat, type RgbaImage } from "../shared/image.ts";
+import { GifReader } from "omggif";
+import { asBytes, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 
 export interface CodecModules {
@@ -259,7 +260,8 @@ function encodePng(compiled: WebAssembly.Module, img: RgbaImage): Uint8Array<Arr
  * are refused by the header reader before they get here. Throws whatever the decoder throws on corrupt
  * data; the pipeline maps that to 422.
  */
-export async function decode(bytes: Uint8Array, format: ImageFormat): Promise<RgbaImage> {
+export async function decode(bytes: Uint8Array, format: InputFormat): Promise<RgbaImage> {
+  if (format === "gif") return decodeGif(bytes);
   const m = await ready();
   let img: { data: Uint8Array; width: number; height: number };
   if (format === "png") img = decodePng(m.png, bytes);
@@ -268,6 +270,22 @@ export async function decode(bytes: Uint8Array, format: ImageFormat): Promise<Rg
   else img = decodeCopy(await emscriptenInstance(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
   return img;
+}
+
+/**
+ * GIF, in plain JS (omggif: a GIF's LZW needs no WASM): the first frame drawn on the logical screen,
+ * transparent where it does not reach. An animation is served as its first frame, a still photo
+ * rather than a broken <img> (enhancing every frame would cost their number times a still's work).
+ */
+function decodeGif(bytes: Uint8Array): RgbaImage {
+  const reader = new GifReader(bytes as Uint8Array<ArrayBuffer>);
+  if (reader.numFrames() === 0) throw new Error("the GIF has no image in it");
+  const { width, height } = reader;
+  const frame = reader.frameInfo(0);
+  if (frame.x + frame.width > width || frame.y + frame.height > height) throw new Error("the GIF's first frame lies outside its screen");
+  const data = new Uint8Array(width * height * 4);
+  reader.decodeAndBlitFrameRGBA(0, data);
+  return { width, height, data };
 }
 
 /**

@@ -2,11 +2,11 @@
  * Whether an image's bytes are all there: a source cut off mid-transfer decodes to a picture with a
  * grey or missing lower part (libjpeg only warns "premature end of data"), which must never be served
  * or cached as if it were the photo. Checked from the file's own structure before decoding: a JPEG
- * must reach its end-of-image marker, a PNG its IEND chunk, a WebP the length its RIFF header
- * declares, an AVIF the end of every top-level box (sniff.ts checks the boxes).
+ * must reach its end-of-image marker, a PNG its IEND chunk, a GIF its trailer, a WebP the length its
+ * RIFF header declares, an AVIF the end of every top-level box (sniff.ts checks the boxes).
  */
 import { HttpError } from "../shared/errors.ts";
-import type { ImageFormat } from "../shared/image.ts";
+import type { InputFormat } from "../shared/image.ts";
 
 function truncated(what: string): HttpError {
   return new HttpError(422, "undecodable", `the ${what} is truncated (a download cut off?): the image is not complete, so it is not served`);
@@ -15,8 +15,9 @@ function truncated(what: string): HttpError {
 const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 
 /** Throws 422 when `bytes`, sniffed as `format` and with a valid header, ends before the image does. */
-export function checkComplete(bytes: Uint8Array, format: ImageFormat): void {
-  if (format === "jpeg") jpegComplete(bytes);
+export function checkComplete(bytes: Uint8Array, format: InputFormat): void {
+  if (format === "gif") gifComplete(bytes);
+  else if (format === "jpeg") jpegComplete(bytes);
   else if (format === "png") pngComplete(bytes);
   else if (format === "webp") webpComplete(bytes);
 }
@@ -66,4 +67,34 @@ function pngComplete(b: Uint8Array): void {
 function webpComplete(b: Uint8Array): void {
   const riff = (b[4]! | (b[5]! << 8) | (b[6]! << 16)) + b[7]! * 2 ** 24;
   if (b.length < 8 + riff) throw truncated(`WebP: its RIFF header declares ${8 + riff} bytes, ${b.length} arrived`);
+}
+
+/** GIF blocks after the header: extensions and images are runs of sub-blocks ending in an empty one; 0x3B ends the file. */
+function gifComplete(b: Uint8Array): void {
+  const n = b.length;
+  const table = (flags: number) => ((flags & 0x80) !== 0 ? 3 * (1 << ((flags & 7) + 1)) : 0);
+  let pos = 13 + table(b[10]!);
+  const subBlocks = (what: string): void => {
+    for (;;) {
+      if (pos >= n) throw truncated(`GIF: its ${what} stops before its end`);
+      const size = b[pos++]!;
+      if (size === 0) return;
+      pos += size;
+    }
+  };
+  for (;;) {
+    if (pos >= n) throw truncated("GIF: it ends before its trailer");
+    const block = b[pos++]!;
+    if (block === 0x3b) return;
+    if (block === 0x21) {
+      pos++; // the extension's label
+      subBlocks("extension");
+    } else if (block === 0x2c) {
+      if (pos + 9 > n) throw truncated("GIF: an image descriptor is cut off");
+      pos += 9 + table(b[pos + 8]!) + 1; // descriptor, local colour table, LZW minimum code size
+      subBlocks("image data");
+    } else {
+      throw new HttpError(422, "undecodable", `the GIF has an unknown block 0x${block.toString(16)} at byte ${pos - 1}`);
+    }
+  }
 }

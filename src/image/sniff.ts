@@ -10,10 +10,10 @@
  *   transform is not applied, as by the decoder). Image sequences (`avis`) are refused (415).
  */
 import { HttpError } from "../shared/errors.ts";
-import type { ImageFormat } from "../shared/image.ts";
+import type { InputFormat } from "../shared/image.ts";
 
 export interface ImageHeader {
-  format: ImageFormat;
+  format: InputFormat;
   width: number;
   height: number;
   /** EXIF orientation 1-8 (JPEG APP1); 1 when absent or invalid. */
@@ -25,16 +25,17 @@ export interface ImageHeader {
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** What the service reads, for error messages. */
-export const ACCEPTED_INPUTS = "PNG, JPEG, WebP and AVIF";
+export const ACCEPTED_INPUTS = "PNG, JPEG, WebP, AVIF and GIF";
 
 const ascii = (b: Uint8Array, o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
 
 /** The format from magic bytes, or null when it is none of PNG, JPEG, WebP, AVIF. */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
+export function sniffFormat(bytes: Uint8Array): InputFormat | null {
   if (bytes.length >= 8 && PNG_MAGIC.every((b, i) => bytes[i] === b)) return "png";
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
   if (bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 4) === "WEBP") return "webp";
   if (bytes.length >= 12 && ascii(bytes, 4, 4) === "ftyp" && isAvifBrand(bytes)) return "avif";
+  if (bytes.length >= 6 && (ascii(bytes, 0, 6) === "GIF87a" || ascii(bytes, 0, 6) === "GIF89a")) return "gif";
   return null;
 }
 
@@ -50,7 +51,7 @@ function isAvifBrand(b: Uint8Array): boolean {
 
 /** What other common formats look like, so a 415 can say what it got. */
 function otherFormat(b: Uint8Array): string | null {
-  if (ascii(b, 0, 4) === "GIF8") return "GIF";
+  if (ascii(b, 0, 4) === "GIF8") return "a GIF of an unknown version";
   if (ascii(b, 4, 4) === "ftyp") return `an ISO-BMFF file (${ascii(b, 8, 4).replace(/[^\x20-\x7e]/g, "?")}; HEIC is not supported)`;
   if ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 42) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 42)) return "TIFF";
   if (b[0] === 0x42 && b[1] === 0x4d) return "BMP";
@@ -77,7 +78,17 @@ export function readHeader(bytes: Uint8Array): ImageHeader {
   }
   if (format === "png") return readPng(bytes);
   if (format === "jpeg") return readJpeg(bytes);
+  if (format === "gif") return readGif(bytes);
   return format === "webp" ? readWebp(bytes) : readAvif(bytes);
+}
+
+/** GIF: the logical screen's size (every frame is drawn inside it). */
+function readGif(b: Uint8Array): ImageHeader {
+  if (b.length < 13) throw undecodable("GIF is truncated before its screen descriptor");
+  const width = le16(b, 6);
+  const height = le16(b, 8);
+  checkedSize("GIF", width, height);
+  return { format: "gif", width, height, orientation: 1 };
 }
 
 /** Larger than any decoder here accepts in one dimension; a header above it is refused as corrupt. */

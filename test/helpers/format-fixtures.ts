@@ -126,9 +126,8 @@ export function avifAsSequence(file: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Magic bytes of formats the service does not read. */
+/** Magic bytes of formats the service does not decode (SVG is passed through by the HTTP layer, not decoded). */
 export const OTHER_FORMATS: Record<string, Uint8Array> = {
-  GIF: new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;"),
   HEIC: new Uint8Array([0, 0, 0, 24, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic")]),
   TIFF: new Uint8Array([0x49, 0x49, 42, 0, 8, 0, 0, 0, 0, 0]),
   SVG: new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'),

@@ -148,7 +148,7 @@ test("GET: the cache key is the negotiated format, so two browsers' Accept heade
 
 test("/health lists the formats, the auto rule and the AVIF limit", async () => {
   const h = (await (await fetch(`${worker.url}/health`)).json()) as { formats: { inputs: string[]; outputs: string[]; avifMaxPixels: number; defaultQuality: Record<string, number> } };
-  assert.deepEqual(h.formats.inputs, ["png", "jpeg", "webp", "avif"]);
+  assert.deepEqual(h.formats.inputs, ["png", "jpeg", "webp", "avif", "gif", "svg"]);
   assert.deepEqual(h.formats.outputs, ["auto", "jpeg", "png", "webp", "avif"]);
   assert.equal(h.formats.avifMaxPixels, AVIF_LIMIT);
   assert.deepEqual(Object.keys(h.formats.defaultQuality).sort(), ["avif", "jpeg", "webp"]);

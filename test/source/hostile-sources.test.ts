@@ -445,7 +445,7 @@ const UPSTREAMS: Array<[name: string, path: string, expect: number | "png" | "jp
   ["SVG labelled image/svg+xml: passed through, sandboxed", typed("svg", "image/svg+xml"), "svg"],
   ["SVG labelled image/png: the bytes decide", typed("svg", "image/png"), "svg"],
   ["SVG labelled image/jpeg, format=jpeg requested", typed("svg", "image/jpeg"), 415, "&format=jpeg"],
-  ["GIF (not supported)", typed("gif", "image/gif"), 415],
+  ["GIF: its first frame, enhanced", typed("gif", "image/gif"), "jpeg"],
   ["text labelled image/png", typed("text", "image/png"), 415],
   ["empty body labelled image/png", typed("empty", "image/png"), 415],
   ["HTML as text/html", typed("html", "text/html"), 415],

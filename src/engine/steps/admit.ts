@@ -10,7 +10,7 @@ import { checkComplete } from "../../image/complete.ts";
 import { embeddedProfile } from "../../image/colour-profile.ts";
 import { orientedSize } from "../../image/orient.ts";
 import { fitSize } from "../../image/resize.ts";
-import type { ImageFormat } from "../../shared/image.ts";
+import type { InputFormat } from "../../shared/image.ts";
 import type { PipelineLimits } from "../options.ts";
 import type { Step } from "../context.ts";
 
@@ -18,8 +18,9 @@ import type { Step } from "../context.ts";
  * Each format's own source limit, on top of maxSourcePixels: decoders differ in heap per pixel, so
  * the formats whose decoders need more get lower limits (the values and their reasons: src/config.ts).
  */
-const SOURCE_LIMITS: Readonly<Record<ImageFormat, { limit: keyof PipelineLimits; name: string } | null>> = {
+const SOURCE_LIMITS: Readonly<Record<InputFormat, { limit: keyof PipelineLimits; name: string } | null>> = {
   jpeg: null,
+  gif: { limit: "maxGifSourcePixels", name: "GIF" },
   png: { limit: "maxPngSourcePixels", name: "PNG" },
   webp: { limit: "maxWebpSourcePixels", name: "WebP" },
   avif: { limit: "maxAvifSourcePixels", name: "AVIF" },

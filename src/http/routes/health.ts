@@ -19,7 +19,8 @@ export function healthRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         model: { name: m.name, version: m.version, sha256: m.sha256, arch: m.arch, variant: m.variant, estimationSize: m.estimationSize },
         limits: cfg.limits,
         formats: {
-          inputs: ["png", "jpeg", "webp", "avif"],
+          // GIF: its first frame; SVG: passed through unchanged (docs/api.md).
+          inputs: ["png", "jpeg", "webp", "avif", "gif", "svg"],
           outputs: FORMATS,
           auto: "avif if Accept lists image/avif, else webp if it lists image/webp, else the source's format (jpeg/png), else jpeg (png with alpha)",
           // Above this output size AVIF is too costly: format=auto serves WebP, format=avif is a 422.

@@ -1,0 +1,66 @@
+/** GIF sources (src/image/codecs.ts, omggif): the first frame, exactly; hostile GIFs refused. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { GifWriter } from "omggif";
+import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
+import { decode } from "../../src/image/codecs.ts";
+import { HttpError } from "../../src/shared/errors.ts";
+import type { PipelineOptions } from "../../src/engine/options.ts";
+
+const engine = await createNodeEngine();
+const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 100_000, maxGifSourcePixels: 1_000_000 };
+const asIs: PipelineOptions = { fit: "scale-down", format: "png", strength: 0, mode: "fast", orient: true, limits };
+
+const PALETTE = [0x000000, 0x102030, 0x405060, 0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080];
+
+/** A GIF of `frames` frames of w x h, frame k's pixel (x, y) = palette index f(k, x, y). */
+function gif(w: number, h: number, frames: number, f: (k: number, x: number, y: number) => number, transparent?: number): Uint8Array {
+  const buf = new Uint8Array(1024 + w * h * frames * 2);
+  const writer = new GifWriter(buf, w, h, { palette: PALETTE, loop: frames > 1 ? 0 : undefined });
+  for (let k = 0; k < frames; k++) {
+    const idx = Array.from({ length: w * h }, (_, i) => f(k, i % w, Math.floor(i / w)));
+    writer.addFrame(0, 0, w, h, idx, { delay: 10, ...(transparent !== undefined ? { transparent } : {}) });
+  }
+  return buf.slice(0, writer.end());
+}
+
+const colour = (i: number) => [(PALETTE[i]! >> 16) & 255, (PALETTE[i]! >> 8) & 255, PALETTE[i]! & 255];
+
+test("a still GIF decodes to its exact pixels and is enhanced; format=source serves JPEG, or PNG when it is transparent", async () => {
+  const still = gif(30, 20, 1, (_k, x, y) => (x + y) % 8);
+  const out = await decode((await engine.enhance(still, asIs)).bytes, "png");
+  for (let i = 0; i < 30 * 20; i++) assert.deepEqual([...out.data.subarray(i * 4, i * 4 + 3)], colour(((i % 30) + Math.floor(i / 30)) % 8), `pixel ${i}`);
+  const dark = gif(30, 20, 1, (_k, x) => (x % 2 ? 1 : 2));
+  const r = await engine.enhance(dark, { ...asIs, strength: 1, format: "source" });
+  assert.equal(r.format, "jpeg");
+  const brighter = await decode(r.bytes, "jpeg");
+  assert.ok(brighter.data[0]! > colour(2)[0]! || brighter.data[4]! > colour(1)[0]!, "enhanced");
+  const transparent = gif(8, 8, 1, (_k, x) => (x < 4 ? 0 : 3), 0);
+  assert.equal((await engine.enhance(transparent, { ...asIs, format: "source" })).format, "png");
+});
+
+test("an animated GIF is served as its first frame", async () => {
+  const anim = gif(16, 12, 3, (k) => [3, 4, 5][k]!);
+  const out = await decode((await engine.enhance(anim, asIs)).bytes, "png");
+  assert.equal(out.width, 16);
+  for (let i = 0; i < 16 * 12; i++) assert.deepEqual([...out.data.subarray(i * 4, i * 4 + 3)], [255, 0, 0], `pixel ${i} is the first frame's red`);
+});
+
+test("hostile GIFs: a huge screen, a cut anywhere, no image, an unknown block: 422, and the engine goes on", async () => {
+  const refuse = async (bytes: Uint8Array, why: RegExp) => {
+    await assert.rejects(engine.enhance(bytes, asIs), (e: unknown) => e instanceof HttpError && e.status === 422 && why.test(e.message), String(why));
+  };
+  const still = gif(40, 30, 2, (k, x, y) => (x * y + k) % 8);
+  const huge = still.slice();
+  huge.set([0xff, 0xff, 0xff, 0xff], 6); // a 65535 x 65535 screen
+  await refuse(huge, /65535x65535 = .* pixels; the limit is 4000000/);
+  const overGifLimit = gif(1200, 1000, 1, () => 1); // 1.2 MP: under the general limit, over the GIF one
+  await refuse(overGifLimit, /the GIF source image is 1200x1000 = 1200000 pixels; the limit is 1000000/);
+  for (let cut = 13; cut < still.length; cut += 5) await refuse(still.subarray(0, cut), /truncated|no image/);
+  await refuse(still.subarray(0, still.length - 1), /truncated/);
+  await refuse(new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), /no image/);
+  const unknown = still.slice();
+  unknown[13 + 3 * 8] = 0x99; // the first block after the colour table
+  await refuse(unknown, /unknown block 0x99/);
+  assert.equal((await engine.enhance(still, asIs)).width, 40);
+});
