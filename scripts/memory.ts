@@ -11,6 +11,7 @@
  * The peak is sampled after every pipeline stage and at the end of every codec job (when that job's
  * WASM memory is largest). Exit code 1 when any peak or the idle total is over --budget.
  */
+import { GifWriter } from "omggif";
 import { createNodeEngine } from "./lib/node-engine.ts";
 import { CODEC_NAMES, encode, type CodecName } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
@@ -108,6 +109,22 @@ const [avifSrcW, avifSrcH] = dims(limits.maxAvifSourcePixels, 3 / 2);
 const bigAvif = await encode(scene(avifSrcW, avifSrcH, 9), "avif", { quality: 70 });
 const maxWebp = await encode(scene(outW, outH, 8), "webp", { quality: 90 });
 const [avifW, avifH] = dims(limits.maxAvifPixels, 4 / 3);
+const [gifW, gifH] = dims(limits.maxGifSourcePixels, 3 / 2);
+const bigGif = gifOf(scene(gifW, gifH, 10));
+
+/** A GIF of `img` on a 6x7x6 colour cube (what a GIF of a photo looks like: 252 colours). */
+function gifOf(img: RgbaImage): Uint8Array {
+  const palette = Array.from({ length: 256 }, (_, i) => (i < 252 ? (Math.round(((i / 42) | 0) * 51) << 16) | (Math.round((((i / 6) | 0) % 7) * 42.5) << 8) | Math.round((i % 6) * 51) : 0));
+  const idx = new Uint8Array(img.width * img.height);
+  for (let p = 0; p < idx.length; p++) {
+    const d = img.data;
+    idx[p] = Math.round(d[p * 4]! / 51) * 42 + Math.round(d[p * 4 + 1]! / 42.5) * 6 + Math.round(d[p * 4 + 2]! / 51);
+  }
+  const buf = new Uint8Array(1024 + idx.length * 2);
+  const writer = new GifWriter(buf, img.width, img.height, { palette });
+  writer.addFrame(0, 0, img.width, img.height, Array.from(idx));
+  return buf.slice(0, writer.end());
+}
 
 interface Job {
   name: string;
@@ -135,6 +152,9 @@ const MIX: Job[] = [
   { name: `largest JPEG -> ${avifW}x${avifH} AVIF (the AVIF output limit)`, input: maxOut, opts: { width: avifW, format: "avif" } },
   { name: "largest AVIF -> full size JPEG", input: bigAvif, opts: { format: "jpeg" } },
   { name: "largest AVIF -> full size WebP", input: bigAvif, opts: { format: "webp" } },
+  { name: `largest GIF ${gifW}x${gifH} (${fmt(bigGif.length)} MB) -> 512 JPEG`, input: bigGif, opts: { width: 512, format: "jpeg" } },
+  { name: "largest GIF -> full size PNG", input: bigGif, opts: { format: "png" } },
+  { name: "12 MP JPEG, no size -> scaled to the output limit", input: big, opts: { format: "jpeg" } },
 ];
 
 const base: PipelineOptions = { fit: "scale-down", format: "jpeg", strength: "auto", mode: "fast", orient: true, limits };
