@@ -97,8 +97,8 @@ function preReduction(w: number, h: number, width: number, height: number): { wi
 
 /**
  * Resample `img` to exactly width x height. Returns `img` itself when the size is unchanged (so a
- * no-op resize leaves pixels untouched). Premultiplication and linear-light conversion are off: the
- * model was trained on sRGB values resized this way, and they cost time.
+ * no-op resize leaves pixels untouched). Images with alpha are resized premultiplied; linear-light
+ * conversion is off: the model was trained on sRGB values resized this way, and it costs time.
  */
 export async function resizeImage(
   img: RgbaImage,
@@ -112,6 +112,13 @@ export async function resizeImage(
     throw new Error(`resize target must be positive integers, got ${width}x${height}`);
   }
   if (width === img.width && height === img.height) return img;
+  // With alpha, colours are averaged weighted by it (premultiplied), or transparent pixels' colours
+  // (often black) bleed into the edges as dark fringes.
+  if (!opaque(img)) return unpremultiply(await resizeOpaque(premultiply(img), width, height, filter));
+  return resizeOpaque(img, width, height, filter);
+}
+
+async function resizeOpaque(img: RgbaImage, width: number, height: number, filter: ResizeFilter): Promise<RgbaImage> {
   const down = width <= img.width && height <= img.height;
   if (filter === "area") {
     if (down) return areaDownscale(img, width, height);
@@ -123,6 +130,43 @@ export async function resizeImage(
     if (img.width === width && img.height === height) return img;
   }
   return { width, height, data: wasmResize(img, width, height, FILTER_INDEX[filter]) };
+}
+
+function opaque(img: RgbaImage): boolean {
+  const d = img.data;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return false;
+  return true;
+}
+
+/** A copy with R, G, B multiplied by alpha (all of 0-255). */
+function premultiply(img: RgbaImage): RgbaImage {
+  const d = img.data;
+  const out = new Uint8Array(d.length);
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3]!;
+    out[i] = Math.round((d[i]! * a) / 255);
+    out[i + 1] = Math.round((d[i + 1]! * a) / 255);
+    out[i + 2] = Math.round((d[i + 2]! * a) / 255);
+    out[i + 3] = a;
+  }
+  return { width: img.width, height: img.height, data: out };
+}
+
+/** Undoes premultiply, in place. */
+function unpremultiply(img: RgbaImage): RgbaImage {
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const a = d[i + 3]!;
+    if (a === 255) continue;
+    if (a === 0) {
+      d[i] = d[i + 1] = d[i + 2] = 0;
+      continue;
+    }
+    d[i] = Math.min(255, Math.round((d[i]! * 255) / a));
+    d[i + 1] = Math.min(255, Math.round((d[i + 1]! * 255) / a));
+    d[i + 2] = Math.min(255, Math.round((d[i + 2]! * 255) / a));
+  }
+  return img;
 }
 
 /**

@@ -285,6 +285,10 @@ function readJpeg(b: Uint8Array): ImageHeader {
       const width = u16(b, start + 3);
       // Height 0 means "defined later by a DNL marker", which the decoder does not support.
       if (width === 0 || height === 0) throw undecodable(`JPEG declares ${width}x${height} pixels`);
+      // Four components: CMYK (or YCCK), a print colour space whose conversion needs its profile.
+      if (b[start + 5] === 4) {
+        throw new HttpError(422, "undecodable", "the JPEG is CMYK (a print colour space), which this service does not convert: save it as RGB");
+      }
       return { format: "jpeg", width, height, orientation };
     }
     if (marker === 0xe1 && orientation === 1) orientation = exifOrientation(b.subarray(start, end));

@@ -487,6 +487,7 @@ test("hand-built and progressive JPEGs: restart markers, greyscale, CMYK, progre
   } else {
     assert.equal(cmyk.status, 422);
     assert.match(new TextDecoder().decode(cmyk.body), /undecodable/);
+    assert.match(new TextDecoder().decode(cmyk.body), /CMYK/, "the message names the reason");
   }
 
   const src = paint(40, 24, (x) => (x < 20 ? [220, 30, 30] : [30, 30, 220]));

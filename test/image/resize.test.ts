@@ -26,8 +26,8 @@ test("area downscale averages exactly the covered source area (fractional overla
   // Left 2x2 block: 0, 100, 200, 100 -> 100; right: 10, 20, 30, 40 -> 25.
   assert.deepEqual([...(await resizeImage(blocks, 2, 1, "area")).data], [100, 0, 0, 255, 25, 0, 0, 255]);
   // 3 -> 2: output 0 covers [0, 1.5): (0 + 0.5 * 90) / 1.5 = 30; output 1: (0.5 * 90 + 180) / 1.5 = 150.
-  const three = makePixels(3, 1, (x) => [x * 90, 0, 0, 0]);
-  assert.deepEqual([...(await resizeImage(three, 2, 1, "area")).data], [30, 0, 0, 0, 150, 0, 0, 0]);
+  const three = makePixels(3, 1, (x) => [x * 90, 0, 0, 255]);
+  assert.deepEqual([...(await resizeImage(three, 2, 1, "area")).data], [30, 0, 0, 255, 150, 0, 0, 255]);
   // A constant image stays constant at any size.
   const flat = makePixels(37, 23, () => [77, 88, 99, 255]);
   const small = await resizeImage(flat, 5, 3, "area");
@@ -50,4 +50,22 @@ test("cropImage copies the rectangle and refuses one outside the image", () => {
   const c = cropImage(img, 1, 2, 3, 2);
   assert.deepEqual([c.width, c.height, c.data[0], c.data[1], c.data[(1 * 3 + 2) * 4], c.data[(1 * 3 + 2) * 4 + 1]], [3, 2, 1, 2, 3, 3]);
   assert.throws(() => cropImage(img, 3, 0, 3, 1), /outside/);
+});
+
+test("alpha is resized premultiplied: no dark fringe where an opaque shape meets transparent black", async () => {
+  // White on the left half, fully transparent black on the right: every filter and path.
+  const img = makePixels(64, 32, (x) => (x < 32 ? [255, 255, 255, 255] : [0, 0, 0, 0]));
+  for (const [w, h] of [[31, 16], [7, 3], [100, 50]] as const) {
+    const out = await resizeImage(img, w, h);
+    for (let i = 0; i < out.data.length; i += 4) {
+      const a = out.data[i + 3]!;
+      if (a >= 8) assert.ok(out.data[i]! >= 250, `${w}x${h}: pixel ${i / 4} is ${out.data[i]} at alpha ${a}: a dark fringe`);
+    }
+    assert.ok([...out.data].some((v, i) => i % 4 === 3 && v > 0 && v < 255), `${w}x${h}: the edge is blended`);
+  }
+  // Opaque images take the same path as before: bytes unchanged by this.
+  const opaque = makePixels(40, 20, (x, y) => [x * 6, y * 12, 100, 255]);
+  const a = await resizeImage(opaque, 13, 7);
+  const b = await resizeImage({ ...opaque, data: opaque.data.slice() }, 13, 7);
+  assert.deepEqual(a.data, b.data);
 });
