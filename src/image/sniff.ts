@@ -16,7 +16,7 @@ export interface ImageHeader {
   format: InputFormat;
   width: number;
   height: number;
-  /** EXIF orientation 1-8 (JPEG APP1); 1 when absent or invalid. */
+  /** EXIF orientation 1-8 (JPEG APP1, or AVIF irot/imir as the same codes); 1 when absent or invalid. */
   orientation: number;
   /** AVIF: the primary item's colr property (an ICC profile, or coded primaries and transfer). */
   avifColour?: { icc: Uint8Array } | { primaries: number; transfer: number };
@@ -229,7 +229,7 @@ function readAvif(b: Uint8Array): ImageHeader {
   const width = u32(b, ispe.start + 4);
   const height = u32(b, ispe.start + 8);
   checkedSize("AVIF", width, height);
-  const header: ImageHeader = { format: "avif", width, height, orientation: 1 };
+  const header: ImageHeader = { format: "avif", width, height, orientation: avifOrientation(b, mine) };
   const colr = mine.find((p) => p?.type === "colr");
   if (colr && colr.end - colr.start >= 4) {
     const kind = ascii(b, colr.start, 4);
@@ -237,6 +237,50 @@ function readAvif(b: Uint8Array): ImageHeader {
     else if (kind === "nclx" && colr.end - colr.start >= 8) header.avifColour = { primaries: u16(b, colr.start + 4), transfer: u16(b, colr.start + 6) };
   }
   return header;
+}
+
+/** Where EXIF orientation `o` (1-8) sends stored pixel (x, y) of a w x h image. */
+function orientPoint(o: number, x: number, y: number, w: number, h: number): [number, number] {
+  switch (o) {
+    case 2: return [w - 1 - x, y];
+    case 3: return [w - 1 - x, h - 1 - y];
+    case 4: return [x, h - 1 - y];
+    case 5: return [y, x];
+    case 6: return [h - 1 - y, x];
+    case 7: return [h - 1 - y, w - 1 - x];
+    case 8: return [y, w - 1 - x];
+    default: return [x, y];
+  }
+}
+
+/**
+ * The AVIF primary item's transformative properties, irot (a rotation of angle x 90 degrees
+ * anticlockwise) and imir (a mirror about the vertical (0) or horizontal (1) axis), applied in the
+ * order they are associated, as the single EXIF orientation that does the same.
+ */
+function avifOrientation(b: Uint8Array, props: Array<Box | undefined>): number {
+  const ops: number[] = [];
+  for (const p of props) {
+    if (!p || p.end <= p.start) continue;
+    if (p.type === "irot") ops.push([1, 8, 3, 6][b[p.start]! & 3]!);
+    else if (p.type === "imir") ops.push((b[p.start]! & 1) === 0 ? 2 : 4);
+  }
+  if (ops.length === 0) return 1;
+  // Follow two corners of a 3 x 2 image through the operations and find the code that moves them alike.
+  const follow = (x: number, y: number): [number, number] => {
+    let [w, h] = [3, 2];
+    for (const o of ops) {
+      [x, y] = orientPoint(o, x, y, w, h);
+      if (o >= 5) [w, h] = [h, w];
+    }
+    return [x, y];
+  };
+  const [a, c] = [follow(0, 0), follow(2, 0)];
+  for (let o = 1; o <= 8; o++) {
+    const [oa, oc] = [orientPoint(o, 0, 0, 3, 2), orientPoint(o, 2, 0, 3, 2)];
+    if (oa[0] === a[0] && oa[1] === a[1] && oc[0] === c[0] && oc[1] === c[1]) return o;
+  }
+  return 1;
 }
 
 function readPng(b: Uint8Array): ImageHeader {

@@ -162,3 +162,29 @@ test("fast-check: mutated WebP and AVIF headers give a header or an HttpError, n
     );
   }
 });
+
+test("AVIF irot and imir become the orientation the pipeline applies, in their association order", () => {
+  const box = (type: string, ...payload: number[][]): number[] => {
+    const body = payload.flat();
+    const size = 8 + body.length;
+    return [(size >>> 24) & 255, (size >>> 16) & 255, (size >>> 8) & 255, size & 255, ...[...type].map((c) => c.charCodeAt(0)), ...body];
+  };
+  const u32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  /** A header-only AVIF: its primary item 30x20, with `props` (irot/imir payloads) after ispe. */
+  const avifWith = (props: Array<["irot" | "imir", number]>): Uint8Array => {
+    const ipco = box("ipco", box("ispe", [0, 0, 0, 0], u32(30), u32(20)), ...props.map(([t, v]) => box(t, [v])));
+    const ipma = box("ipma", [0, 0, 0, 0], u32(1), [0, 1, 1 + props.length], Array.from({ length: 1 + props.length }, (_, i) => 0x80 | (i + 1)));
+    const meta = box("meta", [0, 0, 0, 0], box("pitm", [0, 0, 0, 0], [0, 1]), box("iprp", ipco, ipma));
+    return new Uint8Array([...box("ftyp", [..."avif"].map((c) => c.charCodeAt(0)), [0, 0, 0, 0], [..."mif1"].map((c) => c.charCodeAt(0))), ...meta]);
+  };
+  const orientation = (props: Array<["irot" | "imir", number]>) => readHeader(avifWith(props)).orientation;
+  assert.equal(orientation([]), 1);
+  assert.deepEqual([0, 1, 2, 3].map((a) => orientation([["irot", a]])), [1, 8, 3, 6], "0, 90, 180, 270 degrees anticlockwise");
+  assert.equal(orientation([["imir", 0]]), 2, "about the vertical axis: left and right swap");
+  assert.equal(orientation([["imir", 1]]), 4, "about the horizontal axis: top and bottom swap");
+  assert.equal(orientation([["irot", 1], ["imir", 0]]), 7, "rotate, then mirror");
+  assert.equal(orientation([["imir", 0], ["irot", 1]]), 5, "mirror, then rotate");
+  assert.equal(orientation([["irot", 2], ["imir", 1]]), 2);
+  const h = readHeader(avifWith([["irot", 3]]));
+  assert.deepEqual([h.width, h.height], [30, 20], "the header keeps the stored size; the pipeline turns it");
+});

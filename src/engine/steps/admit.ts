@@ -50,7 +50,7 @@ export const admit: Step = {
     const profile = await embeddedProfile(ctx.input, header);
     if (profile) ctx.profile = profile;
     ctx.header = header;
-    ctx.orientation = header.format === "jpeg" && opts.orient ? header.orientation : 1;
+    ctx.orientation = opts.orient ? header.orientation : 1;
 
     const upright = orientedSize(header.width, header.height, ctx.orientation);
     let target = fitSize(upright.width, upright.height, opts.width, opts.height, opts.fit);
