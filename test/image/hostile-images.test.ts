@@ -12,12 +12,15 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import fc from "fast-check";
+import { GifWriter } from "omggif";
+import { deflateSync } from "node:zlib";
 import jpegEncodeRaw, { init as initJpegEncodeRaw } from "@jsquash/jpeg/encode.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
 import { CODEC_WASM } from "../../scripts/lib/node-engine.ts";
 import { decodeAny, encodeJpeg, encodePng, initFixtures, paint, withExifOrientation, type RgbaImage } from "../helpers/fixtures.ts";
 import { animatedWebp, avif, avifAsSequence, avifDeclaring, webp, webpDeclaring, webpEmptyChunk, webpRiffSize } from "../helpers/format-fixtures.ts";
+import { ADOBE_RGB, DISPLAY_P3, iccProfile, jpegWithIcc, pngWithIcc } from "../helpers/icc.ts";
 import { buildPng, jpegBoundaries, jpegDeclaring, pngBoundaries, pngChunk, pngDeclaring, uniformJpeg } from "../helpers/hostile-images.ts";
 
 interface Case {
@@ -168,6 +171,14 @@ function mutations(base: Uint8Array, name: string, seed: number, runs: number): 
   });
 }
 
+/** A GIF of `frames` frames on an 8-colour palette. */
+function gifOf(w: number, h: number, frames: number): Uint8Array {
+  const buf = new Uint8Array(1024 + w * h * frames * 2);
+  const writer = new GifWriter(buf, w, h, { palette: [0x000000, 0x203040, 0x405060, 0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080], loop: frames > 1 ? 0 : undefined });
+  for (let k = 0; k < frames; k++) writer.addFrame(0, 0, w, h, Array.from({ length: w * h }, (_, i) => (i + k) % 8), { delay: 10 });
+  return buf.slice(0, writer.end());
+}
+
 async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
   await initJpegEncodeRaw(await WebAssembly.compile(await readFile(CODEC_WASM.jpegEnc)));
   const cases: Case[] = [];
@@ -200,8 +211,20 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
     ["avif-10bit", avif10],
     ["avif-alpha", avifAlpha],
   ];
+  // GIF (still and animated) and photos carrying colour profiles: the newer parsers meet the same cuts and mutations.
+  const gifStill = gifOf(28, 18, 1);
+  const gifAnimated = gifOf(20, 14, 3);
+  const p3 = iccProfile({ primaries: DISPLAY_P3, description: "Display P3" });
+  const adobe = iccProfile({ primaries: ADOBE_RGB, curve: { gamma: 563 / 256 }, description: "Adobe RGB (1998)" });
+  const profiled: Array<[string, Uint8Array]> = [
+    ["gif-still", gifStill],
+    ["gif-animated", gifAnimated],
+    ["jpeg-p3-split", jpegWithIcc(jpeg, p3, 2)],
+    ["png-adobe-iccp", pngWithIcc(png, adobe)],
+  ];
   const bases: Array<[string, Uint8Array]> = [
     ...modern,
+    ...profiled,
     ["png", png],
     ["jpeg", jpeg],
     ["progressive", progressive],
@@ -283,6 +306,19 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
   add("jpeg sent as image/png", jpeg, "image/png", "strength=0");
   add("png sent as image/jpg", png, "image/jpg", "strength=0");
   add("empty body", new Uint8Array(0), "image/png", "");
+  // Hostile profiles and GIFs: tag counts in the millions, offsets past the end, a zlib bomb in iCCP, a
+  // 65535x65535 GIF screen.
+  const lying = p3.slice();
+  new DataView(lying.buffer).setUint32(128, 0x7fffffff);
+  add("icc tag count in the millions", pngWithIcc(png, lying));
+  const pastEnd = p3.slice();
+  new DataView(pastEnd.buffer).setUint32(136, 0xfffffff0);
+  add("icc tag offset past the end", jpegWithIcc(jpeg, pastEnd));
+  add("icc truncated", jpegWithIcc(jpeg, p3.subarray(0, 90)));
+  add("iCCP zlib bomb", pngWithIcc(png, p3, deflateSync(Buffer.alloc(32 * 1024 * 1024))));
+  const hugeGif = gifStill.slice();
+  hugeGif.set([0xff, 0xff, 0xff, 0xff], 6);
+  add("gif screen 65535x65535", hugeGif);
   add("svg body", new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>"), "image/png", "");
   add("text body", new TextEncoder().encode("hello, not an image"), "image/png", "");
   add("gif body", new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), "image/jpeg", "");
@@ -412,6 +448,12 @@ test("over 1,000 hostile images: every answer is a 4xx JSON error or a valid ima
   assert.equal(status("webp empty VP8L chunk"), 422);
   assert.equal(status("webp RIFF size 0"), 422);
   assert.equal(status("gif body"), 422, "a GIF with no image in it");
+  for (const n of ["icc tag count in the millions", "icc tag offset past the end", "icc truncated", "iCCP zlib bomb", "gif screen 65535x65535"]) {
+    assert.equal(status(n), 422, n);
+  }
+  for (const n of ["gif-still", "gif-animated", "jpeg-p3-split", "png-adobe-iccp"]) {
+    assert.ok(answers.filter((a) => a.c.name === `valid ${n}`).every((a) => a.status === 200), `valid ${n}: every query 200`);
+  }
 });
 
 test("lossless WebP and AVIF (8, 10 and 12 bit) decode to the exact pixels; alpha is kept by PNG, WebP and AVIF", async () => {
