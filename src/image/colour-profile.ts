@@ -5,6 +5,7 @@
  * says nothing (then it is sRGB, as on the web).
  */
 import { HttpError } from "../shared/errors.ts";
+import { joinChunks } from "../shared/bytes.ts";
 import { isSrgb, parseIcc, profileFromPrimaries, srgbToLinear, type Profile } from "./icc.ts";
 import type { ImageHeader } from "./sniff.ts";
 
@@ -96,7 +97,7 @@ async function pngProfile(b: Uint8Array): Promise<Profile | null> {
 async function inflate(data: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate"));
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   let total = 0;
   try {
     for (;;) {
@@ -113,13 +114,7 @@ async function inflate(data: Uint8Array): Promise<Uint8Array> {
     if (e instanceof HttpError) throw e;
     throw new HttpError(422, "undecodable", "the image cannot be shown in the right colours: its compressed colour profile is corrupt");
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return joinChunks(chunks, total);
 }
 
 function webpIcc(b: Uint8Array): Profile | null {

@@ -12,6 +12,7 @@
  * bytes. Every message names the host that answered (or did not).
  */
 import { HttpError } from "../shared/errors.ts";
+import { joinChunks } from "../shared/bytes.ts";
 import type { Lease } from "./byte-budget.ts";
 
 export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";
@@ -166,12 +167,5 @@ export async function readCapped(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return joinChunks(chunks, total);
 }
