@@ -148,6 +148,21 @@ describe("demo page", () => {
     await o.context.close();
   });
 
+  test("a photo over the service's source limit is scaled in the browser and enhanced, never an error", async () => {
+    // 2000x1400 = 2.8 MP: a PNG over the 2.46 MP PNG source limit.
+    const big = await encodePng(darkScene(2000, 1400));
+    const o = await open();
+    await o.page.setInputFiles("#file", { name: "big-night.png", mimeType: "image/png", buffer: Buffer.from(big) });
+    await o.page.waitForFunction(() => /^Done\./.test(document.getElementById("status")?.textContent ?? ""), undefined, { timeout: 30_000 });
+    assert.match((await o.page.textContent("#status")) ?? "", /2000 × 1400, more than the service takes: it was scaled to \d+ × \d+ in your browser first/);
+    assert.equal(await o.page.isVisible("#error-source"), false);
+    const [w, h] = await o.page.$eval("#after", (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+    assert.ok(w * h <= 1920 * 1280 && w > 1800, `served ${w}x${h}`);
+    assert.deepEqual(o.calls.map((c) => c.split(" ")[0]), ["POST", "POST"], "refused once, then sent scaled");
+    assert.deepEqual(o.problems, []);
+    await o.context.close();
+  });
+
   test("controls re-request once per burst of changes; what the service chose is shown", async () => {
     const o = await open();
     await upload(o.page);

@@ -22,7 +22,7 @@ const PARAMS = ["strength", "denoise", "w", "format", "mode"];
 const DEBOUNCE_MS = 250;
 const EXTENSIONS = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif" };
 
-/** @typedef {{ kind: "file", file: File, name: string } | { kind: "url", url: string, name: string }} Source */
+/** @typedef {{ kind: "file", file: Blob, name: string, scaled?: boolean } | { kind: "url", url: string, name: string }} Source */
 /** @type {Source | null} */
 let source = null;
 /** @type {AbortController | null} */
@@ -34,6 +34,8 @@ let beforeKey = "";
 /** @type {string[]} */
 let objectUrls = [];
 let split = 50;
+/** Said when the photo had to be scaled in the browser before the service would take it. */
+let scaledNote = "";
 
 // --- source --------------------------------------------------------------------------------------
 
@@ -166,6 +168,18 @@ async function run() {
     showResult(/** @type {Result} */ (result));
   } catch (err) {
     if (controller.signal.aborted) return;
+    // A photo larger than the service takes is scaled down here, in the browser, and sent again:
+    // nobody should see an error for a photo just because it is large.
+    const limit = err instanceof ApiError && err.code === "too_many_pixels" && !err.param ? /the limit is (\d+)/.exec(err.message) : null;
+    if (limit && source?.kind === "file" && !source.scaled) {
+      const scaled = await scaleToFit(source.file, Number(limit[1]));
+      if (scaled && source?.kind === "file") {
+        source = { ...source, file: scaled.blob, scaled: true };
+        scaledNote = `The photo is ${scaled.from}, more than the service takes: it was scaled to ${scaled.to} in your browser first.`;
+        request(0);
+        return;
+      }
+    }
     // Whatever was shown was made from other settings or another photo: it must not stay as "After".
     clearResult();
     if (err instanceof ApiError) {
@@ -278,7 +292,36 @@ function showResult(r) {
   download.href = url;
   download.download = `${source?.name ?? "photo"}-enhanced.${EXTENSIONS[/** @type {keyof typeof EXTENSIONS} */ (type)] ?? "img"}`;
   download.hidden = false;
-  setStatus("Done.");
+  setStatus(source?.kind === "file" && source.scaled ? `Done. ${scaledNote}` : "Done.");
+}
+
+/**
+ * The photo redrawn at the largest size within `pixels` (the browser applies its orientation and
+ * colour profile while decoding it), as JPEG, or PNG when it may hold transparency; null when the
+ * browser cannot decode it. @param {Blob} file @param {number} pixels
+ * @returns {Promise<{ blob: Blob, from: string, to: string } | null>}
+ */
+async function scaleToFit(file, pixels) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    return null;
+  }
+  const scale = Math.sqrt((pixels * 0.98) / (bitmap.width * bitmap.height));
+  const width = Math.max(1, Math.floor(bitmap.width * scale));
+  const height = Math.max(1, Math.floor(bitmap.height * scale));
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const g = canvas.getContext("2d");
+  if (!g) return null;
+  g.imageSmoothingQuality = "high";
+  g.drawImage(bitmap, 0, 0, width, height);
+  const type = file.type === "image/jpeg" ? "image/jpeg" : "image/png";
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.92));
+  if (!(blob instanceof Blob)) return null;
+  return { blob, from: `${bitmap.width} × ${bitmap.height}`, to: `${width} × ${height}` };
 }
 
 /** Nothing under "After": no picture, figures, timings or download of an earlier result. */
