@@ -8,6 +8,7 @@
  * inside a Worker.
  */
 import { readFileSync } from "node:fs";
+import sharp from "sharp";
 import { startWorker, type StartedWorker } from "./lib/local-worker.ts";
 import { initNodeCodecs } from "./lib/node-engine.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -29,7 +30,8 @@ const HELP = `Usage: npm run bench -- [--runs N] [--workers N] [--source FILE] [
   --sizes LIST   megapixels of the sources (default 0.25,1,4)
   --formats LIST source formats; the output format is the same (default jpeg,png)
   --query Q      extra query parameters for every request, e.g. "w=512" for thumbnails
-  --outputs LIST output formats of the second table, from a 1 MP JPEG (default jpeg,png,webp,avif; none)`;
+  --outputs LIST output formats of the second table, from a 1 MP JPEG (default jpeg,png,webp,avif; none)
+  --no-native    skip the third table: thumbnails and a 1 MP transcode against native libvips (sharp, 1 thread)`;
 
 const fail: Fail = usageError("bench");
 const { values } = parseCli("bench", HELP, {
@@ -41,10 +43,13 @@ const { values } = parseCli("bench", HELP, {
     formats: { type: "string", default: "jpeg,png" },
     query: { type: "string", default: "" },
     outputs: { type: "string", default: "jpeg,png,webp,avif" },
+    native: { type: "boolean", default: true },
+    "no-native": { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
 const runs = positiveInt(values.runs, "--runs", fail)!;
+if (values["no-native"]) values.native = false;
 const workerCount = intFlag(values.workers, "--workers", 1, 8, fail)!;
 const sizes = values.sizes.split(",").map(Number);
 if (sizes.some((s) => !(s > 0 && s <= 16))) fail(`--sizes must be megapixels in (0, 16], got ${values.sizes}`);
@@ -141,6 +146,7 @@ const secondMs = await timeRequest(cold.url, coldSource, "jpeg", extra);
 await cold.dispose();
 
 const workers: StartedWorker[] = [];
+const nativeRows: string[][] = [];
 const outRows: string[][] = [];
 const rows: string[][] = [];
 /** Per cell: stage -> durations, for enhance and strength=0. */
@@ -211,6 +217,38 @@ try {
     outRows.push([out, e.toFixed(0), b.toFixed(0), (e / b).toFixed(2), `${(bytes.length / 1024).toFixed(1)} KiB`, reference ? ssim(reference, img).toFixed(4) : "-"]);
     console.error(`measured output ${out}`);
   }
+  // The jobs users compare an image service with, against native libvips doing the same job with no
+  // enhancement (sharp on one thread, shrink-on-load as it does by default), in this same run.
+  if (values.native) {
+    sharp.concurrency(1);
+    sharp.cache(false);
+    const big = await makeSource(12, "jpeg", photo);
+    const oneMp = await makeSource(1, "jpeg", photo);
+    const jobs: Array<{ name: string; body: Uint8Array<ArrayBuffer>; query: string; native: () => Promise<Buffer> }> = [
+      { name: "12 MP JPEG -> 400 px JPEG", body: big, query: "w=400&format=jpeg", native: () => sharp(big).resize(400).jpeg({ quality: 85 }).toBuffer() },
+      { name: "12 MP JPEG -> 400 px WebP", body: big, query: "w=400&format=webp", native: () => sharp(big).resize(400).webp({ quality: 86 }).toBuffer() },
+      { name: "1 MP JPEG -> JPEG q85", body: oneMp, query: "format=jpeg&q=85", native: () => sharp(oneMp).jpeg({ quality: 85 }).toBuffer() },
+    ];
+    for (const job of jobs) {
+      const ours: number[] = [];
+      const plain: number[] = [];
+      const native: number[] = [];
+      for (const w of workers) for (let i = 0; i < WARMUP; i++) await timeRequest(w.url, job.body, "jpeg", job.query);
+      for (let i = 0; i < WARMUP; i++) await job.native();
+      for (let i = 0; i < runs; i++) {
+        for (const w of workers) {
+          ours.push(await timeRequest(w.url, job.body, "jpeg", job.query));
+          plain.push(await timeRequest(w.url, job.body, "jpeg", `${job.query}&strength=0`));
+          const t0 = performance.now();
+          await job.native();
+          native.push(performance.now() - t0);
+        }
+      }
+      const [o, p, n] = [median(ours), median(plain), median(native)];
+      nativeRows.push([job.name, o.toFixed(0), p.toFixed(0), n.toFixed(1), `${(o / n).toFixed(1)}x`, `${(p / n).toFixed(1)}x`]);
+      console.error(`measured ${job.name}`);
+    }
+  }
 } finally {
   for (const w of workers) await w.dispose();
 }
@@ -248,5 +286,14 @@ if (outRows.length > 0) {
   console.log("|" + oWidths.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const r of outRows) console.log(oLine(r));
   if (jpegMs > 0) console.log(outRows.map((r) => `${r[0]} / jpeg enhance time: ${(Number(r[1]) / jpegMs).toFixed(2)}`).join("; "));
+}
+if (nativeRows.length > 0) {
+  const nHeader = ["job", "enhance ms (median)", "strength=0 ms", "native ms (sharp, 1 thread)", "enhance / native", "strength=0 / native"];
+  const nWidths = nHeader.map((h, i) => Math.max(h.length, ...nativeRows.map((r) => r[i]!.length)));
+  const nLine = (r: string[]) => "| " + r.map((c, i) => c.padEnd(nWidths[i]!)).join(" | ") + " |";
+  console.log(`\nAgainst native libvips: POST /enhance (Worker in workerd) and sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}, one thread, no enhancement) on the same source, medians of ${runs} x ${workers.length} runs, interleaved`);
+  console.log(nLine(nHeader));
+  console.log("|" + nWidths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const r of nativeRows) console.log(nLine(r));
 }
 console.log(`\ncold start: workerd ready in ${startMs.toFixed(0)} ms; first request (1 MP JPEG) ${coldMs.toFixed(0)} ms; second ${secondMs.toFixed(0)} ms`);
