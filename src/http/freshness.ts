@@ -29,8 +29,8 @@ export function freshness(source: Headers, bounds: TtlBounds, now = Date.now()):
     const v = directives.get(name);
     return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
   };
-  // s-maxage is meant for shared caches like this one; no-cache means "revalidate every time".
-  let given = (priv ? undefined : seconds("s-maxage")) ?? seconds("max-age") ?? (directives.has("no-cache") ? 0 : undefined);
+  // no-cache means "revalidate every time", whatever else it says; s-maxage is meant for shared caches like this one.
+  let given = directives.has("no-cache") ? 0 : (priv ? undefined : seconds("s-maxage")) ?? seconds("max-age");
   if (given === undefined) given = expiresIn(source, now);
   if (given === undefined) {
     const ttl = bounds.default;

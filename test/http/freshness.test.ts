@@ -17,6 +17,7 @@ test("the source's max-age, bounded; s-maxage wins for this shared cache; immuta
   assert.equal(of({ "Cache-Control": "max-age=100, s-maxage=600" }).ttl, 600);
   assert.equal(of({ "Cache-Control": "max-age=600, immutable" }).cacheControl, "public, max-age=600, immutable");
   assert.equal(of({ "Cache-Control": "no-cache" }).ttl, 60, "revalidate-always becomes the minimum");
+  assert.equal(of({ "Cache-Control": "no-cache, max-age=3600" }).ttl, 60, "no-cache wins over a max-age beside it");
   assert.equal(of({ "Cache-Control": "max-age=junk" }).ttl, 31_536_000, "an unreadable max-age counts as none");
 });
 
