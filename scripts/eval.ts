@@ -8,7 +8,7 @@ import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engi
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { parseCli, usageError, type Fail } from "./lib/cli.ts";
-import { atReferenceGain, grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
+import { atReferenceGain, chromaNoiseRatio, grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -44,7 +44,8 @@ Options:
                          AUTO_MAX_LIFT)
   --at-reference-gain    also score each output scaled by the one gain that best matches its reference
                          (a diagnostic: a brightness miss, which no enhancer can know, apart from lost
-                         structure and noise)
+                         structure and noise), with its chroma noise as a ratio to the reference's own
+                         (1 = as clean; scripts/lib/metrics.ts chromaNoise)
   --json FILE            write all results as JSON
   --sheet FILE.png       contact sheet: one row per image, input | each run | reference
   --card DIR             record the scores of models in DIR in DIR's model card (quality table,
@@ -65,7 +66,7 @@ interface ImageScore {
   cast: number;
   ms?: number;
   /** With --at-reference-gain: the scores of the output scaled to the reference's brightness (atReferenceGain). */
-  atRefGain?: { gain: number; psnr: number; ssim: number };
+  atRefGain?: { gain: number; psnr: number; ssim: number; chroma: number };
 }
 interface RunResult {
   label: string;
@@ -73,7 +74,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number; atRefGain?: { psnr: number; ssim: number } };
+  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number; atRefGain?: { psnr: number; ssim: number; chroma: number } };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -98,7 +99,7 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array
   }
   const matched = withRefGain ? atReferenceGain(out, ref) : undefined;
   return {
-    ...(matched ? { atRefGain: { gain: matched.gain, psnr: psnr(matched.image, ref), ssim: ssim(matched.image, ref) } } : {}),
+    ...(matched ? { atRefGain: { gain: matched.gain, psnr: psnr(matched.image, ref), ssim: ssim(matched.image, ref), chroma: chromaNoiseRatio(matched.image, ref) } } : {}),
     file,
     psnr: psnr(out, ref),
     ssim: ssim(out, ref),
@@ -130,7 +131,9 @@ function summarise(images: ImageScore[]): RunResult["mean"] {
     cast: avg((s) => s.cast),
   };
   if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
-  if (images.every((s) => s.atRefGain)) m.atRefGain = { psnr: avg((s) => Math.min(PSNR_CAP, s.atRefGain!.psnr)), ssim: avg((s) => s.atRefGain!.ssim) };
+  if (images.every((s) => s.atRefGain)) {
+    m.atRefGain = { psnr: avg((s) => Math.min(PSNR_CAP, s.atRefGain!.psnr)), ssim: avg((s) => s.atRefGain!.ssim), chroma: median(images.map((s) => s.atRefGain!.chroma)) };
+  }
   return m;
 }
 
@@ -271,18 +274,18 @@ async function main(): Promise<void> {
   const refMean = refs.reduce((a, r) => a + meanBrightness(r), 0) / refs.length;
   for (const run of runs) {
     console.log(`\n${run.label}`);
-    const g = (s: ImageScore) => (withRefGain ? [s.atRefGain!.gain, s.atRefGain!.psnr, s.atRefGain!.ssim] : []);
+    const g = (s: ImageScore) => (withRefGain ? [s.atRefGain!.gain, s.atRefGain!.psnr, s.atRefGain!.ssim, s.atRefGain!.chroma] : []);
     const rows = run.images.map((s) => [s.file, s.psnr, s.ssim, s.mean, s.contentMean, s.cast, ...g(s), ...(s.ms !== undefined ? [s.ms] : [])]);
-    const gm = run.mean.atRefGain ? ["", run.mean.atRefGain.psnr, run.mean.atRefGain.ssim] : [];
+    const gm = run.mean.atRefGain ? ["", run.mean.atRefGain.psnr, run.mean.atRefGain.ssim, run.mean.atRefGain.chroma] : [];
     rows.push(["mean", run.mean.psnr, run.mean.ssim, run.mean.mean, run.mean.contentMean, run.mean.cast, ...gm, ...(run.mean.ms !== undefined ? [run.mean.ms] : [])]);
-    const gh = withRefGain ? ["ref. gain", "PSNR at gain", "SSIM at gain"] : [];
+    const gh = withRefGain ? ["ref. gain", "PSNR at gain", "SSIM at gain", "chroma noise"] : [];
     console.log(table(["image", "PSNR dB", "SSIM", "mean", "content mean", "cast", ...gh, ...(run.mean.ms !== undefined ? ["ms"] : [])], rows));
   }
   console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
   console.log(
     table(
-      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast", ...(withRefGain ? ["PSNR at ref. gain", "SSIM at ref. gain"] : [])],
-      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast, ...(r.mean.atRefGain ? [r.mean.atRefGain.psnr, r.mean.atRefGain.ssim] : [])]),
+      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast", ...(withRefGain ? ["PSNR at ref. gain", "SSIM at ref. gain", "chroma noise (median)"] : [])],
+      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast, ...(r.mean.atRefGain ? [r.mean.atRefGain.psnr, r.mean.atRefGain.ssim, r.mean.atRefGain.chroma] : [])]),
     ),
   );
 

@@ -146,3 +146,42 @@ export function atReferenceGain(out: RgbaImage, ref: RgbaImage): { image: RgbaIm
   }
   return { image: { width: out.width, height: out.height, data }, gain };
 }
+
+/**
+ * Colour noise: the mean square of the high frequencies of the chroma (full-range BT.601 Cb and Cr,
+ * 0-255 units, each minus its 3x3 box mean), over the interior. A clean photo has some (colour edges);
+ * a night shot's lifted colour blotches and speckle add to it, so the figure is read as a ratio to
+ * the clean reference's own (`chromaNoiseRatio`).
+ */
+export function chromaNoise(img: RgbaImage): number {
+  const { width: W, height: H, data: d } = img;
+  if (W < 3 || H < 3) return 0;
+  const cb = new Float64Array(W * H);
+  const cr = new Float64Array(W * H);
+  for (let p = 0; p < W * H; p++) {
+    const r = d[p * 4]!, g = d[p * 4 + 1]!, b = d[p * 4 + 2]!;
+    cb[p] = -0.168736 * r - 0.331264 * g + 0.5 * b;
+    cr[p] = 0.5 * r - 0.418688 * g - 0.081312 * b;
+  }
+  let sum = 0;
+  let n = 0;
+  for (let y = 1; y < H - 1; y++) {
+    for (let x = 1; x < W - 1; x++) {
+      for (const c of [cb, cr]) {
+        let box = 0;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) box += c[(y + dy) * W + x + dx]!;
+        const hf = c[y * W + x]! - box / 9;
+        sum += hf * hf;
+        n++;
+      }
+    }
+  }
+  return sum / n;
+}
+
+/** `chromaNoise` of `img` over that of the clean `ref`: 1 is as clean as the reference, 2 twice its colour noise. */
+export function chromaNoiseRatio(img: RgbaImage, ref: RgbaImage): number {
+  assertSameSize(img, ref);
+  const clean = chromaNoise(ref);
+  return clean > 0 ? chromaNoise(img) / clean : Infinity;
+}

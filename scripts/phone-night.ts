@@ -1,0 +1,62 @@
+/**
+ * `npm run phone-night -- --photos DIR --out DIR [--count N] [--size PX] [--seed S]`: builds a "phone
+ * night" evaluation set from clean, well-exposed photos (scripts/lib/phone-night.ts): out/high/*.png
+ * (the clean photo at --size) and out/low/*.jpg (its night shot, JPEG 4:2:0 at q 80-92), for
+ * `npm run eval -- --low out/low --high out/high --at-reference-gain`.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { decode, encode } from "../src/image/codecs.ts";
+import { fitSize, resizeImage } from "../src/image/resize.ts";
+import { sniffFormat } from "../src/image/sniff.ts";
+import { mulberry32 } from "../src/shared/rng.ts";
+import { intFlag, parseCli, usageError, type Fail } from "./lib/cli.ts";
+import { expandInputs } from "./lib/image-files.ts";
+import { initNodeCodecs } from "./lib/node-engine.ts";
+import { drawShot, nightShot } from "./lib/phone-night.ts";
+
+const HELP = `Usage: npm run phone-night -- --photos DIR --out DIR [--count N] [--size PX] [--seed S]
+
+  --photos DIR   clean, well-exposed photos (PNG/JPEG)
+  --out DIR      writes DIR/high/<name>.png and DIR/low/<name>.jpg
+  --count N      at most N photos, evenly spread over the folder (default: all)
+  --size PX      longer side of the set's images (default 768)
+  --seed S       draws each photo's exposure, noise and JPEG quality (default 1)`;
+
+const fail: Fail = usageError("phone-night");
+const { values } = parseCli("phone-night", HELP, {
+  options: {
+    photos: { type: "string" },
+    out: { type: "string" },
+    count: { type: "string" },
+    size: { type: "string", default: "768" },
+    seed: { type: "string", default: "1" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (!values.photos || !values.out) fail("give --photos DIR and --out DIR");
+const size = intFlag(values.size, "--size", 32, 4096, fail)!;
+const seed = intFlag(values.seed, "--seed", 0, 2 ** 31, fail)!;
+let files = expandInputs([values.photos!]);
+const count = intFlag(values.count, "--count", 1, 100_000, fail);
+if (count !== undefined && count < files.length) files = Array.from({ length: count }, (_, i) => files[Math.floor((i * files.length) / count)]!);
+
+await initNodeCodecs();
+mkdirSync(join(values.out!, "high"), { recursive: true });
+mkdirSync(join(values.out!, "low"), { recursive: true });
+for (const [i, file] of files.entries()) {
+  const bytes = new Uint8Array(readFileSync(file));
+  const format = sniffFormat(bytes);
+  if (format === null) continue;
+  const photo = await decode(bytes, format);
+  const fit = fitSize(photo.width, photo.height, size, size, "scale-down");
+  const clean = await resizeImage(photo, fit.width, fit.height);
+  const shot = drawShot(seed * 100_003 + i);
+  const dark = nightShot(clean, shot, seed * 7919 + i);
+  const quality = 80 + Math.floor(13 * mulberry32(seed + i)());
+  const name = basename(file, extname(file));
+  writeFileSync(join(values.out!, "high", `${name}.png`), await encode(clean, "png"));
+  // 4:2:0, as phones write it (the encoder's default here).
+  writeFileSync(join(values.out!, "low", `${name}.png`.replace(/\.png$/, ".jpg")), await encode(dark, "jpeg", { quality }));
+  console.log(`${name}: exposure ${(shot.exposure * 100).toFixed(1)} %, q ${quality}`);
+}
