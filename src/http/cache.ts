@@ -8,8 +8,6 @@
  */
 import { sha256Hex } from "../shared/hash.ts";
 
-export const IMMUTABLE = "public, max-age=31536000, immutable";
-
 /** Strong ETag: 128 bits of SHA-256 over the canonical request and the model's sha256. */
 export async function etagFor(canonical: string, modelSha256: string): Promise<string> {
   return `"${(await sha256Hex(`${canonical}\n${modelSha256}`)).slice(0, 32)}"`;
