@@ -4,6 +4,7 @@
  * denoiser leaves colour noise in smooth patches), back to sRGB in 8 bits; the caller then encodes it
  * as a 4:2:0 JPEG. Deterministic for a seed, so the evaluation set is reproducible.
  */
+import { linearToSrgb, srgbToLinear } from "../../src/image/icc.ts";
 import { makeImage, type RgbaImage } from "../../src/shared/image.ts";
 import { gaussian, mulberry32 } from "../../src/shared/rng.ts";
 
@@ -19,8 +20,6 @@ export interface NightShot {
   blotchSize: number;
 }
 
-const toLinear = (v: number) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
-const toSrgb = (v: number) => (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
 
 /** Settings drawn for one photo from `seed`: exposure 3-12 %, a phone sensor's noise at that exposure. */
 export function drawShot(seed: number): NightShot {
@@ -50,11 +49,11 @@ export function nightShot(clean: RgbaImage, s: NightShot, seed: number): RgbaIma
       const cr = field(fields[1]!, x, y) * s.blotch;
       const extra = [cr, -0.5 * (cr + cb), cb];
       for (let c = 0; c < 3; c++) {
-        const signal = toLinear(clean.data[p + c]! / 255) * s.exposure;
+        const signal = srgbToLinear(clean.data[p + c]! / 255) * s.exposure;
         // Shot noise: Poisson in photons, approximated by a Gaussian of the same variance; then read noise.
         const photons = signal * s.photons;
         const noisy = (photons + Math.sqrt(Math.max(photons, 0)) * gaussian(rand)) / s.photons + s.read * gaussian(rand) + extra[c]! * s.exposure * 4;
-        out.data[p + c] = Math.round(Math.min(1, Math.max(0, toSrgb(Math.max(0, noisy)))) * 255);
+        out.data[p + c] = Math.round(Math.min(1, Math.max(0, linearToSrgb(Math.max(0, noisy)))) * 255);
       }
       out.data[p + 3] = 255;
     }

@@ -22,7 +22,7 @@ import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import { defaultOptions as avifDefaults } from "@jsquash/avif/meta.js";
 import { initResize } from "./resize.ts";
 import { GifReader } from "omggif";
-import { asBytes, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
+import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 
 export interface CodecModules {
@@ -344,13 +344,6 @@ export const DEFAULT_QUALITY = { jpeg: 85, webp: 86, avif: 80 } as const satisfi
 export interface EncodeOptions {
   /** Quality 1-100 for jpeg, webp and avif (default DEFAULT_QUALITY[format]); ignored for PNG. */
   quality?: number;
-}
-
-/** True when any pixel is not fully opaque. */
-export function hasAlpha(img: RgbaImage): boolean {
-  const d = img.data;
-  for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return true;
-  return false;
 }
 
 async function runEncoder(m: CodecModules, name: "jpegEnc" | "webpEnc" | "avifEnc", img: RgbaImage, options: object): Promise<Uint8Array<ArrayBuffer>> {

@@ -5,7 +5,7 @@
  * says nothing (then it is sRGB, as on the web).
  */
 import { HttpError } from "../shared/errors.ts";
-import { joinChunks } from "../shared/bytes.ts";
+import { readUpTo } from "../shared/bytes.ts";
 import { isSrgb, parseIcc, profileFromPrimaries, srgbToLinear, type Profile } from "./icc.ts";
 import type { ImageHeader } from "./sniff.ts";
 
@@ -96,25 +96,16 @@ async function pngProfile(b: Uint8Array): Promise<Profile | null> {
 /** zlib-inflates `data`, refusing (as unsupported) output over MAX_PROFILE_BYTES: a bomb in iCCP stops here. */
 async function inflate(data: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const reader = stream.getReader();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let total = 0;
+  let bytes: Uint8Array<ArrayBuffer> | null;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > MAX_PROFILE_BYTES) {
-        await reader.cancel().catch(() => {});
-        throw new HttpError(422, "undecodable", `the image cannot be shown in the right colours: its compressed colour profile inflates to over ${MAX_PROFILE_BYTES} bytes`);
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    if (e instanceof HttpError) throw e;
+    bytes = await readUpTo(stream, MAX_PROFILE_BYTES);
+  } catch {
     throw new HttpError(422, "undecodable", "the image cannot be shown in the right colours: its compressed colour profile is corrupt");
   }
-  return joinChunks(chunks, total);
+  if (bytes === null) {
+    throw new HttpError(422, "undecodable", `the image cannot be shown in the right colours: its compressed colour profile inflates to over ${MAX_PROFILE_BYTES} bytes`);
+  }
+  return bytes;
 }
 
 function webpIcc(b: Uint8Array): Profile | null {

@@ -12,6 +12,16 @@ type Mat3 = [number, number, number, number, number, number, number, number, num
 /** A tone curve: encoded value in [0, 1] to linear light in [0, 1]. */
 type Curve = (v: number) => number;
 
+/** The sRGB curve: encoded value to linear light (also how BT.709-family sources are shown)... */
+export function srgbToLinear(x: number): number {
+  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+}
+
+/** ...and linear light back to the encoded value. */
+export function linearToSrgb(x: number): number {
+  return x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
+}
+
 export type Profile =
   | { kind: "rgb"; toXyz: Mat3; curves: [Curve, Curve, Curve]; description: string }
   | { kind: "gray"; curve: Curve; description: string }
@@ -150,7 +160,7 @@ const SRGB_ENCODE = (() => {
   const t = new Uint8Array(4097);
   for (let i = 0; i <= 4096; i++) {
     const x = i / 4096;
-    const v = x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
+    const v = linearToSrgb(x);
     t[i] = Math.round(Math.min(1, Math.max(0, v)) * 255);
   }
   return t;
@@ -162,7 +172,7 @@ export function isSrgb(p: Profile): boolean {
   if (p.toXyz.some((v, i) => Math.abs(v - SRGB_TO_XYZ_D50[i]!) > 0.002)) return false;
   for (let i = 0; i <= 255; i += 5) {
     const x = i / 255;
-    const srgb = x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+    const srgb = srgbToLinear(x);
     if (p.curves.some((c) => Math.abs(c(x) - srgb) > 0.002)) return false;
   }
   return true;
@@ -222,9 +232,4 @@ function bradford(from: [number, number, number], to: [number, number, number]):
   const [a, b] = [cone(from), cone(to)];
   const D: Mat3 = [b[0]! / a[0]!, 0, 0, 0, b[1]! / a[1]!, 0, 0, 0, b[2]! / a[2]!];
   return multiply(invert(BRADFORD), multiply(D, BRADFORD));
-}
-
-/** The sRGB curve, encoded value to linear light (also BT.709-family sources are shown with it). */
-export function srgbToLinear(x: number): number {
-  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
 }

@@ -8,7 +8,7 @@
  * input+output it ever held. Large downscales are first reduced in JS by exact area averaging to at
  * most twice the target (and at most WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
  */
-import type { Fit, RgbaImage } from "../shared/image.ts";
+import { hasAlpha, type Fit, type RgbaImage } from "../shared/image.ts";
 import { MemoryTracker } from "./wasm-memory.ts";
 
 /**
@@ -105,6 +105,8 @@ export async function resizeImage(
   width: number,
   height: number,
   filter: ResizeFilter = OUTPUT_FILTER,
+  /** false when the caller knows the image is opaque (a JPEG), sparing a scan of every pixel. */
+  mayHaveAlpha = true,
 ): Promise<RgbaImage> {
   assertReady();
   await ready;
@@ -114,7 +116,7 @@ export async function resizeImage(
   if (width === img.width && height === img.height) return img;
   // With alpha, colours are averaged weighted by it (premultiplied), or transparent pixels' colours
   // (often black) bleed into the edges as dark fringes.
-  if (!opaque(img)) return unpremultiply(await resizeOpaque(premultiply(img), width, height, filter));
+  if (mayHaveAlpha && hasAlpha(img)) return unpremultiply(await resizeOpaque(premultiply(img), width, height, filter));
   return resizeOpaque(img, width, height, filter);
 }
 
@@ -130,12 +132,6 @@ async function resizeOpaque(img: RgbaImage, width: number, height: number, filte
     if (img.width === width && img.height === height) return img;
   }
   return { width, height, data: wasmResize(img, width, height, FILTER_INDEX[filter]) };
-}
-
-function opaque(img: RgbaImage): boolean {
-  const d = img.data;
-  for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return false;
-  return true;
 }
 
 /** A copy with R, G, B multiplied by alpha (all of 0-255). */

@@ -30,6 +30,13 @@ export function makeImage(width: number, height: number, data?: Uint8Array): Rgb
   return { width, height, data: d };
 }
 
+/** True when any pixel is not fully opaque. */
+export function hasAlpha(img: RgbaImage): boolean {
+  const d = img.data;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return true;
+  return false;
+}
+
 /** View any decoder's pixel array (Uint8ClampedArray, ArrayBuffer) as a Uint8Array without copying. */
 export function asBytes(a: ArrayBufferView | ArrayBuffer): Uint8Array {
   if (a instanceof ArrayBuffer) return new Uint8Array(a);

@@ -12,7 +12,7 @@
  * bytes. Every message names the host that answered (or did not).
  */
 import { HttpError } from "../shared/errors.ts";
-import { joinChunks } from "../shared/bytes.ts";
+import { readUpTo } from "../shared/bytes.ts";
 import type { Lease } from "./byte-budget.ts";
 
 export const UPSTREAM_USER_AGENT = "lowlight-edge/0.1 (+image enhancement proxy)";
@@ -148,24 +148,7 @@ export async function readCapped(
     throw tooBig();
   }
   if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooBig();
-    }
-    try {
-      lease?.add(value.byteLength);
-    } catch (e) {
-      await reader.cancel().catch(() => {});
-      throw e;
-    }
-    chunks.push(value);
-  }
-  return joinChunks(chunks, total);
+  const bytes = await readUpTo(body, maxBytes, (n) => lease?.add(n));
+  if (bytes === null) throw tooBig();
+  return bytes;
 }

@@ -4,6 +4,7 @@
  * animated, lying sizes, empty chunks, huge declared dimensions. The same files feed the unit and the
  * Worker tests.
  */
+import { GifWriter } from "omggif";
 import { readFile } from "node:fs/promises";
 import webpEncode, { init as initWebpEncode } from "@jsquash/webp/encode.js";
 import avifEncode, { init as initAvifEncode } from "@jsquash/avif/encode.js";
@@ -133,3 +134,17 @@ export const OTHER_FORMATS: Record<string, Uint8Array> = {
   SVG: new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'),
   BMP: new Uint8Array([0x42, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0]),
 };
+
+/** The palette of the test GIFs. */
+export const GIF_PALETTE = [0x000000, 0x102030, 0x405060, 0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080];
+
+/** A GIF of `frames` frames of w x h, frame k's pixel (x, y) = palette index f(k, x, y). */
+export function gif(w: number, h: number, frames: number, f: (k: number, x: number, y: number) => number, transparent?: number): Uint8Array {
+  const buf = new Uint8Array(1024 + w * h * frames * 2);
+  const writer = new GifWriter(buf, w, h, { palette: GIF_PALETTE, loop: frames > 1 ? 0 : undefined });
+  for (let k = 0; k < frames; k++) {
+    const idx = Array.from({ length: w * h }, (_, i) => f(k, i % w, Math.floor(i / w)));
+    writer.addFrame(0, 0, w, h, idx, { delay: 10, ...(transparent !== undefined ? { transparent } : {}) });
+  }
+  return buf.slice(0, writer.end());
+}

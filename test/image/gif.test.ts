@@ -1,28 +1,15 @@
 /** GIF sources (src/image/codecs.ts, omggif): the first frame, exactly; hostile GIFs refused. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GifWriter } from "omggif";
 import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
 import { decode } from "../../src/image/codecs.ts";
 import { HttpError } from "../../src/shared/errors.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
+import { gif, GIF_PALETTE as PALETTE } from "../helpers/format-fixtures.ts";
 
 const engine = await createNodeEngine();
 const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 100_000, maxGifSourcePixels: 1_000_000 };
 const asIs: PipelineOptions = { fit: "scale-down", format: "png", strength: 0, mode: "fast", orient: true, limits };
-
-const PALETTE = [0x000000, 0x102030, 0x405060, 0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080];
-
-/** A GIF of `frames` frames of w x h, frame k's pixel (x, y) = palette index f(k, x, y). */
-function gif(w: number, h: number, frames: number, f: (k: number, x: number, y: number) => number, transparent?: number): Uint8Array {
-  const buf = new Uint8Array(1024 + w * h * frames * 2);
-  const writer = new GifWriter(buf, w, h, { palette: PALETTE, loop: frames > 1 ? 0 : undefined });
-  for (let k = 0; k < frames; k++) {
-    const idx = Array.from({ length: w * h }, (_, i) => f(k, i % w, Math.floor(i / w)));
-    writer.addFrame(0, 0, w, h, idx, { delay: 10, ...(transparent !== undefined ? { transparent } : {}) });
-  }
-  return buf.slice(0, writer.end());
-}
 
 const colour = (i: number) => [(PALETTE[i]! >> 16) & 255, (PALETTE[i]! >> 8) & 255, PALETTE[i]! & 255];
 

@@ -1,6 +1,7 @@
 /** Decode the source (and settle format "source", which depends on its alpha). */
 import { HttpError } from "../../shared/errors.ts";
-import { decode as decodeImage, hasAlpha } from "../../image/codecs.ts";
+import { decode as decodeImage } from "../../image/codecs.ts";
+import { hasAlpha } from "../../shared/image.ts";
 import type { Step } from "../context.ts";
 
 export const decode: Step = {

@@ -14,6 +14,8 @@ export const resize: Step = {
     const crop = sourceRect(target.crop, orientation, ctx.image.width, ctx.image.height);
     const swap = orientation >= 5 && orientation <= 8;
     const cropped = cropImage(ctx.image, crop.x, crop.y, crop.width, crop.height);
-    ctx.image = await resizeImage(cropped, swap ? target.height : target.width, swap ? target.width : target.height, OUTPUT_FILTER);
+    // A JPEG has no alpha: no need to look for any in every pixel of a 12 MP decode.
+    const mayHaveAlpha = ctx.header.format !== "jpeg";
+    ctx.image = await resizeImage(cropped, swap ? target.height : target.width, swap ? target.width : target.height, OUTPUT_FILTER, mayHaveAlpha);
   },
 };
