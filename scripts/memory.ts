@@ -15,7 +15,7 @@ import { GifWriter } from "omggif";
 import { createNodeEngine } from "./lib/node-engine.ts";
 import { CODEC_NAMES, encode, type CodecName } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
-import { getConfig } from "../src/config.ts";
+import { getConfig } from "../src/config/config.ts";
 import { makeImage, type RgbaImage } from "../src/shared/image.ts";
 import { mulberry32 } from "../src/shared/rng.ts";
 import { jobEnd, releasedHeaps, type WasmMemoryReport } from "../src/image/wasm-memory.ts";

@@ -1,5 +1,5 @@
 /** The types every part of the HTTP layer shares: the app's bindings and variables, and what it is given. */
-import type { Env } from "../config.ts";
+import type { Env } from "../config/config.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LogVars } from "./request-log.ts";
 

@@ -1,11 +1,11 @@
 /**
  * Optional abuse limit: Workers' rate-limiting binding (RATE_LIMITER), keyed by the client IP
  * (CF-Connecting-IP), as a middleware for the routes it guards. Off unless the binding exists. A
- * limiter that fails lets the request through and logs it, unless RATE_LIMIT_FAIL=closed (src/config.ts).
+ * limiter that fails lets the request through and logs it, unless RATE_LIMIT_FAIL=closed (src/config/config.ts).
  */
 import type { MiddlewareHandler } from "hono";
 import { HttpError } from "../shared/errors.ts";
-import { getConfig, type Env } from "../config.ts";
+import { getConfig, type Env } from "../config/config.ts";
 import type { LogVars } from "./request-log.ts";
 
 export class RateLimited extends HttpError {

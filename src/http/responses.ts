@@ -1,5 +1,5 @@
 /** How every answer of the API is shaped: the security headers, image responses, and the one error mapping. */
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../config/config.ts";
 import { HttpError } from "../shared/errors.ts";
 import { EXTENSIONS, MIME_TYPES } from "../shared/image.ts";
 import type { Engine } from "../engine/engine.ts";

@@ -16,7 +16,7 @@ import type { Step } from "../context.ts";
 
 /**
  * Each format's own source limit, on top of maxSourcePixels: decoders differ in heap per pixel, so
- * the formats whose decoders need more get lower limits (the values and their reasons: src/config.ts).
+ * the formats whose decoders need more get lower limits (the values and their reasons: src/config/config.ts).
  */
 const SOURCE_LIMITS: Readonly<Record<InputFormat, { limit: keyof PipelineLimits; name: string } | null>> = {
   jpeg: null,

@@ -8,7 +8,7 @@ import { checkSourceUrl, type SourceRules } from "../../source/address-rules.ts"
 import { fetchSource } from "../../source/fetch.ts";
 import { ByteBudget, type Lease } from "../../source/byte-budget.ts";
 import { verifySignature } from "../../source/signing.ts";
-import { getConfig, type Config } from "../../config.ts";
+import { getConfig, type Config } from "../../config/config.ts";
 import { sha256Hex } from "../../shared/hash.ts";
 import type { PipelineOptions, PipelineResult } from "../../engine/options.ts";
 import { HttpError } from "../../shared/errors.ts";

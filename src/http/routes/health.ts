@@ -1,6 +1,6 @@
 /** GET /health: the model, the limits, the formats, the isolate's WASM memory and the source rules in force. */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { getConfig } from "../../config.ts";
+import { getConfig } from "../../config/config.ts";
 import { DEFAULT_QUALITY } from "../../image/codecs.ts";
 import { FORMATS } from "../params.ts";
 import { ROUTES, serve } from "../openapi.ts";

@@ -1,6 +1,6 @@
 /** The browser-facing routes: the demo page, /docs (Swagger UI), the OpenAPI document and their assets. */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { getConfig } from "../../config.ts";
+import { getConfig } from "../../config/config.ts";
 import { HttpError } from "../../shared/errors.ts";
 import { homePage } from "../page/home-page.ts";
 import { docsPage } from "../page/docs-page.ts";

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ConfigError, getConfig, VARS } from "../src/config.ts";
+import { ConfigError, getConfig, VARS } from "../../src/config/config.ts";
 
 const KEY = "k".repeat(32);
 
@@ -45,7 +45,7 @@ test("config: the rate limit's period and failure mode", () => {
 });
 
 test("wrangler.toml's [vars] lists every variable with its default, and nothing else", () => {
-  const toml = readFileSync(new URL("../wrangler.toml", import.meta.url), "utf8");
+  const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
   const section = /^\[vars\]\n([\s\S]*?)(?=^\[)/m.exec(toml);
   assert.ok(section, "wrangler.toml has a [vars] section");
   const listed = new Map<string, string>();

@@ -4,8 +4,8 @@
  * value is a ConfigError naming the variable and what is allowed; the app answers every request with
  * a 500 that says so. wrangler.toml lists every variable with its default (a test keeps the two equal).
  */
-import { parseAllowList, type AllowEntry } from "./source/address-rules.ts";
-import type { PipelineLimits } from "./engine/options.ts";
+import { parseAllowList, type AllowEntry } from "../source/address-rules.ts";
+import type { PipelineLimits } from "../engine/options.ts";
 
 const MP = 100_000_000;
 
