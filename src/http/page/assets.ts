@@ -3,6 +3,8 @@
  * rule) and served from its own origin, so the pages' Content-Security-Policy can be 'self' only.
  */
 import demoJs from "./demo.client.js";
+import demoCompareJs from "./demo-compare.client.js";
+import demoServiceJs from "./demo-service.client.js";
 import demoCss from "./demo.css";
 import docsJs from "./docs.client.js";
 import swaggerJs from "swagger-ui-dist/swagger-ui-bundle.js";
@@ -19,6 +21,9 @@ const CSS = "text/css; charset=utf-8";
 
 export const ASSETS: Readonly<Record<string, Asset>> = {
   "/assets/demo.js": { body: demoJs, contentType: JS },
+  // Modules demo.js imports, under the names it imports them by.
+  "/assets/demo-compare.client.js": { body: demoCompareJs, contentType: JS },
+  "/assets/demo-service.client.js": { body: demoServiceJs, contentType: JS },
   "/assets/demo.css": { body: demoCss, contentType: CSS },
   "/assets/docs.js": { body: docsJs, contentType: JS },
   "/assets/swagger-ui-bundle.js": { body: swaggerJs, contentType: JS },

@@ -1,6 +1,11 @@
 // @ts-check
 // The demo page's behaviour: pick a source, call /enhance with the controls' values, compare.
-// Plain browser JavaScript (type-checked with ./tsconfig.json), served as /assets/demo.js.
+// Plain browser JavaScript (type-checked with ./tsconfig.json), served as /assets/demo.js, a module.
+
+import "./demo-compare.client.js";
+import { ApiError, call, forPeople, scaleToFit } from "./demo-service.client.js";
+
+/** @typedef {import("./demo-service.client.js").Result} Result */
 
 /** @template {HTMLElement} T @param {string} id @returns {T} */
 const $ = (id) => /** @type {T} */ (document.getElementById(id));
@@ -12,8 +17,6 @@ const dropZone = $("upload");
 const frame = $("frame");
 const before = /** @type {HTMLImageElement} */ ($("before"));
 const after = /** @type {HTMLImageElement} */ ($("after"));
-const afterPane = $("after-pane");
-const handle = $("handle");
 const statusLine = $("status");
 const download = /** @type {HTMLAnchorElement} */ ($("download"));
 
@@ -33,7 +36,6 @@ let timer;
 let beforeKey = "";
 /** @type {string[]} */
 let objectUrls = [];
-let split = 50;
 /** Said when the photo had to be scaled in the browser before the service would take it. */
 let scaledNote = "";
 
@@ -207,63 +209,6 @@ function sortedQuery(q) {
   return q.toString();
 }
 
-class ApiError extends Error {
-  /** @param {number} status @param {string} message @param {string | undefined} param @param {string | undefined} code */
-  constructor(status, message, param, code) {
-    super(message);
-    this.status = status;
-    this.param = param;
-    this.code = code;
-  }
-}
-
-/**
- * The API's error about the photo itself, said for a person (the API's message, for an API client,
- * stays in the console). @param {ApiError} err @param {boolean} fromUrl
- */
-function forPeople(err, fromUrl) {
-  const what = fromUrl ? "The image at that address" : "That file";
-  switch (err.code) {
-    case "unsupported_media_type":
-      return fromUrl
-        ? "That address does not lead to a photo this page can brighten: give the address of a JPEG, PNG, WebP or AVIF image."
-        : "That file is not a photo this page can brighten: choose a JPEG, PNG, WebP or AVIF image.";
-    case "undecodable":
-      return `${what} is damaged or incomplete, so it cannot be read. Try another copy of it.`;
-    case "too_many_pixels":
-      return `${what} is larger than this service takes. ${err.message}`;
-    case "too_large":
-      return `${what} is too large a file for this service. ${err.message}`;
-    case "source_not_found":
-      return "Nothing was found at that address: check that it is the address of the image itself.";
-    case "source_not_allowed":
-      return `This service may not fetch images from that address. ${err.message}`;
-    case "upstream_timeout":
-    case "upstream_error":
-      return `The site at that address did not deliver the image. ${err.message}`;
-    default:
-      return err.message;
-  }
-}
-
-/** @typedef {{ blob: Blob, headers: Headers }} Result */
-
-/** @param {string} url @param {RequestInit} init @returns {Promise<Result>} */
-async function call(url, init) {
-  const res = await fetch(url, init);
-  if (!res.ok) {
-    /** @type {{ error?: { message?: string, param?: string, code?: string } }} */
-    let body = {};
-    try {
-      body = await res.json();
-    } catch {
-      // Not the service's JSON (a proxy in between): the status says enough.
-    }
-    throw new ApiError(res.status, body.error?.message ?? `HTTP ${res.status}`, body.error?.param, body.error?.code);
-  }
-  return { blob: await res.blob(), headers: res.headers };
-}
-
 // --- showing -------------------------------------------------------------------------------------
 
 /** @param {string} src */
@@ -293,35 +238,6 @@ function showResult(r) {
   download.download = `${source?.name ?? "photo"}-enhanced.${EXTENSIONS[/** @type {keyof typeof EXTENSIONS} */ (type)] ?? "img"}`;
   download.hidden = false;
   setStatus(source?.kind === "file" && source.scaled ? `Done. ${scaledNote}` : "Done.");
-}
-
-/**
- * The photo redrawn at the largest size within `pixels` (the browser applies its orientation and
- * colour profile while decoding it), as JPEG, or PNG when it may hold transparency; null when the
- * browser cannot decode it. @param {Blob} file @param {number} pixels
- * @returns {Promise<{ blob: Blob, from: string, to: string } | null>}
- */
-async function scaleToFit(file, pixels) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file);
-  } catch {
-    return null;
-  }
-  const scale = Math.sqrt((pixels * 0.98) / (bitmap.width * bitmap.height));
-  const width = Math.max(1, Math.floor(bitmap.width * scale));
-  const height = Math.max(1, Math.floor(bitmap.height * scale));
-  const canvas = document.createElement("canvas");
-  canvas.width = width;
-  canvas.height = height;
-  const g = canvas.getContext("2d");
-  if (!g) return null;
-  g.imageSmoothingQuality = "high";
-  g.drawImage(bitmap, 0, 0, width, height);
-  const type = file.type === "image/jpeg" ? "image/jpeg" : "image/png";
-  const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.92));
-  if (!(blob instanceof Blob)) return null;
-  return { blob, from: `${bitmap.width} × ${bitmap.height}`, to: `${width} × ${height}` };
 }
 
 /** Nothing under "After": no picture, figures, timings or download of an earlier result. */
@@ -415,53 +331,3 @@ function formatBytes(n) {
 function baseName(name) {
   return name.replace(/\.[^.]*$/, "").replace(/[^\w.-]+/g, "_").slice(0, 80);
 }
-
-// --- the comparison ------------------------------------------------------------------------------
-
-/** @param {number} value  0-100: the share of the width that shows the original */
-function setSplit(value) {
-  split = Math.min(100, Math.max(0, Math.round(value)));
-  afterPane.style.clipPath = `inset(0 0 0 ${split}%)`;
-  handle.style.left = `${split}%`;
-  handle.setAttribute("aria-valuenow", String(split));
-  handle.setAttribute("aria-valuetext", `${split}% before`);
-}
-
-/** @param {PointerEvent} e */
-function splitFromPointer(e) {
-  const box = frame.getBoundingClientRect();
-  if (box.width > 0) setSplit((100 * (e.clientX - box.left)) / box.width);
-}
-
-frame.addEventListener("pointerdown", (e) => {
-  if (frame.classList.contains("side") || e.button !== 0) return;
-  // No text selection or image drag-and-drop: the gesture is the split's.
-  e.preventDefault();
-  frame.setPointerCapture(e.pointerId);
-  splitFromPointer(e);
-  handle.focus({ preventScroll: true });
-});
-frame.addEventListener("pointermove", (e) => {
-  if (frame.hasPointerCapture(e.pointerId)) splitFromPointer(e);
-});
-frame.addEventListener("dragstart", (e) => e.preventDefault());
-handle.addEventListener("keydown", (e) => {
-  const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
-  const step = steps[/** @type {keyof typeof steps} */ (e.key)];
-  if (step !== undefined) setSplit(split + step * (e.shiftKey ? 10 : 1));
-  else if (e.key === "Home") setSplit(0);
-  else if (e.key === "End") setSplit(100);
-  else return;
-  e.preventDefault();
-});
-
-for (const radio of document.querySelectorAll('input[name="view"]')) {
-  radio.addEventListener("change", (e) => {
-    const side = /** @type {HTMLInputElement} */ (e.target).value === "side";
-    frame.classList.toggle("side", side);
-    handle.hidden = side;
-    afterPane.style.clipPath = side ? "none" : `inset(0 0 0 ${split}%)`;
-  });
-}
-
-setSplit(50);

@@ -17,7 +17,7 @@ export function homePage(origin: string): string {
 <meta name="color-scheme" content="light dark">
 <title>lowlight-edge: brighten dark photos</title>
 <link rel="stylesheet" href="/assets/demo.css">
-<script src="/assets/demo.js" defer></script>
+<script type="module" src="/assets/demo.js"></script>
 </head>
 <body>
 <header>
