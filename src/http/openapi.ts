@@ -7,7 +7,7 @@ import { createRoute, z, type OpenAPIHono, type RouteConfig } from "@hono/zod-op
 import type { Handler } from "hono";
 import type { AppEnv } from "./app-env.ts";
 import { ERROR_CODES } from "../shared/errors.ts";
-import { DEFAULT_QUALITY } from "../image/codecs.ts";
+import { DEFAULT_QUALITY } from "../image/encoder-settings.ts";
 import { FORMATS, GET_QUERY, POST_QUERY } from "./params.ts";
 
 export const API_INFO = {

@@ -11,7 +11,7 @@
 import { z } from "@hono/zod-openapi";
 import { HttpError } from "../shared/errors.ts";
 import type { Fit, ImageFormat } from "../shared/image.ts";
-import { DEFAULT_QUALITY } from "../image/codecs.ts";
+import { DEFAULT_QUALITY } from "../image/encoder-settings.ts";
 import { MAX_STRENGTH } from "../image/curves.ts";
 
 export type RequestedFormat = ImageFormat | "auto";

@@ -22,6 +22,7 @@ import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import { defaultOptions as avifDefaults } from "@jsquash/avif/meta.js";
 import { initResize } from "./resize.ts";
 import { GifReader } from "omggif";
+import { DEFAULT_QUALITY, FAST_AVIF, FAST_JPEG, FAST_WEBP } from "./encoder-settings.ts";
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 
@@ -288,24 +289,6 @@ function decodeGif(bytes: Uint8Array): RgbaImage {
   return { width, height, data };
 }
 
-/**
- * JPEG options chosen for latency: jSquash's defaults spend most of their time on progressive scans,
- * so sequential with 4:2:0 chroma (less than half the time, the same PSNR within a few tenths of a dB,
- * docs/performance.md). Huffman optimisation stays on: turning it off made mozjpeg slower (its
- * trellis quantisation, which jSquash cannot switch off, then runs without the optimised tables).
- */
-export const FAST_JPEG = {
-  baseline: false,
-  progressive: false,
-  optimize_coding: true,
-  trellis_multipass: false,
-  trellis_opt_zero: false,
-  trellis_opt_table: false,
-  trellis_loops: 1,
-  auto_subsample: false,
-  chroma_subsample: 2,
-} as const;
-
 /** Composite onto white where alpha < 255 (JPEG has no alpha); returns the input when opaque. */
 export function flattenAlpha(img: RgbaImage): RgbaImage {
   if (!hasAlpha(img)) return img;
@@ -321,25 +304,6 @@ export function flattenAlpha(img: RgbaImage): RgbaImage {
   }
   return { width: img.width, height: img.height, data: out };
 }
-
-/**
- * WebP: method 2 of 0-6 (libwebp's effort; 4 is its default): method 4 was much slower than the JPEG
- * path for only a few percent fewer bytes at the same SSIM (npm run bench).
- */
-export const FAST_WEBP = { method: 2 } as const;
-
-/**
- * AVIF: libaom speed 10 of 0-10, the fastest: at the edge the encode is most of the request's CPU, and
- * the default speed is several times slower.
- */
-export const FAST_AVIF = { speed: 10 } as const;
-
-/**
- * Default quality per lossy format, matched to JPEG q85 by the SSIM of each output against the lossless
- * one on enhanced night photos: WebP q86 matches it with fewer bytes, AVIF q80 comes close with fewer
- * bytes. npm run bench prints the served figures (docs/performance.md, "Output formats").
- */
-export const DEFAULT_QUALITY = { jpeg: 85, webp: 86, avif: 80 } as const satisfies Record<Exclude<ImageFormat, "png">, number>;
 
 export interface EncodeOptions {
   /** Quality 1-100 for jpeg, webp and avif (default DEFAULT_QUALITY[format]); ignored for PNG. */

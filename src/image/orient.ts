@@ -71,3 +71,32 @@ export function sourceRect(
   const x = Math.min(sx[0]!, sx[1]!), y = Math.min(sy[0]!, sy[1]!);
   return { x, y, width: Math.max(sx[0]!, sx[1]!) - x + 1, height: Math.max(sy[0]!, sy[1]!) - y + 1 };
 }
+
+/**
+ * The one orientation that does what `ops` (orientations 1-8, applied first to last) do together:
+ * AVIF's irot and imir properties are such a sequence. Found by following the corners of a 3 x 2
+ * image back through each operation (sourceMap) and matching them against each single orientation.
+ */
+export function composeOrientations(ops: readonly number[]): number {
+  const sizes = [{ width: 3, height: 2 }];
+  for (const o of ops) sizes.push(orientedSize(sizes[sizes.length - 1]!.width, sizes[sizes.length - 1]!.height, o));
+  const final = sizes[sizes.length - 1]!;
+  const back = (x: number, y: number): [number, number] => {
+    for (let k = ops.length - 1; k >= 0; k--) {
+      const { ax, bx, cx, ay, by, cy } = sourceMap(ops[k]!, sizes[k]!.width, sizes[k]!.height);
+      [x, y] = [ax * x + bx * y + cx, ay * x + by * y + cy];
+    }
+    return [x, y];
+  };
+  const corners: Array<[number, number]> = [[0, 0], [final.width - 1, 0], [0, final.height - 1]];
+  for (let o = 1; o <= 8; o++) {
+    const size = orientedSize(3, 2, o);
+    if (size.width !== final.width) continue;
+    const m = sourceMap(o, 3, 2);
+    if (corners.every(([x, y]) => {
+      const [bx2, by2] = back(x, y);
+      return m.ax * x + m.bx * y + m.cx === bx2 && m.ay * x + m.by * y + m.cy === by2;
+    })) return o;
+  }
+  return 1;
+}

@@ -11,6 +11,7 @@
  */
 import { HttpError } from "../shared/errors.ts";
 import type { InputFormat } from "../shared/image.ts";
+import { composeOrientations } from "./orient.ts";
 
 export interface ImageHeader {
   format: InputFormat;
@@ -239,20 +240,6 @@ function readAvif(b: Uint8Array): ImageHeader {
   return header;
 }
 
-/** Where EXIF orientation `o` (1-8) sends stored pixel (x, y) of a w x h image. */
-function orientPoint(o: number, x: number, y: number, w: number, h: number): [number, number] {
-  switch (o) {
-    case 2: return [w - 1 - x, y];
-    case 3: return [w - 1 - x, h - 1 - y];
-    case 4: return [x, h - 1 - y];
-    case 5: return [y, x];
-    case 6: return [h - 1 - y, x];
-    case 7: return [h - 1 - y, w - 1 - x];
-    case 8: return [y, w - 1 - x];
-    default: return [x, y];
-  }
-}
-
 /**
  * The AVIF primary item's transformative properties, irot (a rotation of angle x 90 degrees
  * anticlockwise) and imir (a mirror about the vertical (0) or horizontal (1) axis), applied in the
@@ -265,22 +252,7 @@ function avifOrientation(b: Uint8Array, props: Array<Box | undefined>): number {
     if (p.type === "irot") ops.push([1, 8, 3, 6][b[p.start]! & 3]!);
     else if (p.type === "imir") ops.push((b[p.start]! & 1) === 0 ? 2 : 4);
   }
-  if (ops.length === 0) return 1;
-  // Follow two corners of a 3 x 2 image through the operations and find the code that moves them alike.
-  const follow = (x: number, y: number): [number, number] => {
-    let [w, h] = [3, 2];
-    for (const o of ops) {
-      [x, y] = orientPoint(o, x, y, w, h);
-      if (o >= 5) [w, h] = [h, w];
-    }
-    return [x, y];
-  };
-  const [a, c] = [follow(0, 0), follow(2, 0)];
-  for (let o = 1; o <= 8; o++) {
-    const [oa, oc] = [orientPoint(o, 0, 0, 3, 2), orientPoint(o, 2, 0, 3, 2)];
-    if (oa[0] === a[0] && oa[1] === a[1] && oc[0] === c[0] && oc[1] === c[1]) return o;
-  }
-  return 1;
+  return composeOrientations(ops);
 }
 
 function readPng(b: Uint8Array): ImageHeader {

@@ -1,4 +1,4 @@
-import { DEFAULT_QUALITY } from "../../src/image/codecs.ts";
+import { DEFAULT_QUALITY } from "../../src/image/encoder-settings.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { canonicalKey, parseQuery, signingPayload, PARAM_DEFAULTS } from "../../src/http/params.ts";

@@ -1,7 +1,7 @@
 /** GET /health: the model, the limits, the formats, the isolate's WASM memory and the source rules in force. */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { getConfig } from "../../config/config.ts";
-import { DEFAULT_QUALITY } from "../../image/codecs.ts";
+import { DEFAULT_QUALITY } from "../../image/encoder-settings.ts";
 import { FORMATS } from "../params.ts";
 import { ROUTES, serve } from "../openapi.ts";
 import type { AppDeps, AppEnv } from "../app-env.ts";
