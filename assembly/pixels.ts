@@ -975,3 +975,130 @@ export function areaFinish(): i32 {
   while (aOy < ah) areaFlush(n++);
   return n;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chroma smoothing (the two full-size passes of src/image/chroma.ts)
+// ---------------------------------------------------------------------------------------------
+//
+// The copy's block sums and the output pass; the window statistics on the small copy stay in JS.
+// The same f64 operations on the same f32-stored values as chroma.ts, in the same order, so the
+// bytes match (test/image/pixels-wasm.test.ts).
+
+let chW: i32 = 0;
+let chw: i32 = 0;
+let chh: i32 = 0;
+let chF: i32 = 0;
+let chPlanes: usize = 0; // f32 [4][h][w]: A and B of Cb, A and B of Cr
+let chSame: usize = 0; // u8 [h][w]: 1 where all four are the identity
+let chLo: usize = 0; // i32 [W]
+let chHi: usize = 0; // i32 [W]
+let chFx: usize = 0; // f32 [W]
+let chRow: usize = 0; // f32 [w][4]: the coefficients interpolated for one image row
+let chSkip: usize = 0; // u8 [w]
+let chSums: usize = 0; // f64 [w][3]: R, G, B sums per block column
+let chBand: usize = 0; // RGBA [bandRows][W]
+
+/** Set up a chroma job: W px wide, copy w x h, factor f, bands of bandRows rows. Returns the band's address. */
+export function chromaInit(W: i32, w: i32, h: i32, f: i32, bandRows: i32): usize {
+  chW = W; chw = w; chh = h; chF = f;
+  chPlanes = alloc(<usize>w * <usize>h * 16);
+  chSame = alloc(<usize>w * <usize>h);
+  chLo = alloc(<usize>W << 2);
+  chHi = alloc(<usize>W << 2);
+  chFx = alloc(<usize>W << 2);
+  chRow = alloc(<usize>w << 4);
+  chSkip = alloc(<usize>w);
+  chSums = alloc(<usize>w * 24);
+  chBand = alloc(<usize>bandRows * <usize>W * 4);
+  return chBand;
+}
+
+export function chromaPlanes(): usize { return chPlanes; }
+export function chromaLo(): usize { return chLo; }
+export function chromaHi(): usize { return chHi; }
+export function chromaFx(): usize { return chFx; }
+export function chromaSums(): usize { return chSums; }
+
+/** Add the band's first n rows into the block-column sums (chroma.ts blockRowSums, per row). */
+export function chromaSumRows(n: i32): void {
+  const W = chW, f = chF;
+  for (let y = 0; y < n; y++) {
+    let p = chBand + <usize>y * <usize>W * 4;
+    let k = chSums;
+    for (let x0 = 0; x0 < W; x0 += f, k += 24) {
+      let r: i32 = 0, g: i32 = 0, b: i32 = 0;
+      const e = min(W, x0 + f);
+      for (let x = x0; x < e; x++, p += 4) {
+        r += <i32>load<u8>(p);
+        g += <i32>load<u8>(p, 1);
+        b += <i32>load<u8>(p, 2);
+      }
+      store<f64>(k, load<f64>(k) + <f64>r);
+      store<f64>(k, load<f64>(k, 8) + <f64>g, 8);
+      store<f64>(k, load<f64>(k, 16) + <f64>b, 16);
+    }
+  }
+}
+
+/** Mark the copy pixels whose four coefficients are the identity (after the planes are written). */
+export function chromaPrepare(): void {
+  const n = <usize>chw * <usize>chh;
+  const aB = chPlanes, bB = aB + (n << 2), aR = bB + (n << 2), bR = aR + (n << 2);
+  for (let i: usize = 0; i < n; i++) {
+    const o = i << 2;
+    store<u8>(chSame + i, load<f32>(aB + o) == 1 && load<f32>(aR + o) == 1 && load<f32>(bB + o) == 0 && load<f32>(bR + o) == 0 ? 1 : 0);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function clampByte(v: f64): u8 {
+  // Uint8ClampedArray's store: clamp, then round half to even.
+  return v <= 0 ? 0 : v >= 255 ? 255 : <u8><i32>nearest<f64>(v);
+}
+
+/** The output pass (chroma.ts apply) on the band's n rows, image rows y0.. */
+export function chromaApplyRows(y0: i32, n: i32): void {
+  const W = chW, w = chw, h = chh;
+  const f = <f64>chF;
+  const plane = (<usize>w * <usize>h) << 2;
+  const aB = chPlanes, bB = aB + plane, aR = bB + plane, bR = aR + plane;
+  for (let t = 0; t < n; t++) {
+    const y = y0 + t;
+    const v = Math.min(Math.max((<f64>y + 0.5) / f - 0.5, 0), <f64>(h - 1));
+    const j0 = <i32>Math.floor(v), j1 = min(j0 + 1, h - 1);
+    const fv = v - <f64>j0;
+    const o0 = <usize>j0 * <usize>w, o1 = <usize>j1 * <usize>w;
+    for (let i = 0; i < w; i++) {
+      const k0 = (o0 + <usize>i), k1 = (o1 + <usize>i);
+      const q = chRow + (<usize>i << 4);
+      store<u8>(chSkip + <usize>i, load<u8>(chSame + k0) & load<u8>(chSame + k1));
+      const a0 = <f64>load<f32>(aB + (k0 << 2)), a1 = <f64>load<f32>(aB + (k1 << 2));
+      const b0 = <f64>load<f32>(bB + (k0 << 2)), b1 = <f64>load<f32>(bB + (k1 << 2));
+      const c0 = <f64>load<f32>(aR + (k0 << 2)), c1 = <f64>load<f32>(aR + (k1 << 2));
+      const d0 = <f64>load<f32>(bR + (k0 << 2)), d1 = <f64>load<f32>(bR + (k1 << 2));
+      store<f32>(q, <f32>(a0 + (a1 - a0) * fv));
+      store<f32>(q, <f32>(b0 + (b1 - b0) * fv), 4);
+      store<f32>(q, <f32>(c0 + (c1 - c0) * fv), 8);
+      store<f32>(q, <f32>(d0 + (d1 - d0) * fv), 12);
+    }
+    let p = chBand + <usize>t * <usize>W * 4;
+    for (let x = 0; x < W; x++, p += 4) {
+      const i0 = load<i32>(chLo + (<usize>x << 2)), i1 = load<i32>(chHi + (<usize>x << 2));
+      if ((load<u8>(chSkip + <usize>i0) & load<u8>(chSkip + <usize>i1)) != 0) continue;
+      const fu = <f64>load<f32>(chFx + (<usize>x << 2));
+      const q0 = chRow + (<usize>i0 << 4), q1 = chRow + (<usize>i1 << 4);
+      const ab0 = <f64>load<f32>(q0), bb0 = <f64>load<f32>(q0, 4), ar0 = <f64>load<f32>(q0, 8), br0 = <f64>load<f32>(q0, 12);
+      const ab = ab0 + (<f64>load<f32>(q1) - ab0) * fu;
+      const bb = bb0 + (<f64>load<f32>(q1, 4) - bb0) * fu;
+      const ar = ar0 + (<f64>load<f32>(q1, 8) - ar0) * fu;
+      const br = br0 + (<f64>load<f32>(q1, 12) - br0) * fu;
+      const r = <f64>load<u8>(p), g = <f64>load<u8>(p, 1), b = <f64>load<u8>(p, 2);
+      const yy = 0.299 * r + 0.587 * g + 0.114 * b;
+      const cb = ab * (-0.168736 * r - 0.331264 * g + 0.5 * b) + bb;
+      const cr = ar * (0.5 * r - 0.418688 * g - 0.081312 * b) + br;
+      store<u8>(p, clampByte(yy + 1.402 * cr));
+      store<u8>(p, clampByte(yy - 0.344136 * cb - 0.714136 * cr), 1);
+      store<u8>(p, clampByte(yy + 1.772 * cb), 2);
+    }
+  }
+}

@@ -39,7 +39,7 @@ export interface Context {
   estimate?: RgbaImage;
   maps?: CurveMaps;
   /** Set when the lifted noise is to be smoothed: how much, and the luma grid before the curves. */
-  denoise?: { amount: number; cell: number; before: LumaGrid };
+  denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid };
   /** The encoded result. */
   output?: Uint8Array<ArrayBuffer>;
 }

@@ -22,6 +22,7 @@
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
 import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
+import { blockChroma, CHROMA_DEFAULTS, JS_PASSES, smoothChroma, taps, type ChromaPasses, type ChromaSettings } from "./chroma.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
@@ -68,6 +69,15 @@ interface PixelExports {
   areaOut(): number;
   areaRun(y0: number, y1: number): number;
   areaFinish(): number;
+  chromaInit(W: number, w: number, h: number, f: number, bandRows: number): number;
+  chromaPlanes(): number;
+  chromaLo(): number;
+  chromaHi(): number;
+  chromaFx(): number;
+  chromaSums(): number;
+  chromaSumRows(n: number): void;
+  chromaPrepare(): void;
+  chromaApplyRows(y0: number, n: number): void;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */
@@ -352,4 +362,70 @@ export function areaDownscaleWasm(img: RgbaImage, width: number, height: number,
   res.set(done.subarray(0, m * outRowBytes), oy * outRowBytes);
   if (oy + m !== height) throw new Error(`area downscale wrote ${oy + m} of ${height} rows`);
   return { width, height, data: res };
+}
+
+// ---- chroma ----------------------------------------------------------------------------------
+
+/** Images below this many pixels take chroma.ts's JS passes (the copies in and out weigh more there). */
+export const CHROMA_WASM_MIN_PIXELS = 16 * 1024;
+
+/**
+ * chroma.ts's `smoothChroma` with its two full-size passes (the copy's block sums and the output)
+ * in WASM: the same bytes. The window statistics on the small copy are the JS's own.
+ */
+export function smoothChromaWasm(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, options: KernelOptions = {}): boolean {
+  const { width: W, height: H, data } = img;
+  const wasm = W * H >= (options.minPixels ?? CHROMA_WASM_MIN_PIXELS) && data.length === W * H * 4;
+  return smoothChroma(img, gain, amount, s, wasm ? chromaPasses(options) : JS_PASSES);
+}
+
+function chromaPasses(options: KernelOptions): ChromaPasses {
+  // One job per smoothChroma call: copy() sets it up, apply() finishes it.
+  let e: PixelExports | undefined;
+  let band = 0;
+  let bandRows = 0;
+  return {
+    copy(img, f, w, h) {
+      const { width: W, height: H, data } = img;
+      const rowBytes = W * 4;
+      // Whole block rows per band, at least one.
+      bandRows = f * Math.max(1, Math.floor((options.bandBytes ?? BAND_BYTES) / (f * rowBytes)));
+      e = instance();
+      band = e.chromaInit(W, w, h, f, bandRows);
+      const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+      const sums = new Float64Array(buf, e.chromaSums(), 3 * w);
+      const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+      const cb = new Float32Array(w * h), cr = new Float32Array(w * h);
+      for (let j = 0; j < h; j++) {
+        sums.fill(0);
+        const y0 = j * f, n = Math.min(H, y0 + f) - y0;
+        mem.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
+        e.chromaSumRows(n);
+        blockChroma(sums, j, W, H, f, w, cb, cr);
+      }
+      return { cb, cr };
+    },
+    apply(img, f, w, h, planes) {
+      if (!e) throw new Error("chroma apply before its copy");
+      const { width: W, height: H, data } = img;
+      const rowBytes = W * 4;
+      const buf = e.memory.buffer;
+      const n = w * h;
+      const p = new Float32Array(buf, e.chromaPlanes(), 4 * n);
+      planes.forEach((plane, i) => p.set(plane, i * n));
+      const tx = taps(W, w, f);
+      new Int32Array(buf, e.chromaLo(), W).set(tx.lo);
+      new Int32Array(buf, e.chromaHi(), W).set(tx.hi);
+      new Float32Array(buf, e.chromaFx(), W).set(tx.f);
+      e.chromaPrepare();
+      const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+      for (let y = 0; y < H; y += bandRows) {
+        const rows = Math.min(H, y + bandRows) - y;
+        const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
+        mem.set(part);
+        e.chromaApplyRows(y, rows);
+        part.set(mem.subarray(0, rows * rowBytes));
+      }
+    },
+  };
 }

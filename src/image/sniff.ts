@@ -21,6 +21,8 @@ export interface ImageHeader {
   orientation: number;
   /** AVIF: the primary item's colr property (an ICC profile, or coded primaries and transfer). */
   avifColour?: { icc: Uint8Array } | { primaries: number; transfer: number };
+  /** The colour was coded lossily, in blocks (JPEG, lossy WebP, AVIF): the chroma pass applies (chroma.ts). */
+  lossyColour?: true;
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -145,7 +147,21 @@ function readWebp(b: Uint8Array): ImageHeader {
     throw undecodable(`WebP starts with a "${fourcc.replace(/[^\x20-\x7e]/g, "?")}" chunk, not VP8, VP8L or VP8X`);
   }
   checkedSize("WebP", width, height);
-  return { format: "webp", width, height, orientation: 1 };
+  const lossy = fourcc === "VP8 " || (fourcc === "VP8X" && webpHasLossyChunk(b, data + size + (size & 1), end));
+  return { format: "webp", width, height, orientation: 1, ...(lossy ? { lossyColour: true as const } : {}) };
+}
+
+/** Whether an extended WebP's chunks from `o` on hold lossy image data ("VP8 ", not "VP8L"). */
+function webpHasLossyChunk(b: Uint8Array, o: number, end: number): boolean {
+  // Bounded by the chunk count a file of this size can hold; a zero-size chunk still advances 8 bytes.
+  while (o + 8 <= end) {
+    const fourcc = ascii(b, o, 4);
+    if (fourcc === "VP8 ") return true;
+    if (fourcc === "VP8L") return false;
+    const size = le32(b, o + 4);
+    o += 8 + size + (size & 1);
+  }
+  return false;
 }
 
 interface Box {
@@ -230,7 +246,7 @@ function readAvif(b: Uint8Array): ImageHeader {
   const width = u32(b, ispe.start + 4);
   const height = u32(b, ispe.start + 8);
   checkedSize("AVIF", width, height);
-  const header: ImageHeader = { format: "avif", width, height, orientation: avifOrientation(b, mine) };
+  const header: ImageHeader = { format: "avif", width, height, orientation: avifOrientation(b, mine), lossyColour: true };
   const colr = mine.find((p) => p?.type === "colr");
   if (colr && colr.end - colr.start >= 4) {
     const kind = ascii(b, colr.start, 4);
@@ -305,7 +321,7 @@ function readJpeg(b: Uint8Array): ImageHeader {
       if (b[start + 5] === 4) {
         throw new HttpError(422, "undecodable", "the JPEG is CMYK (a print colour space), which this service does not convert: save it as RGB");
       }
-      return { format: "jpeg", width, height, orientation };
+      return { format: "jpeg", width, height, orientation, lossyColour: true };
     }
     if (marker === 0xe1 && orientation === 1) orientation = exifOrientation(b.subarray(start, end));
     pos = end;

@@ -18,7 +18,8 @@ function assertHttp(fn: () => unknown, status: number, code: string): void {
 
 test("PNG and JPEG written by the codecs: format and dimensions from the header", () => {
   assert.deepEqual(readHeader(png), { format: "png", width: 37, height: 21, orientation: 1 });
-  assert.deepEqual(readHeader(jpeg), { format: "jpeg", width: 37, height: 21, orientation: 1 });
+  // JPEG codes colour lossily, in blocks: the chroma pass applies (src/image/chroma.ts).
+  assert.deepEqual(readHeader(jpeg), { format: "jpeg", width: 37, height: 21, orientation: 1, lossyColour: true });
   assert.equal(sniffFormat(png), "png");
   assert.equal(sniffFormat(jpeg), "jpeg");
 });
@@ -98,7 +99,12 @@ test("WebP (VP8, VP8L, VP8X) and AVIF (8/10/12-bit, alpha): format and dimension
     const [w, hh] = name.includes("alpha") ? [33, 21] : [45, 29];
     const avif = !name.startsWith("webp");
     // jSquash's AVIF encoder writes nclx with unspecified primaries and transfer: sRGB, as far as the service is concerned.
-    const expected = { format: avif ? "avif" : "webp", width: w, height: hh, orientation: 1, ...(avif ? { avifColour: { primaries: 2, transfer: 2 } } : {}) };
+    // Lossy WebP (VP8, also inside VP8X with alpha) and AVIF code colour lossily; VP8L does not.
+    const lossy = name !== "webp lossless (VP8L)";
+    const expected = {
+      format: avif ? "avif" : "webp", width: w, height: hh, orientation: 1,
+      ...(avif ? { avifColour: { primaries: 2, transfer: 2 } } : {}), ...(lossy ? { lossyColour: true } : {}),
+    };
     assert.deepEqual(h, expected, name);
   }
   assert.equal(sniffFormat(modern["webp lossy (VP8)"]), "webp");
@@ -108,7 +114,7 @@ test("WebP (VP8, VP8L, VP8X) and AVIF (8/10/12-bit, alpha): format and dimension
 test("huge WebP canvases and AVIF ispe are read without decoding, and refused before any decoder runs", async () => {
   const stillWebp = modern["webp lossless (VP8L)"];
   assert.deepEqual(readHeader(webpDeclaring(stillWebp, 100000, 100000)), { format: "webp", width: 100000, height: 100000, orientation: 1 });
-  assert.deepEqual(readHeader(avifDeclaring(modern["avif 8-bit"], 100000, 100000)), { format: "avif", width: 100000, height: 100000, orientation: 1, avifColour: { primaries: 2, transfer: 2 } });
+  assert.deepEqual(readHeader(avifDeclaring(modern["avif 8-bit"], 100000, 100000)), { format: "avif", width: 100000, height: 100000, orientation: 1, avifColour: { primaries: 2, transfer: 2 }, lossyColour: true });
   const engine = await createNodeEngine();
   const before = codecMemory().peak;
   const limits = { maxSourcePixels: 50e6, maxOutputPixels: 4e6, maxFullModePixels: 1e6 };

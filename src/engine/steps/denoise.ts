@@ -1,11 +1,13 @@
 /**
- * Smooth what the curves lifted, in proportion to the gain (image/denoise.ts). The gain is
- * the estimation copy's luma after its own curves against before; where the copy is the image itself
- * (full mode, or an image already at estimation size), it is read from the curved image.
+ * Smooth what the curves lifted, in proportion to the gain: luma-guided noise (image/denoise.ts),
+ * then lossily coded colour's blotches (image/chroma.ts). The gain is the estimation copy's luma
+ * after its own curves against before; where the copy is the image itself (full mode, or an image
+ * already at estimation size), it is read from the curved image.
  */
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
+
 import { lumaGrid } from "../../image/gain.ts";
-import { applyCurvesWasm, denoiseWasm } from "../../image/pixels.ts";
+import { applyCurvesWasm, denoiseWasm, smoothChromaWasm } from "../../image/pixels.ts";
 import { curving, type Step } from "../context.ts";
 
 export const denoise: Step = {
@@ -14,13 +16,14 @@ export const denoise: Step = {
   when: (ctx) => ctx.denoise !== undefined && curving(ctx),
   run(ctx) {
     if (!ctx.denoise || !curving(ctx)) return;
-    const { amount, cell, before } = ctx.denoise;
+    const { amount, chroma, cell, before } = ctx.denoise;
     const { estimate, image } = ctx;
     const curvedEstimate = estimate.data === image.data
       ? image
       : applyCurvesWasm(estimate, ctx.maps, ctx.model.iterations, ctx.strength, new Uint8Array(estimate.data.length));
-    const after = lumaGrid(curvedEstimate, cell);
+    const gain = { before, after: lumaGrid(curvedEstimate, cell) };
     // f32 window sums: faster than the f64 (bit-exact) ones, within a level on a tiny share of bytes.
-    denoiseWasm(image, { before, after }, amount, DENOISE_DEFAULTS, { precision: "f32" });
+    if (amount > 0) denoiseWasm(image, gain, amount, DENOISE_DEFAULTS, { precision: "f32" });
+    if (chroma > 0) smoothChromaWasm(image, gain, chroma);
   },
 };

@@ -2,6 +2,8 @@
  * Before the curves: how noisy the input is (measured at full size, sampled) and so how much
  * to smooth, and the luma grid the gain will be read against. Cells of about DENOISE_DEFAULTS.cell
  * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
+ * The chroma pass (image/chroma.ts) applies to lossily coded colour only, at the amount asked for
+ * ("auto": 1; the quantisation that makes its blotches also hides them from a noise measurement).
  */
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 import { lumaGrid } from "../../image/gain.ts";
@@ -15,9 +17,10 @@ export const measureGain: Step = {
   when: (ctx) => curving(ctx) && ctx.opts.denoise !== 0,
   run(ctx) {
     const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image));
-    if (amount <= 0) return;
+    const chroma = ctx.header.lossyColour ? (typeof ctx.opts.denoise === "number" ? ctx.opts.denoise : 1) : 0;
+    if (amount <= 0 && chroma <= 0) return;
     const estimate = ctx.estimate!;
     const cell = Math.max(1, Math.round((DENOISE_DEFAULTS.cell * estimate.width) / ctx.image.width));
-    ctx.denoise = { amount, cell, before: lumaGrid(estimate, cell) };
+    ctx.denoise = { amount, chroma, cell, before: lumaGrid(estimate, cell) };
   },
 };
