@@ -24,7 +24,8 @@ Options:
                          size, then upsampled; full: estimated at full resolution (the original method;
                          slow, at most ${CLI_LIMITS.maxFullModePixels / 1e6} MP)
   --strength S|auto      0..1 scales the curves, 0 = no enhancement, 1..2 goes past them towards the
-                         strongest brightening curve; auto (default) adapts to darkness
+                         strongest brightening curve, capped at a content brightness of 0.7;
+                         auto (default) adapts to darkness
   --denoise D|auto       0..1 smooths the noise the curves lift where they brightened, 0 = off;
                          auto (default) = the calibrated level
   --format F             jpeg, png, webp or avif (default: the input's if JPEG/PNG, else PNG with

@@ -108,7 +108,7 @@ const SHARED = {
     "strength",
     strengthOrAuto(),
     `auto or a number from 0 to ${MAX_STRENGTH} with at most 2 decimals`,
-    `How far to brighten: 0 = not at all, 1 = the model's full curves, 1 to ${MAX_STRENGTH} = past them towards the strongest brightening curve, auto = chosen from the photo's exposure (reported in X-Enhance-Strength).`,
+    `How far to brighten: 0 = not at all, 1 = the model's full curves, 1 to ${MAX_STRENGTH} = past them towards the strongest brightening curve, capped where the content reaches a brightness of 0.7 so that every value stays a photo (the strength applied is in X-Enhance-Strength), auto = chosen from the photo's exposure (reported in X-Enhance-Strength).`,
   ),
   denoise: param(
     "denoise",

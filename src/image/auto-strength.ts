@@ -199,6 +199,28 @@ function liftWith(meanAt: (s: number) => number, strength: number, minMean: numb
   return Math.min(maxStrength, Math.ceil(hi * 100 - 1e-9) / 100);
 }
 
+/**
+ * The brightest a strength past 1 takes the content (`contentBrightness`, on the probe): past 1 the
+ * curves blend towards the strongest brightening one, which alone turns a night photo almost white
+ * (a LIME photo at strength 2 was 95% white). Capped here, every strength up to MAX_STRENGTH is a
+ * photo: the top of the scale is a bright one, with its shadows open and its highlights still there.
+ */
+export const STRONG_MAX_MEAN = 0.7;
+
+/**
+ * An explicit strength past 1, capped: the largest strength in [1, strength] whose content
+ * brightness stays at or below `maxMean` (1 when the model's own curves already pass it). Up to 1
+ * a strength is taken as asked.
+ */
+export function boundStrong(probe: RgbaImage, maps: CurveMaps, iterations: number, strength: number, maxMean: number = STRONG_MAX_MEAN, mask: Uint8Array = contentMask(probe)): number {
+  if (strength <= 1) return strength;
+  const meanAt = brightnessAt(probe, maps, iterations, mask);
+  if (meanAt(strength) <= maxMean) return strength;
+  if (meanAt(1) >= maxMean) return 1;
+  const { lo } = bisect(1, strength, (s) => meanAt(s) > maxMean);
+  return Math.max(1, Math.floor(lo * 100) / 100);
+}
+
 /** The bounds `strength=auto` keeps a photo's content in once the model has run (defaults: the served ones). */
 export interface AutoBounds {
   /** The cap's ceiling (AUTO_MAX_MEAN); 1 turns the cap off. */

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "../../scripts/lib/node-engine.ts";
 import { parseModel, serializeModel } from "../../scripts/onnx/build-graph.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
-import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, contentBrightness, EXPOSURE_SIZE, exposureScore } from "../../src/image/auto-strength.ts";
+import { AUTO_MAX_LIFT, AUTO_MAX_MEAN, AUTO_MIN_MEAN, autoStrength, contentBrightness, EXPOSURE_SIZE, exposureScore, STRONG_MAX_MEAN } from "../../src/image/auto-strength.ts";
+import { MAX_STRENGTH } from "../../src/image/curves.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
 import { HttpError } from "../../src/shared/errors.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
@@ -118,11 +119,37 @@ test("strength auto lifts a night the model's full curves leave too dark, past t
     // Judged on the probe, which reads a little brighter than the full-size result (see AUTO_MIN_MEAN).
     assert.ok(out > plain && out >= AUTO_MIN_MEAN - 0.06 && out <= AUTO_MAX_MEAN, `content ${plain.toFixed(3)} at strength 1, ${out.toFixed(3)} lifted`);
   } else assert.equal(lifted.strength, 1, "a model that already reaches the floor is not lifted");
-  // An explicit strength past 1 brightens further; past MAX_STRENGTH is refused.
+  // An explicit strength past 1 brightens further, up to the cap that keeps it a photo; past MAX_STRENGTH is refused.
   const more = await engine.enhance(png, opts({ strength: 1.5 }));
-  assert.equal(more.strength, 1.5);
-  assert.ok(contentBrightness(await decode(more.bytes, "png")) > plain);
+  assert.ok(more.strength > 1 && more.strength <= 1.5, `strength 1.5 applied as ${more.strength}`);
+  const moreMean = contentBrightness(await decode(more.bytes, "png"));
+  assert.ok(moreMean > plain && moreMean <= STRONG_MAX_MEAN + 0.03, `content ${plain.toFixed(3)} at strength 1, ${moreMean.toFixed(3)} at 1.5`);
   await rejects(engine.enhance(png, opts({ strength: 2.5 })), 400, "bad_parameter");
+});
+
+test("every strength up to the maximum is a photo: brighter with the strength, capped before white", async () => {
+  // A dark scene with a lamp-lit area: strong curves would turn most of it white.
+  const scene = makePixels(240, 160, (x, y) => {
+    const lamp = Math.max(0, 1 - Math.hypot(x - 60, y - 50) / 70);
+    const v = 5 + 8 * Math.sin(x / 23) ** 2 + 5 * (y / 160) + 60 * lamp;
+    return [v * 1.05, v, v * 0.85, 255];
+  });
+  const png = await encode(scene, "png");
+  let last = -1;
+  for (const strength of [1, 1.25, 1.5, 1.75, MAX_STRENGTH]) {
+    const r = await engine.enhance(png, opts({ strength }));
+    const out = await decode(r.bytes, "png");
+    const mean = contentBrightness(out);
+    assert.ok(r.strength >= 1 && r.strength <= strength, `strength ${strength} applied as ${r.strength}`);
+    assert.ok(mean >= last - 0.002, `brighter with the strength: ${last.toFixed(3)} then ${mean.toFixed(3)} at ${strength}`);
+    // Judged on the probe, which reads a little brighter than the full-size result.
+    assert.ok(mean <= STRONG_MAX_MEAN + 0.03, `content ${mean.toFixed(3)} at strength ${strength}`);
+    let white = 0;
+    for (let p = 0; p < out.data.length; p += 4) if (Math.min(out.data[p]!, out.data[p + 1]!, out.data[p + 2]!) >= 250) white++;
+    assert.ok(white < 0.2 * out.width * out.height, `${((100 * white) / (out.width * out.height)).toFixed(1)}% white at strength ${strength}`);
+    last = mean;
+  }
+  if (!untrained) assert.ok(last > contentBrightness(await decode((await engine.enhance(png, opts({ strength: 1 }))).bytes, "png")) + 0.02, "the top of the scale is brighter than 1");
 });
 
 test("strength auto reads the exposure on a 64 px copy, whatever the model's estimation size", async () => {

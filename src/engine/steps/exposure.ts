@@ -1,6 +1,7 @@
 /**
  * Strength=auto's first half: read how exposed the content is on a 64 px copy (the probe)
- * and choose the strength from it (image/auto-strength.ts). In fast mode with a model that estimates
+ * and choose the strength from it (image/auto-strength.ts). A strength past 1 gets the probe too,
+ * for its brightness cap. In fast mode with a model that estimates
  * at 64 px or less, the probe is also where the estimation copy is made from.
  */
 import { autoStrength, contentMask, EXPOSURE_SIZE, exposureScore } from "../../image/auto-strength.ts";
@@ -13,14 +14,13 @@ export const exposure: Step = {
   when: (ctx) => ctx.strength !== 0,
   async run(ctx) {
     const auto = ctx.opts.strength === "auto";
-    if (!auto && !probeFeedsEstimate(ctx.opts.mode, ctx.model.estimationSize)) return;
+    // A strength past 1 is capped on the probe too (model step).
+    const strong = typeof ctx.opts.strength === "number" && ctx.opts.strength > 1;
+    if (!auto && !strong && !probeFeedsEstimate(ctx.opts.mode, ctx.model.estimationSize)) return;
     const image = await estimationCopy(ctx.image, ctx.image, EXPOSURE_SIZE);
     ctx.probe = { image };
-    if (auto) {
-      const mask = contentMask(image);
-      ctx.probe.mask = mask;
-      ctx.strength = autoStrength(exposureScore(image, mask));
-    }
+    if (auto || strong) ctx.probe.mask = contentMask(image);
+    if (auto) ctx.strength = autoStrength(exposureScore(image, ctx.probe.mask!));
   },
 };
 

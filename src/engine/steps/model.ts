@@ -1,8 +1,9 @@
 /**
  * The model estimates the curve maps; under strength=auto its second half then bounds the
- * strength on the probe (no brighter than a well-lit night, no darker than its low end).
+ * strength on the probe (no brighter than a well-lit night, no darker than its low end), and a
+ * strength past 1 is capped there so it stays a photo (STRONG_MAX_MEAN).
  */
-import { boundStrength } from "../../image/auto-strength.ts";
+import { boundStrength, boundStrong } from "../../image/auto-strength.ts";
 import type { RgbaImage } from "../../shared/image.ts";
 import type { Step } from "../context.ts";
 
@@ -14,7 +15,9 @@ export const model: Step = {
     const estimate = ctx.estimate!;
     ctx.maps = await ctx.runner.run(toModelInput(estimate), estimate.width, estimate.height);
     const { probe, opts } = ctx;
-    if (probe?.mask) {
+    if (probe?.mask && typeof opts.strength === "number") {
+      ctx.strength = boundStrong(probe.image, ctx.maps, ctx.model.iterations, ctx.strength, undefined, probe.mask);
+    } else if (probe?.mask) {
       const bounds = { maxMean: opts.autoMaxMean, minMean: opts.autoMinMean, maxLift: opts.autoMaxLift };
       ctx.strength = boundStrength(probe.image, ctx.maps, ctx.model.iterations, ctx.strength, bounds, probe.mask);
     }
