@@ -1,6 +1,8 @@
 // Pixel kernels (AssemblyScript -> src/image/pixels.wasm): the curves' table path, the streamed guided
-// filter, the noise measurement's sums and the area downscale, ports of applyTable (src/image/curves.ts),
-// filter and measureNoise (src/image/denoise.ts) and areaDownscale (src/image/resize.ts). See src/image/pixels.ts.
+// filter, the noise measurement's sums, the area downscale, the chroma pass and the noise floor, ports
+// of applyTable (src/image/curves.ts), filter and measureNoise (src/image/denoise.ts), areaDownscale
+// (src/image/resize.ts), smoothChroma's full-size passes (src/image/chroma.ts) and desaturateFloor
+// (src/image/floor.ts). See src/image/pixels.ts.
 // The TypeScript versions stay on purpose as the tested references (test/image/pixels-wasm.test.ts).
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
@@ -980,9 +982,8 @@ export function areaFinish(): i32 {
 // Chroma smoothing (the two full-size passes of src/image/chroma.ts)
 // ---------------------------------------------------------------------------------------------
 //
-// The copy's block sums and the output pass; the window statistics on the small copy stay in JS.
-// The same f64 operations on the same f32-stored values as chroma.ts, in the same order, so the
-// bytes match (test/image/pixels-wasm.test.ts).
+// The copy's block sums (exact: integer sums) and the output pass (f32 SIMD, within a level of
+// chroma.ts's f64: test/image/chroma.test.ts); the window statistics on the small copy stay in JS.
 
 let chW: i32 = 0;
 let chw: i32 = 0;
@@ -990,6 +991,7 @@ let chh: i32 = 0;
 let chF: i32 = 0;
 let chPlanes: usize = 0; // f32 [4][h][w]: A and B of Cb, A and B of Cr
 let chSame: usize = 0; // u8 [h][w]: 1 where all four are the identity
+let chInter: usize = 0; // f32 [h][w][4]: the four planes interleaved, one vector per copy pixel
 let chLo: usize = 0; // i32 [W]
 let chHi: usize = 0; // i32 [W]
 let chFx: usize = 0; // f32 [W]
@@ -1003,6 +1005,7 @@ export function chromaInit(W: i32, w: i32, h: i32, f: i32, bandRows: i32): usize
   chW = W; chw = w; chh = h; chF = f;
   chPlanes = alloc(<usize>w * <usize>h * 16);
   chSame = alloc(<usize>w * <usize>h);
+  chInter = alloc(<usize>w * <usize>h * 16);
   chLo = alloc(<usize>W << 2);
   chHi = alloc(<usize>W << 2);
   chFx = alloc(<usize>W << 2);
@@ -1010,6 +1013,7 @@ export function chromaInit(W: i32, w: i32, h: i32, f: i32, bandRows: i32): usize
   chSkip = alloc(<usize>w);
   chSums = alloc(<usize>w * 24);
   chBand = alloc(<usize>bandRows * <usize>W * 4);
+  chromaConstants();
   return chBand;
 }
 
@@ -1046,59 +1050,107 @@ export function chromaPrepare(): void {
   const aB = chPlanes, bB = aB + (n << 2), aR = bB + (n << 2), bR = aR + (n << 2);
   for (let i: usize = 0; i < n; i++) {
     const o = i << 2;
-    store<u8>(chSame + i, load<f32>(aB + o) == 1 && load<f32>(aR + o) == 1 && load<f32>(bB + o) == 0 && load<f32>(bR + o) == 0 ? 1 : 0);
+    const a = load<f32>(aB + o), b = load<f32>(bB + o), c = load<f32>(aR + o), d = load<f32>(bR + o);
+    store<u8>(chSame + i, a == 1 && c == 1 && b == 0 && d == 0 ? 1 : 0);
+    const q = chInter + (i << 4);
+    store<f32>(q, a); store<f32>(q, b, 4); store<f32>(q, c, 8); store<f32>(q, d, 12);
   }
 }
 
-// @ts-ignore: decorator
-@inline function clampByte(v: f64): u8 {
-  // Uint8ClampedArray's store: clamp, then round half to even.
-  return v <= 0 ? 0 : v >= 255 ? 255 : <u8><i32>nearest<f64>(v);
+let chK: usize = 0; // f32x4 constants [4]: (Cb of R, Cr of R, Cb of G, Cr of G), (Cb of B, Cr of B, 0, 0), dRGB per Cb, per Cr
+
+function chromaConstants(): void {
+  chK = alloc(64);
+  const k = chK;
+  store<f32>(k, <f32>-0.168736); store<f32>(k, <f32>0.5, 4); store<f32>(k, <f32>-0.331264, 8); store<f32>(k, <f32>-0.418688, 12);
+  store<f32>(k, <f32>0.5, 16); store<f32>(k, <f32>-0.081312, 20); store<f32>(k, 0, 24); store<f32>(k, 0, 28);
+  store<f32>(k, 0, 32); store<f32>(k, <f32>-0.344136, 36); store<f32>(k, <f32>1.772, 40); store<f32>(k, 0, 44);
+  store<f32>(k, <f32>1.402, 48); store<f32>(k, <f32>-0.714136, 52); store<f32>(k, 0, 56); store<f32>(k, 0, 60);
 }
 
-/** The output pass (chroma.ts apply) on the band's n rows, image rows y0.. */
+/**
+ * The output pass (chroma.ts apply) on the band's n rows, image rows y0.., in f32: one pixel per
+ * step, its four coefficients (A, B of Cb; A, B of Cr) one vector, so the horizontal interpolation
+ * is one multiply-add. Within a level of the JS's f64 (test/image/chroma.test.ts).
+ */
 export function chromaApplyRows(y0: i32, n: i32): void {
   const W = chW, w = chw, h = chh;
   const f = <f64>chF;
-  const plane = (<usize>w * <usize>h) << 2;
-  const aB = chPlanes, bB = aB + plane, aR = bB + plane, bR = aR + plane;
+  const k0 = v128.load(chK), k1 = v128.load(chK, 16), dCb = v128.load(chK, 32), dCr = v128.load(chK, 48);
+  const one = f32x4.splat(1);
   for (let t = 0; t < n; t++) {
     const y = y0 + t;
     const v = Math.min(Math.max((<f64>y + 0.5) / f - 0.5, 0), <f64>(h - 1));
     const j0 = <i32>Math.floor(v), j1 = min(j0 + 1, h - 1);
     const fv = v - <f64>j0;
     const o0 = <usize>j0 * <usize>w, o1 = <usize>j1 * <usize>w;
+    const fv4 = f32x4.splat(<f32>fv);
     for (let i = 0; i < w; i++) {
-      const k0 = (o0 + <usize>i), k1 = (o1 + <usize>i);
-      const q = chRow + (<usize>i << 4);
-      store<u8>(chSkip + <usize>i, load<u8>(chSame + k0) & load<u8>(chSame + k1));
-      const a0 = <f64>load<f32>(aB + (k0 << 2)), a1 = <f64>load<f32>(aB + (k1 << 2));
-      const b0 = <f64>load<f32>(bB + (k0 << 2)), b1 = <f64>load<f32>(bB + (k1 << 2));
-      const c0 = <f64>load<f32>(aR + (k0 << 2)), c1 = <f64>load<f32>(aR + (k1 << 2));
-      const d0 = <f64>load<f32>(bR + (k0 << 2)), d1 = <f64>load<f32>(bR + (k1 << 2));
-      store<f32>(q, <f32>(a0 + (a1 - a0) * fv));
-      store<f32>(q, <f32>(b0 + (b1 - b0) * fv), 4);
-      store<f32>(q, <f32>(c0 + (c1 - c0) * fv), 8);
-      store<f32>(q, <f32>(d0 + (d1 - d0) * fv), 12);
+      const k0i = o0 + <usize>i, k1i = o1 + <usize>i;
+      store<u8>(chSkip + <usize>i, load<u8>(chSame + k0i) & load<u8>(chSame + k1i));
+      const c0 = v128.load(chInter + (k0i << 4)), c1 = v128.load(chInter + (k1i << 4));
+      v128.store(chRow + (<usize>i << 4), f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), fv4)));
     }
     let p = chBand + <usize>t * <usize>W * 4;
     for (let x = 0; x < W; x++, p += 4) {
-      const i0 = load<i32>(chLo + (<usize>x << 2)), i1 = load<i32>(chHi + (<usize>x << 2));
-      if ((load<u8>(chSkip + <usize>i0) & load<u8>(chSkip + <usize>i1)) != 0) continue;
-      const fu = <f64>load<f32>(chFx + (<usize>x << 2));
-      const q0 = chRow + (<usize>i0 << 4), q1 = chRow + (<usize>i1 << 4);
-      const ab0 = <f64>load<f32>(q0), bb0 = <f64>load<f32>(q0, 4), ar0 = <f64>load<f32>(q0, 8), br0 = <f64>load<f32>(q0, 12);
-      const ab = ab0 + (<f64>load<f32>(q1) - ab0) * fu;
-      const bb = bb0 + (<f64>load<f32>(q1, 4) - bb0) * fu;
-      const ar = ar0 + (<f64>load<f32>(q1, 8) - ar0) * fu;
-      const br = br0 + (<f64>load<f32>(q1, 12) - br0) * fu;
-      const r = <f64>load<u8>(p), g = <f64>load<u8>(p, 1), b = <f64>load<u8>(p, 2);
-      const yy = 0.299 * r + 0.587 * g + 0.114 * b;
-      const cb = ab * (-0.168736 * r - 0.331264 * g + 0.5 * b) + bb;
-      const cr = ar * (0.5 * r - 0.418688 * g - 0.081312 * b) + br;
-      store<u8>(p, clampByte(yy + 1.402 * cr));
-      store<u8>(p, clampByte(yy - 0.344136 * cb - 0.714136 * cr), 1);
-      store<u8>(p, clampByte(yy + 1.772 * cb), 2);
+      const i0 = <usize>load<i32>(chLo + (<usize>x << 2)), i1 = <usize>load<i32>(chHi + (<usize>x << 2));
+      if ((load<u8>(chSkip + i0) & load<u8>(chSkip + i1)) != 0) continue;
+      const c0 = v128.load(chRow + (i0 << 4)), c1 = v128.load(chRow + (i1 << 4));
+      const c = f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), f32x4.splat(load<f32>(chFx + (<usize>x << 2)))));
+      const src = load<u32>(p);
+      const px = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
+      // (Cb, Cr) of the pixel in lanes 0 and 1: R and G terms side by side, then B's.
+      const s0 = f32x4.add(f32x4.mul(i32x4.shuffle(px, px, 0, 0, 1, 1), k0), f32x4.mul(i32x4.shuffle(px, px, 2, 2, 3, 3), k1));
+      const cc = f32x4.add(s0, i32x4.shuffle(s0, s0, 2, 3, 0, 1));
+      // The change of (Cb, Cr): (A - 1) C + B.
+      const d = f32x4.add(f32x4.mul(f32x4.sub(i32x4.shuffle(c, c, 0, 2, 0, 2), one), cc), i32x4.shuffle(c, c, 1, 3, 1, 3));
+      const out = f32x4.add(px, f32x4.add(f32x4.mul(i32x4.shuffle(d, d, 0, 0, 0, 0), dCb), f32x4.mul(i32x4.shuffle(d, d, 1, 1, 1, 1), dCr)));
+      store<u32>(p, packPixel(roundF32(out), src));
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The noise floor's colour (src/image/floor.ts): the same table, the same f64 operations, the same bytes.
+// ---------------------------------------------------------------------------------------------
+
+/** Uint8ClampedArray's store: clamp to 0..255, round half to even. */
+// @ts-ignore: decorator
+@inline function clampByte(v: f64): u8 {
+  return v <= 0 ? 0 : v >= 255 ? 255 : <u8><i32>nearest<f64>(v);
+}
+
+let flTable: usize = 0; // f32 [reach + 1]: the share of colour kept per luma level
+let flReach: i32 = 0;
+let flBand: usize = 0; // RGBA [bandRows][W]
+
+/** Set up a floor job: the table (written by JS to floorTable()), bands of bandRows rows of W. */
+export function floorInit(W: i32, bandRows: i32, reach: i32): usize {
+  flReach = reach;
+  flTable = alloc(<usize>(reach + 1) << 2);
+  flBand = alloc(<usize>bandRows * <usize>W * 4);
+  return flBand;
+}
+
+export function floorTable(): usize { return flTable; }
+
+/** Desaturate the band's first `pixels` pixels; returns how many changed. */
+export function floorRun(pixels: i32): i32 {
+  let changed = 0;
+  const reach = flReach;
+  for (let i = 0; i < pixels; i++) {
+    const p = flBand + (<usize>i << 2);
+    const r = <i32>load<u8>(p), g = <i32>load<u8>(p, 1), b = <i32>load<u8>(p, 2);
+    if (r == g && g == b) continue;
+    const y = (54 * r + 183 * g + 19 * b + 128) >> 8;
+    if (y >= reach) continue;
+    const k = <f64>load<f32>(flTable + (<usize>y << 2));
+    const rf = <f64>r, gf = <f64>g, bf = <f64>b;
+    const l = 0.2126 * rf + 0.7152 * gf + 0.0722 * bf;
+    store<u8>(p, clampByte(l + (rf - l) * k));
+    store<u8>(p, clampByte(l + (gf - l) * k), 1);
+    store<u8>(p, clampByte(l + (bf - l) * k), 2);
+    changed++;
+  }
+  return changed;
 }

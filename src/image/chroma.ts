@@ -47,7 +47,7 @@ export const COPY_MAX_PIXELS = 1 << 18;
 const cbOf = (r: number, g: number, b: number): number => -0.168736 * r - 0.331264 * g + 0.5 * b;
 const crOf = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g - 0.081312 * b;
 
-/** The two full-size passes: the copy's block means, and the output. pixels.ts has WASM ones (same bytes). */
+/** The two full-size passes: the copy's block means, and the output. pixels.ts has WASM ones (within a level). */
 export interface ChromaPasses {
   copy(img: RgbaImage, f: number, w: number, h: number): { cb: Float32Array; cr: Float32Array };
   /** Coefficient planes of w x h: A and B of Cb, A and B of Cr. */

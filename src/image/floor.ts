@@ -18,8 +18,8 @@ export const FLOOR_REACH = 6;
 
 let table: Float32Array | undefined;
 
-/** s per luma level 0..FLOOR_REACH. */
-function saturation(): Float32Array {
+/** The share of its colour a pixel keeps, per luma level 0..FLOOR_REACH (pixels.ts hands it to the WASM twin). */
+export function floorTable(): Float32Array {
   if (table) return table;
   table = new Float32Array(FLOOR_REACH + 1);
   for (let y = 0; y <= FLOOR_REACH; y++) {
@@ -29,10 +29,13 @@ function saturation(): Float32Array {
   return table;
 }
 
-/** Desaturate the pixels of `img` near black, in place (see above). Returns how many changed. */
+/**
+ * Desaturate the pixels of `img` near black, in place (see above). Returns how many changed.
+ * Twin on purpose: desaturateFloorWasm (pixels.ts) is the served path; this is the tested reference.
+ */
 export function desaturateFloor(img: RgbaImage): number {
   const d = img.data;
-  const s = saturation();
+  const s = floorTable();
   // Written through a clamped view: stores round and clamp to 0..255 themselves.
   const out = new Uint8ClampedArray(d.buffer, d.byteOffset, d.length);
   let changed = 0;

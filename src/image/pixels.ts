@@ -1,13 +1,15 @@
 /**
  * WebAssembly (SIMD) versions of the pixel loops that dominate a request's CPU time: the curves'
  * table path (`applyTable` in curves.ts), the streamed guided filter (`filter` in denoise.ts), the
- * noise measurement (`measureNoise` in noise.ts) and the area downscale of the estimation copy
- * (`areaDownscale` in resize.ts), compiled from AssemblyScript: assembly/pixels.ts,
+ * noise measurement (`measureNoise` in noise.ts), the area downscale of the estimation copy
+ * (`areaDownscale` in resize.ts), the chroma pass's full-size passes (`smoothChroma` in chroma.ts)
+ * and the noise floor (`desaturateFloor` in floor.ts), compiled from AssemblyScript: assembly/pixels.ts,
  * `npm run build:wasm` -> src/image/pixels.wasm.
  *
  * The module imports nothing. The image goes through the instance in bands of rows (copied in,
  * processed, copied out), so its memory is a few MB whatever the image size (the curve table's
- * rows, a band, a few rows of filter state) instead of a second copy of the image. Because that is
+ * rows, a band, a few rows of filter state; the chroma pass adds its coefficient planes, at most
+ * 33 bytes per copy pixel, 8.6 MB at chroma.ts's COPY_MAX_PIXELS) instead of a second copy of the image. Because that is
  * bounded, one instance serves the isolate (each job starts with `reset`, which zeroes and reuses
  * the last job's memory): a fresh instance per job paid page faults on its new memory every time
  * and left a discarded memory per job for the GC.
@@ -16,12 +18,14 @@
  * the same order; SIMD only runs values side by side), or within one level with `precision: "f32"`.
  * `applyCurvesWasm` is within one level of `applyCurves` on a few bytes in 100k (fixed-point table
  * positions and an f32 interpolation; see assembly/pixels.ts). `measureNoiseWasm` returns
- * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
- * test/image/pixels-wasm.test.ts checks them all.
+ * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly, as
+ * `desaturateFloorWasm` does `desaturateFloor`'s; `smoothChromaWasm` is within a level of
+ * `smoothChroma` (f32 output). test/image/pixels-wasm.test.ts, chroma.test.ts and floor.test.ts check them.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
 import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
+import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
 import { blockChroma, CHROMA_DEFAULTS, JS_PASSES, smoothChroma, taps, type ChromaPasses, type ChromaSettings } from "./chroma.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
@@ -78,6 +82,9 @@ interface PixelExports {
   chromaSumRows(n: number): void;
   chromaPrepare(): void;
   chromaApplyRows(y0: number, n: number): void;
+  floorInit(W: number, bandRows: number, reach: number): number;
+  floorTable(): number;
+  floorRun(pixels: number): number;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */
@@ -371,7 +378,8 @@ export const CHROMA_WASM_MIN_PIXELS = 16 * 1024;
 
 /**
  * chroma.ts's `smoothChroma` with its two full-size passes (the copy's block sums and the output)
- * in WASM: the same bytes. The window statistics on the small copy are the JS's own.
+ * in WASM, the output in f32 SIMD: within a level of the JS's f64 on under 1% of bytes. The window
+ * statistics on the small copy are the JS's own.
  */
 export function smoothChromaWasm(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, options: KernelOptions = {}): boolean {
   const { width: W, height: H, data } = img;
@@ -428,4 +436,33 @@ function chromaPasses(options: KernelOptions): ChromaPasses {
       }
     },
   };
+}
+
+// ---- the noise floor's colour ----------------------------------------------------------------
+
+/** Images below this many pixels take floor.ts's JS pass. */
+export const FLOOR_WASM_MIN_PIXELS = 16 * 1024;
+
+/** floor.ts's `desaturateFloor` in WASM: the same bytes and count. */
+export function desaturateFloorWasm(img: RgbaImage, options: KernelOptions = {}): number {
+  const { width: W, height: H, data } = img;
+  if (W * H < (options.minPixels ?? FLOOR_WASM_MIN_PIXELS) || data.length !== W * H * 4) return desaturateFloor(img);
+  const rowBytes = W * 4;
+  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
+  const e = instance();
+  const band = e.floorInit(W, bandRows, FLOOR_REACH);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  new Float32Array(buf, e.floorTable(), FLOOR_REACH + 1).set(floorTable());
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  let changed = 0;
+  for (let y = 0; y < H; y += bandRows) {
+    const rows = Math.min(H, y + bandRows) - y;
+    const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
+    mem.set(part);
+    const n = e.floorRun(rows * W);
+    // Only a band that changed goes back.
+    if (n) part.set(mem.subarray(0, rows * rowBytes));
+    changed += n;
+  }
+  return changed;
 }

@@ -20,7 +20,7 @@ const served: PipelineOptions = { fit: "scale-down", format: "png", quality: 85,
 /** A clean, well-exposed scene: a soft wall (the left 128 px are only wall), coloured objects with edges. */
 const clean = makePixels(320, 240, (x, y) => {
   const wall = 150 + 40 * Math.sin(x / 50) * Math.cos(y / 40);
-  const object = (x - 180) ** 2 + (y - 140) ** 2 < 40 ** 2 ? [200, 70, 60] : x > 240 && y > 60 && y < 180 ? [60, 120, 190] : null;
+  const object: [number, number, number] | null = (x - 180) ** 2 + (y - 140) ** 2 < 40 ** 2 ? [200, 70, 60] : x > 240 && y > 60 && y < 180 ? [60, 120, 190] : null;
   const [r, g, b] = object ?? [wall, wall * 0.95, wall * 0.85];
   return [r, g, b, 255];
 });

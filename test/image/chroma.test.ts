@@ -121,7 +121,18 @@ test("a colour edge stays sharp: red against green keeps each side's colour up t
   }
 });
 
-test("the WASM passes give the JS reference's bytes, for any size, band and copy factor", () => {
+/** Largest difference and share of differing bytes. */
+function compare(a: Uint8Array, b: Uint8Array): { max: number; share: number } {
+  let max = 0, n = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d) n++;
+    if (d > max) max = d;
+  }
+  return { max, share: n / a.length };
+}
+
+test("the WASM passes are within a level of the JS reference (f32 against f64), for any size, band and copy factor", () => {
   const cases: [number, number, number, number][] = [
     [1, 1, 8, 0], [7, 5, 8, 0], [33, 17, 8, 64], [161, 99, 3, 0], [200, 150, 8, 4096],
   ];
@@ -133,7 +144,8 @@ test("the WASM passes give the JS reference's bytes, for any size, band and copy
     const a = smoothChroma(js, g, 0.7);
     const b = smoothChromaWasm(wasm, g, 0.7, CHROMA_DEFAULTS, { minPixels: 0, ...(bandBytes ? { bandBytes } : {}) });
     assert.equal(a, b, `${w}x${h}`);
-    assert.ok(Buffer.from(js.data).equals(Buffer.from(wasm.data)), `${w}x${h}, band ${bandBytes}: the same bytes`);
+    const { max, share } = compare(js.data, wasm.data);
+    assert.ok(max <= 1 && share < 0.01, `${w}x${h}, band ${bandBytes}: at most a level apart (${max}), on ${(share * 100).toFixed(3)}% of bytes`);
   }
   // An image past COPY_MAX_PIXELS * 16 takes a coarser copy; both paths agree there too.
   assert.equal(copyFactor(2048, 2048, 4), 4);
@@ -143,7 +155,8 @@ test("the WASM passes give the JS reference's bytes, for any size, band and copy
   const js = copy(big), wasm = copy(big);
   smoothChroma(js, g, 1, { ...CHROMA_DEFAULTS });
   smoothChromaWasm(wasm, g, 1);
-  assert.ok(Buffer.from(js.data).equals(Buffer.from(wasm.data)), "a 4.4 MP image (copy factor 5): the same bytes");
+  const { max, share } = compare(js.data, wasm.data);
+  assert.ok(max <= 1 && share < 0.01, `a 4.4 MP image (copy factor 5): at most a level apart (${max}), on ${(share * 100).toFixed(3)}% of bytes`);
 });
 
 test("invalid amounts and radii are refused", () => {

@@ -2,6 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { desaturateFloor, FLOOR_REACH } from "../../src/image/floor.ts";
 import { lumaFixed } from "../../src/image/luma.ts";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { desaturateFloorWasm, initPixels } from "../../src/image/pixels.ts";
+import { mulberry32 } from "../../src/shared/rng.ts";
+
+initPixels(readFileSync(fileURLToPath(new URL("../../src/image/pixels.wasm", import.meta.url))));
 import type { RgbaImage } from "../../src/shared/image.ts";
 
 /** Every 8-bit RGB triple whose channels are all under `max`, one per pixel. */
@@ -53,4 +59,17 @@ test("a gradient's colour fades in without a step: neighbouring luma levels keep
     last = kept;
   }
   assert.equal(last, 1);
+});
+
+test("the WASM pass gives the JS reference's bytes and count, for any size and band", () => {
+  for (const [w, h, bandBytes] of [[1, 1, 0], [257, 3, 0], [300, 200, 0], [97, 61, 400]] as const) {
+    const rand = mulberry32(w * h);
+    // Mostly dark, some grey, some bright: every branch.
+    const data = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : rand() < 0.1 ? (rand() * 256) | 0 : (rand() * 12) | 0));
+    const js = { width: w, height: h, data: data.slice() }, wasm = { width: w, height: h, data: data.slice() };
+    const a = desaturateFloor(js);
+    const b = desaturateFloorWasm(wasm, { minPixels: 0, ...(bandBytes ? { bandBytes } : {}) });
+    assert.equal(b, a, `${w}x${h}: the same count`);
+    assert.ok(Buffer.from(js.data).equals(Buffer.from(wasm.data)), `${w}x${h}, band ${bandBytes}: the same bytes`);
+  }
 });

@@ -1,5 +1,5 @@
 /** Before the curves: the colour of the pixels at the noise floor is noise, not the scene's (image/floor.ts). */
-import { desaturateFloor } from "../../image/floor.ts";
+import { desaturateFloorWasm } from "../../image/pixels.ts";
 import { curving, type Step } from "../context.ts";
 
 export const floor: Step = {
@@ -8,6 +8,6 @@ export const floor: Step = {
   when: curving,
   run(ctx) {
     // In place: the image is this request's own buffer (decoded or resized), about to be curved.
-    desaturateFloor(ctx.image);
+    desaturateFloorWasm(ctx.image);
   },
 };
