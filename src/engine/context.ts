@@ -10,6 +10,7 @@ import type { Profile } from "../image/icc.ts";
 import type { LumaGrid } from "../image/gain.ts";
 import type { FitResult } from "../image/resize.ts";
 import type { ImageHeader } from "../image/sniff.ts";
+import type { ShrinkFactor } from "../image/jpeg-turbo.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 export interface Context {
@@ -29,6 +30,8 @@ export interface Context {
   scaledFrom?: { width: number; height: number };
   /** The format to encode; "source" until the decoded image says (decode). */
   format: OutputFormat;
+  /** JPEG shrink-on-load: the source was decoded at 1/shrink of its size (decode). */
+  shrink?: ShrinkFactor;
   /** The image being made: decoded, then resized, oriented, curved, denoised in turn. */
   image: RgbaImage;
   /** The strength to apply; "auto" starts at 1 and is resolved by the exposure and model steps. */

@@ -11,7 +11,6 @@
  * over without a copy: the decoded image is a view into the dropped instance's memory (input + RGBA,
  * little else), which then lives exactly as long as the image.
  */
-import mozjpegDecFactory from "@jsquash/jpeg/codec/dec/mozjpeg_dec.js";
 import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import webpDecFactory from "@jsquash/webp/codec/dec/webp_dec.js";
@@ -25,10 +24,11 @@ import { GifReader } from "omggif";
 import { DEFAULT_QUALITY, FAST_AVIF, FAST_JPEG, FAST_WEBP } from "./encoder-settings.ts";
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
+import { decodeJpeg, type ShrinkFactor } from "./jpeg-turbo.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
-  jpegDec: WebAssembly.Module; // @jsquash/jpeg/codec/dec/mozjpeg_dec.wasm
+  jpegDec: WebAssembly.Module; // src/image/jpeg-turbo.wasm (libjpeg-turbo, built by scripts/wasm/jpeg-turbo/build.sh)
   jpegEnc: WebAssembly.Module; // @jsquash/jpeg/codec/enc/mozjpeg_enc.wasm
   webpDec: WebAssembly.Module; // @jsquash/webp/codec/dec/webp_dec.wasm
   webpEnc: WebAssembly.Module; // @jsquash/webp/codec/enc/webp_enc_simd.wasm
@@ -49,10 +49,10 @@ export interface CodecModules {
 };
 
 /** The Emscripten-built codecs (one factory each) and every codec whose memory is accounted. */
-type EmscriptenName = "jpegDec" | "jpegEnc" | "webpDec" | "webpEnc" | "avifDec" | "avifEnc";
-export type CodecName = "png" | EmscriptenName;
+type EmscriptenName = "jpegEnc" | "webpDec" | "webpEnc" | "avifDec" | "avifEnc";
+export type CodecName = "png" | "jpegDec" | EmscriptenName;
 export const CODEC_NAMES: readonly CodecName[] = ["png", "jpegDec", "jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
-const EMSCRIPTEN: readonly EmscriptenName[] = ["jpegDec", "jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
+const EMSCRIPTEN: readonly EmscriptenName[] = ["jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
 const trackers = Object.fromEntries(CODEC_NAMES.map((n) => [n, new MemoryTracker()])) as Record<CodecName, MemoryTracker>;
 
 let modules: CodecModules | undefined;
@@ -69,6 +69,8 @@ export function initCodecs(m: CodecModules): Promise<void> {
       trackers[name].end(memory);
     }
     trackers.png.end(pngInstance(m.png).exports.memory);
+    // A 1x1 JPEG through the decoder: its imports match the module.
+    decodeJpeg(m.jpegDec, ONE_PIXEL_JPEG, 1);
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
@@ -98,7 +100,6 @@ interface EmscriptenCodec {
 type EmscriptenFactory = (options: object) => Promise<EmscriptenCodec>;
 
 const FACTORIES = {
-  jpegDec: mozjpegDecFactory,
   jpegEnc: mozjpegEncFactory,
   webpDec: webpDecFactory,
   webpEnc: webpEncFactory,
@@ -257,16 +258,17 @@ function encodePng(compiled: WebAssembly.Module, img: RgbaImage): Uint8Array<Arr
 /**
  * Decode to 8-bit RGBA. PNGs of every colour type and bit depth come out as RGBA8 (grey expanded,
  * 16-bit reduced to 8 by the decoder); WebP (lossy, lossless, alpha) as RGBA8; AVIF at 8 bits (10/12-bit
- * sources reduced by libavif). JPEG orientation is NOT applied here (see orient.ts). Animated files
- * are refused by the header reader before they get here. Throws whatever the decoder throws on corrupt
- * data; the pipeline maps that to 422.
+ * sources reduced by libavif); JPEG (libjpeg-turbo, jpeg-turbo.ts) at 1/`shrink` of its size
+ * (default 1: full size; other formats ignore it). JPEG orientation is NOT applied here (see
+ * orient.ts). Animated files are refused by the header reader before they get here. Throws whatever
+ * the decoder throws on corrupt data; the pipeline maps that to 422.
  */
-export async function decode(bytes: Uint8Array, format: InputFormat): Promise<RgbaImage> {
+export async function decode(bytes: Uint8Array, format: InputFormat, shrink: ShrinkFactor = 1): Promise<RgbaImage> {
   if (format === "gif") return decodeGif(bytes);
   const m = await ready();
   let img: { data: Uint8Array; width: number; height: number };
   if (format === "png") img = decodePng(m.png, bytes);
-  else if (format === "jpeg") img = decodeZeroCopy(await emscriptenInstance(m.jpegDec, "jpegDec"), bytes, false);
+  else if (format === "jpeg") img = decodeJpeg(m.jpegDec, bytes, shrink, trackers.jpegDec);
   else if (format === "webp") img = decodeZeroCopy(await emscriptenInstance(m.webpDec, "webpDec"), bytes);
   else img = decodeCopy(await emscriptenInstance(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
@@ -335,3 +337,11 @@ export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOp
   const flat = flattenAlpha(img);
   return runEncoder(m, "jpegEnc", flat, { ...jpegDefaults, ...FAST_JPEG, quality, chroma_quality: quality });
 }
+
+/** A 1x1 grey JPEG (arithmetic-coded: the start-up check covers that decoding path too). */
+const ONE_PIXEL_JPEG = Uint8Array.from(
+  atob(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/yQALCAABAAEBAREA/8wABgAQEAX/2gAIAQEAAD8A0s8g/9k=",
+  ),
+  (c) => c.charCodeAt(0),
+);
