@@ -94,6 +94,8 @@ console.log("generating sources...");
 await new Promise((r) => setTimeout(r, 0));
 const [bigW, bigH] = dims(Math.min(12e6, limits.maxSourcePixels), 4 / 3);
 const [outW, outH] = dims(limits.maxOutputPixels, 4 / 3);
+// The largest JPEG source: it decodes at the DCT scale its output needs (shrink-on-load).
+const [hugeW, hugeH] = dims(limits.maxSourcePixels, 4 / 3);
 const fullSide = Math.floor(Math.sqrt(limits.maxFullModePixels));
 const big = await encode(scene(bigW, bigH, 1), "jpeg", { quality: 90 });
 const maxOut = await encode(scene(outW, outH, 2), "jpeg", { quality: 90 });
@@ -103,6 +105,7 @@ const maxPng = await encode(scene(pngW, pngH, 6), "png");
 const small = await encode(scene(640, 400, 4), "jpeg", { quality: 85 });
 const fullSrc = await encode(scene(fullSide, fullSide, 5), "png");
 const rotated = withOrientation(big, 6);
+const huge = await encode(scene(hugeW, hugeH, 11), "jpeg", { quality: 80 });
 const [webpW, webpH] = dims(limits.maxWebpSourcePixels, 4 / 3);
 const bigWebp = await encode(scene(webpW, webpH, 7), "webp", { quality: 90 });
 const [avifSrcW, avifSrcH] = dims(limits.maxAvifSourcePixels, 3 / 2);
@@ -155,6 +158,9 @@ const MIX: Job[] = [
   { name: `largest GIF ${gifW}x${gifH} (${fmt(bigGif.length)} MB) -> 512 JPEG`, input: bigGif, opts: { width: 512, format: "jpeg" } },
   { name: "largest GIF -> full size PNG", input: bigGif, opts: { format: "png" } },
   { name: "12 MP JPEG, no size -> scaled to the output limit", input: big, opts: { format: "jpeg" } },
+  { name: `largest JPEG ${hugeW}x${hugeH} (${fmt(huge.length)} MB) -> 400 px JPEG`, input: huge, opts: { width: 400, format: "jpeg" } },
+  { name: `largest JPEG ${hugeW}x${hugeH} -> 400 px WebP`, input: huge, opts: { width: 400, format: "webp" } },
+  { name: `largest JPEG ${hugeW}x${hugeH}, no size -> scaled to the output limit`, input: huge, opts: { format: "jpeg" } },
 ];
 
 const base: PipelineOptions = { fit: "scale-down", format: "jpeg", strength: "auto", mode: "fast", orient: true, limits };

@@ -39,8 +39,14 @@ const int = (def: number, min: number, max: number): IntVar => ({ kind: "int", d
 export const VARS = {
   /** Bytes of a source or upload (413 above): above any 12 MP JPEG; the bytes sit in memory next to the pixels. */
   MAX_SOURCE_BYTES: int(16 * 1024 * 1024, 1024, 100 * 1024 * 1024),
-  /** Pixels of any source (422 above), read from the header: 4096 x 3072, a 12 MP phone photo (JPEG decodes in about 4.5 bytes/pixel). */
-  MAX_SOURCE_PIXELS: int(4096 * 3072, 1, MP),
+  /**
+   * Pixels of any source (422 above), read from the header: 8000 x 6000, a 48 MP camera or phone photo.
+   * A JPEG decodes at the DCT scale its output needs, bounded by MAX_JPEG_DECODE_PIXELS; the other
+   * formats have lower limits of their own.
+   */
+  MAX_SOURCE_PIXELS: int(8000 * 6000, 1, MP),
+  /** Pixels a JPEG decodes into at its shrink-on-load scale: 4096 x 3072 (libjpeg-turbo's heap is about 4 bytes/pixel). */
+  MAX_JPEG_DECODE_PIXELS: int(4096 * 3072, 1, MP),
   /** Pixels of a PNG source: 1920 x 1280; the PNG decoder needs about four times the JPEG decoder's heap per pixel. */
   MAX_PNG_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
   /** Pixels of a WebP source: 3264 x 2448; libwebp's heap per pixel is a little above the JPEG decoder's. */
@@ -102,6 +108,7 @@ export type Env = { [K in VarName]?: string | number | boolean } & {
 
 export interface Config {
   limits: PipelineLimits & {
+    maxJpegDecodePixels: number;
     maxPngSourcePixels: number;
     maxWebpSourcePixels: number;
     maxGifSourcePixels: number;
@@ -180,6 +187,7 @@ function resolve(env: Env): Config {
   const limits = {
     maxSourceBytes: n("MAX_SOURCE_BYTES"),
     maxSourcePixels: n("MAX_SOURCE_PIXELS"),
+    maxJpegDecodePixels: n("MAX_JPEG_DECODE_PIXELS"),
     maxPngSourcePixels: n("MAX_PNG_SOURCE_PIXELS"),
     maxOutputPixels: n("MAX_OUTPUT_PIXELS"),
     maxFullModePixels: n("MAX_FULL_MODE_PIXELS"),

@@ -30,7 +30,7 @@ export interface Context {
   scaledFrom?: { width: number; height: number };
   /** The format to encode; "source" until the decoded image says (decode). */
   format: OutputFormat;
-  /** JPEG shrink-on-load: the source was decoded at 1/shrink of its size (decode). */
+  /** JPEG shrink-on-load: the source is decoded at 1/shrink of its size (admit). */
   shrink?: ShrinkFactor;
   /** The image being made: decoded, then resized, oriented, curved, denoised in turn. */
   image: RgbaImage;

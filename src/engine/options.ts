@@ -4,6 +4,11 @@ import type { Fit, ImageFormat, RgbaImage } from "../shared/image.ts";
 export interface PipelineLimits {
   /** Max width*height of any source, read from the header before decoding (422 above). */
   maxSourcePixels: number;
+  /**
+   * Max width*height a JPEG decodes into at its shrink-on-load scale (default: maxSourcePixels): a
+   * large JPEG is admitted when the output it is asked for lets it decode small enough.
+   */
+  maxJpegDecodePixels?: number;
   /** Lower limits for the formats whose decoders need more heap per pixel (default: maxSourcePixels). */
   maxPngSourcePixels?: number;
   maxAvifSourcePixels?: number;

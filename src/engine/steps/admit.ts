@@ -1,6 +1,7 @@
 /**
  * Everything that can be refused from the header is refused before decoding: the source's
- * pixels against its format's limit, a file that stops before its image does (complete.ts), the
+ * pixels against its format's limit (a JPEG's: what it decodes into at the DCT scale its output
+ * needs, which this step settles), a file that stops before its image does (complete.ts), the
  * output size against the output limits. Also settles the
  * orientation, the output size and the format (AVIF over its limit falls back to WebP under format=auto).
  */
@@ -9,10 +10,12 @@ import { readHeader } from "../../image/sniff.ts";
 import { checkComplete } from "../../image/complete.ts";
 import { embeddedProfile } from "../../image/colour-profile.ts";
 import { orientedSize } from "../../image/orient.ts";
-import { fitSize } from "../../image/resize.ts";
+import { fitSize, type FitResult } from "../../image/resize.ts";
+import { scaledSize, shrinkFactor, type ShrinkFactor } from "../../image/jpeg-turbo.ts";
+import { sourceRect } from "../../image/orient.ts";
 import type { InputFormat } from "../../shared/image.ts";
 import type { PipelineLimits } from "../options.ts";
-import type { Step } from "../context.ts";
+import type { Context, Step } from "../context.ts";
 
 /**
  * Each format's own source limit, on top of maxSourcePixels: decoders differ in heap per pixel, so
@@ -75,6 +78,7 @@ export const admit: Step = {
       throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels, "mode");
     }
     ctx.target = target;
+    if (header.format === "jpeg") ctx.shrink = admitJpeg(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels);
 
     const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
     ctx.format = opts.format;
@@ -84,6 +88,47 @@ export const admit: Step = {
     }
   },
 };
+
+/**
+ * A JPEG's shrink-on-load scale for this output: the smallest DCT scale (1/2, 1/4, 1/8) that still
+ * covers it (jpeg-turbo.ts). What it decodes into at that scale must fit `limit`. When it does
+ * not, a request that named no size gets the largest output that decodes small enough (never a
+ * refusal for being large); one that named a size gets a 422 saying how wide an output would fit.
+ */
+function admitJpeg(ctx: Context, limit: number): ShrinkFactor {
+  const { orientation, header, opts } = ctx;
+  const swap = orientation >= 5 && orientation <= 8;
+  const scaleFor = (target: FitResult): { n: ShrinkFactor; pixels: number; crop: { width: number; height: number } } => {
+    const crop = sourceRect(target.crop, orientation, header.width, header.height);
+    const n = swap ? shrinkFactor(crop.width, crop.height, target.height, target.width) : shrinkFactor(crop.width, crop.height, target.width, target.height);
+    const d = scaledSize(header.width, header.height, n);
+    return { n, pixels: d.width * d.height, crop };
+  };
+  const at = scaleFor(ctx.target);
+  if (at.pixels <= limit) return at.n;
+  const fits = ([2, 4, 8] as const).find((m) => {
+    const d = scaledSize(header.width, header.height, m);
+    return d.width * d.height <= limit;
+  });
+  const upright = orientedSize(header.width, header.height, orientation);
+  if (fits && opts.width === undefined && opts.height === undefined) {
+    ctx.target = fitSize(upright.width, upright.height, Math.floor(upright.width / fits), Math.floor(upright.height / fits), "scale-down");
+    ctx.scaledFrom = { width: upright.width, height: upright.height };
+    return scaleFor(ctx.target).n;
+  }
+  const d = scaledSize(header.width, header.height, at.n);
+  const scale = at.n === 1 ? "at full size" : `at 1/${at.n} of its size`;
+  // The widest output that decodes small enough: the (upright) source width over that scale.
+  const uprightCrop = swap ? at.crop.height : at.crop.width;
+  const hint = fits ? `; an output at most ${Math.floor(uprightCrop / fits)} px wide (w) decodes at 1/${fits} and fits` : "";
+  throw new HttpError(
+    422,
+    "too_many_pixels",
+    `the JPEG source image is ${header.width}x${header.height} = ${header.width * header.height} pixels; for this output it decodes ${scale}, ` +
+      `${d.width}x${d.height} = ${d.width * d.height} pixels; the limit is ${limit}${hint}`,
+    "w",
+  );
+}
 
 /** The largest width x height of the aspect of `w` x `h` whose product is at most `pixels`. */
 function largestWithin(w: number, h: number, pixels: number): { width: number; height: number } {

@@ -1,22 +1,21 @@
 /**
  * Decode the source (and settle format "source", which depends on its alpha). A JPEG is decoded at
- * the smallest DCT scale (1/2, 1/4, 1/8) that still covers the output (shrink-on-load): a thumbnail
- * of a 12 MP photo never holds its 12 MP pixels. The probe and the estimation copy are made from the
- * output-size image, so they are covered too.
+ * the scale admit settled, the smallest DCT scale (1/2, 1/4, 1/8) that still covers the output
+ * (shrink-on-load): a thumbnail of a 12 MP photo never holds its 12 MP pixels. The probe and the
+ * estimation copy are made from the output-size image, so they are covered too.
  */
 import { HttpError } from "../../shared/errors.ts";
 import { decode as decodeImage } from "../../image/codecs.ts";
-import { scaledSize, shrinkFactor, type ShrinkFactor } from "../../image/jpeg-turbo.ts";
-import { sourceRect } from "../../image/orient.ts";
+import { scaledSize } from "../../image/jpeg-turbo.ts";
 import { hasAlpha } from "../../shared/image.ts";
-import type { Context, Step } from "../context.ts";
+import type { Step } from "../context.ts";
 
 export const decode: Step = {
   name: "decode",
   stage: "decode",
   async run(ctx) {
     const { header } = ctx;
-    const shrink = header.format === "jpeg" ? jpegShrink(ctx) : 1;
+    const shrink = ctx.shrink ?? 1;
     try {
       ctx.image = await decodeImage(ctx.input, header.format, shrink);
     } catch (e) {
@@ -24,7 +23,6 @@ export const decode: Step = {
       const why = typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e);
       throw new HttpError(422, "undecodable", `the ${header.format.toUpperCase()} image could not be decoded (${why})`);
     }
-    if (shrink > 1) ctx.shrink = shrink;
     if (ctx.format === "source") {
       ctx.format = header.format === "jpeg" || header.format === "png" ? header.format : hasAlpha(ctx.image) ? "png" : "jpeg";
     }
@@ -35,11 +33,3 @@ export const decode: Step = {
     }
   },
 };
-
-/** The DCT scale for this request: the source rectangle (stored orientation) against the output size. */
-function jpegShrink(ctx: Context): ShrinkFactor {
-  const { target, orientation, header } = ctx;
-  const crop = sourceRect(target.crop, orientation, header.width, header.height);
-  const swap = orientation >= 5 && orientation <= 8;
-  return shrinkFactor(crop.width, crop.height, swap ? target.height : target.width, swap ? target.width : target.height);
-}
