@@ -13,8 +13,7 @@ const require = createRequire(import.meta.url);
 /** Absolute paths of the codec WASM files. */
 export const CODEC_WASM = {
   png: require.resolve("@jsquash/png/codec/pkg/squoosh_png_bg.wasm"),
-  jpegDec: fileURLToPath(new URL("../../src/image/jpeg-turbo.wasm", import.meta.url)),
-  jpegEnc: require.resolve("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm"),
+  jpeg: fileURLToPath(new URL("../../src/image/jpeg-turbo.wasm", import.meta.url)),
   webpDec: require.resolve("@jsquash/webp/codec/dec/webp_dec.wasm"),
   webpEnc: require.resolve("@jsquash/webp/codec/enc/webp_enc_simd.wasm"),
   avifDec: require.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"),

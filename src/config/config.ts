@@ -55,7 +55,7 @@ export const VARS = {
   MAX_AVIF_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
   /** Pixels of a GIF source: 1920 x 1280; GIF decodes in JS, into the RGBA image and a byte per pixel of LZW output. */
   MAX_GIF_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
-  /** Pixels of the output: 1920 x 1280; a full-size JPEG encode holds mozjpeg's whole-image buffers beside the image. */
+  /** Pixels of the output: 1920 x 1280; a full-size encode holds the encoder's whole-image buffers beside the image. */
   MAX_OUTPUT_PIXELS: int(1920 * 1280, 1, MP),
   /** Output pixels for mode=full: 512 x 512; the net at output size is seconds of CPU (memory is bounded by tiling). */
   MAX_FULL_MODE_PIXELS: int(512 * 512, 1, MP),

@@ -6,7 +6,6 @@
 // prefers to src/wasm-modules.d.ts; wrangler gives a WebAssembly.Module default export.
 // @ts-expect-error -- see above
 import pngWasmImport from "@jsquash/png/codec/pkg/squoosh_png_bg.wasm";
-import jpegEncWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import webpDecWasm from "@jsquash/webp/codec/dec/webp_dec.wasm";
 import webpEncWasm from "@jsquash/webp/codec/enc/webp_enc_simd.wasm";
 import avifDecWasm from "@jsquash/avif/codec/dec/avif_dec.wasm";
@@ -16,7 +15,7 @@ import resizeWasmImport from "@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.w
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import modelBytes from "../../model/lowlight.onnx";
 import pixelsWasm from "../image/pixels.wasm";
-import jpegDecWasm from "../image/jpeg-turbo.wasm";
+import jpegWasm from "../image/jpeg-turbo.wasm";
 import { createEngine, type Engine } from "./engine.ts";
 
 const pngWasm = pngWasmImport as WebAssembly.Module;
@@ -27,7 +26,7 @@ let engine: Promise<Engine> | undefined;
 /** The isolate's engine (memoised; a failed start is retried on the next call). */
 export function getEngine(): Promise<Engine> {
   engine ??= createEngine({
-    codecs: { png: pngWasm, jpegDec: jpegDecWasm, jpegEnc: jpegEncWasm, webpDec: webpDecWasm, webpEnc: webpEncWasm, avifDec: avifDecWasm, avifEnc: avifEncWasm, resize: resizeWasm },
+    codecs: { png: pngWasm, jpeg: jpegWasm, webpDec: webpDecWasm, webpEnc: webpEncWasm, avifDec: avifDecWasm, avifEnc: avifEncWasm, resize: resizeWasm },
     ortWasm,
     model: new Uint8Array(modelBytes),
     pixels: pixelsWasm,

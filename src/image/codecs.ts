@@ -11,8 +11,6 @@
  * over without a copy: the decoded image is a view into the dropped instance's memory (input + RGBA,
  * little else), which then lives exactly as long as the image.
  */
-import mozjpegEncFactory from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
-import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import webpDecFactory from "@jsquash/webp/codec/dec/webp_dec.js";
 import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
 import { defaultOptions as webpDefaults } from "@jsquash/webp/meta.js";
@@ -21,15 +19,14 @@ import avifEncFactory from "@jsquash/avif/codec/enc/avif_enc.js";
 import { defaultOptions as avifDefaults } from "@jsquash/avif/meta.js";
 import { initResize } from "./resize.ts";
 import { GifReader } from "omggif";
-import { DEFAULT_QUALITY, FAST_AVIF, FAST_JPEG, FAST_WEBP } from "./encoder-settings.ts";
+import { DEFAULT_QUALITY, FAST_AVIF, FAST_WEBP, jpegTurboQuality } from "./encoder-settings.ts";
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
-import { decodeJpeg, type ShrinkFactor } from "./jpeg-turbo.ts";
+import { decodeJpeg, encodeJpeg, type ShrinkFactor } from "./jpeg-turbo.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
-  jpegDec: WebAssembly.Module; // src/image/jpeg-turbo.wasm (libjpeg-turbo, built by scripts/wasm/jpeg-turbo/build.sh)
-  jpegEnc: WebAssembly.Module; // @jsquash/jpeg/codec/enc/mozjpeg_enc.wasm
+  jpeg: WebAssembly.Module; // src/image/jpeg-turbo.wasm (libjpeg-turbo, built by scripts/wasm/jpeg-turbo/build.sh)
   webpDec: WebAssembly.Module; // @jsquash/webp/codec/dec/webp_dec.wasm
   webpEnc: WebAssembly.Module; // @jsquash/webp/codec/enc/webp_enc_simd.wasm
   avifDec: WebAssembly.Module; // @jsquash/avif/codec/dec/avif_dec.wasm
@@ -49,10 +46,11 @@ export interface CodecModules {
 };
 
 /** The Emscripten-built codecs (one factory each) and every codec whose memory is accounted. */
-type EmscriptenName = "jpegEnc" | "webpDec" | "webpEnc" | "avifDec" | "avifEnc";
-export type CodecName = "png" | "jpegDec" | EmscriptenName;
+type EmscriptenName = "webpDec" | "webpEnc" | "avifDec" | "avifEnc";
+/** Memory is accounted per role: libjpeg-turbo's decode and encode jobs count as jpegDec and jpegEnc. */
+export type CodecName = "png" | "jpegDec" | "jpegEnc" | EmscriptenName;
 export const CODEC_NAMES: readonly CodecName[] = ["png", "jpegDec", "jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
-const EMSCRIPTEN: readonly EmscriptenName[] = ["jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
+const EMSCRIPTEN: readonly EmscriptenName[] = ["webpDec", "webpEnc", "avifDec", "avifEnc"];
 const trackers = Object.fromEntries(CODEC_NAMES.map((n) => [n, new MemoryTracker()])) as Record<CodecName, MemoryTracker>;
 
 let modules: CodecModules | undefined;
@@ -69,8 +67,8 @@ export function initCodecs(m: CodecModules): Promise<void> {
       trackers[name].end(memory);
     }
     trackers.png.end(pngInstance(m.png).exports.memory);
-    // A 1x1 JPEG through the decoder: its imports match the module.
-    decodeJpeg(m.jpegDec, ONE_PIXEL_JPEG, 1);
+    // A 1x1 JPEG through the decoder and back through the encoder: the imports match the module.
+    encodeJpeg(m.jpeg, decodeJpeg(m.jpeg, ONE_PIXEL_JPEG, 1), 85);
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
@@ -92,7 +90,7 @@ async function ready(): Promise<CodecModules> {
 // ---- JPEG, WebP, AVIF: jSquash's Emscripten builds, one module object per job ----
 
 type Decoded = { data: Uint8ClampedArray; width: number; height: number } | null;
-/** The union of the builds' entry points: decode(data, option) (mozjpeg: preserveOrientation, AVIF: bit depth) and encode. */
+/** The union of the builds' entry points: decode(data, option) (AVIF: bit depth) and encode. */
 interface EmscriptenCodec {
   decode(data: Uint8Array, option?: boolean | number): Decoded;
   encode(data: Uint8Array, width: number, height: number, options: object): Uint8Array | null;
@@ -100,7 +98,6 @@ interface EmscriptenCodec {
 type EmscriptenFactory = (options: object) => Promise<EmscriptenCodec>;
 
 const FACTORIES = {
-  jpegEnc: mozjpegEncFactory,
   webpDec: webpDecFactory,
   webpEnc: webpEncFactory,
   avifDec: avifDecFactory,
@@ -268,7 +265,7 @@ export async function decode(bytes: Uint8Array, format: InputFormat, shrink: Shr
   const m = await ready();
   let img: { data: Uint8Array; width: number; height: number };
   if (format === "png") img = decodePng(m.png, bytes);
-  else if (format === "jpeg") img = decodeJpeg(m.jpegDec, bytes, shrink, trackers.jpegDec);
+  else if (format === "jpeg") img = decodeJpeg(m.jpeg, bytes, shrink, trackers.jpegDec);
   else if (format === "webp") img = decodeZeroCopy(await emscriptenInstance(m.webpDec, "webpDec"), bytes);
   else img = decodeCopy(await emscriptenInstance(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
@@ -312,7 +309,7 @@ export interface EncodeOptions {
   quality?: number;
 }
 
-async function runEncoder(m: CodecModules, name: "jpegEnc" | "webpEnc" | "avifEnc", img: RgbaImage, options: object): Promise<Uint8Array<ArrayBuffer>> {
+async function runEncoder(m: CodecModules, name: "webpEnc" | "avifEnc", img: RgbaImage, options: object): Promise<Uint8Array<ArrayBuffer>> {
   const inst = await emscriptenInstance(m[name], name);
   let out: Uint8Array | null;
   try {
@@ -325,7 +322,11 @@ async function runEncoder(m: CodecModules, name: "jpegEnc" | "webpEnc" | "avifEn
   return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength);
 }
 
-/** Encode RGBA: PNG, WebP and AVIF keep alpha; JPEG composites it onto white. */
+/**
+ * Encode RGBA: PNG, WebP and AVIF keep alpha; JPEG composites it onto white. JPEG is libjpeg-turbo
+ * (jpeg-turbo.ts) with mozjpeg's tables, its quality mapped so a q means what it meant with mozjpeg
+ * (encoder-settings.ts).
+ */
 export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const m = await ready();
   if (img.data.length !== img.width * img.height * 4) throw new Error(`image data must be ${img.width}x${img.height}x4 bytes`);
@@ -334,8 +335,7 @@ export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOp
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new Error(`${format} quality must be 1-100, got ${quality}`);
   if (format === "webp") return runEncoder(m, "webpEnc", img, { ...webpDefaults, ...FAST_WEBP, quality });
   if (format === "avif") return runEncoder(m, "avifEnc", img, { ...avifDefaults, ...FAST_AVIF, quality });
-  const flat = flattenAlpha(img);
-  return runEncoder(m, "jpegEnc", flat, { ...jpegDefaults, ...FAST_JPEG, quality, chroma_quality: quality });
+  return encodeJpeg(m.jpeg, flattenAlpha(img), jpegTurboQuality(quality), trackers.jpegEnc);
 }
 
 /** A 1x1 grey JPEG (arithmetic-coded: the start-up check covers that decoding path too). */

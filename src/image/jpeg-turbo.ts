@@ -1,7 +1,7 @@
 /**
- * The JPEG decoder: libjpeg-turbo 2.1.5 built to WebAssembly by scripts/wasm/jpeg-turbo/build.sh
- * (src/image/jpeg-turbo.wasm; its C side is scripts/wasm/jpeg-turbo/decode.c). Used through
- * codecs.ts only. What it adds over jSquash's mozjpeg decoder (the same pixels at full size):
+ * libjpeg-turbo 2.1.5 built to WebAssembly by scripts/wasm/jpeg-turbo/build.sh
+ * (src/image/jpeg-turbo.wasm; its C side is scripts/wasm/jpeg-turbo/decode.c and encode.c). Used
+ * through codecs.ts only. What it adds over jSquash's mozjpeg decoder (the same pixels at full size):
  * shrink-on-load. libjpeg's IDCT can produce the image at 1/2, 1/4 or 1/8 of its size directly, so a
  * thumbnail of a 12 MP photo never holds the 12 MP pixels (`shrinkFactor`).
  *
@@ -19,7 +19,17 @@ interface JpegTurboExports {
   ll_decode(data: number, length: number, denom: number): number;
   ll_width(): number;
   ll_height(): number;
+  ll_encode(rgba: number, width: number, height: number, quality: number): number;
+  ll_encoded_size(): number;
 }
+
+/** Sees a job's WASM memory when the job starts and when it ends (codecs.ts's accounting). */
+export interface MemoryWatch {
+  start(m: WebAssembly.Memory): void;
+  end(m: WebAssembly.Memory): void;
+}
+
+const UNWATCHED: MemoryWatch = { start() {}, end() {} };
 
 /** The DCT scales libjpeg decodes at: 1/1, 1/2, 1/4, 1/8. */
 export type ShrinkFactor = 1 | 2 | 4 | 8;
@@ -44,16 +54,8 @@ export function scaledSize(width: number, height: number, n: ShrinkFactor): { wi
   return { width: Math.ceil(width / n), height: Math.ceil(height / n) };
 }
 
-/**
- * Decode a JPEG to RGBA at 1/`n` of its size. The pixels are a view of the instance's memory (one
- * copy of the image, not two); `onMemory` sees that memory when the job starts and when it ends.
- */
-export function decodeJpeg(
-  compiled: WebAssembly.Module,
-  bytes: Uint8Array,
-  n: ShrinkFactor,
-  onMemory: { start(m: WebAssembly.Memory): void; end(m: WebAssembly.Memory): void } = { start() {}, end() {} },
-): RgbaImage {
+/** A fresh instance, its C library started; libjpeg's failures throw JpegError with its message. */
+function instantiate(compiled: WebAssembly.Module): JpegTurboExports {
   let memory: WebAssembly.Memory | undefined;
   const text = (ptr: number): string => {
     const heap = new Uint8Array(memory!.buffer);
@@ -77,7 +79,7 @@ export function decodeJpeg(
       },
       environ_get: () => 0,
       proc_exit: (code: number): never => {
-        throw new JpegError(`the JPEG decoder stopped (exit ${code})`);
+        throw new JpegError(`libjpeg-turbo stopped (exit ${code})`);
       },
       fd_write: () => 0,
       fd_close: () => 0,
@@ -86,16 +88,45 @@ export function decodeJpeg(
   };
   const e = new WebAssembly.Instance(compiled, imports).exports as unknown as JpegTurboExports;
   memory = e.memory;
-  onMemory.start(memory);
+  e._initialize();
+  return e;
+}
+
+/** `bytes` copied into the instance's heap; its address. */
+function pass(e: JpegTurboExports, bytes: Uint8Array): number {
+  const ptr = e.ll_malloc(bytes.length);
+  if (!ptr) throw new JpegError(`out of memory for ${bytes.length} bytes`);
+  new Uint8Array(e.memory.buffer, ptr, bytes.length).set(bytes);
+  return ptr;
+}
+
+/**
+ * Decode a JPEG to RGBA at 1/`n` of its size. The pixels are a view of the instance's memory (one
+ * copy of the image, not two).
+ */
+export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: ShrinkFactor, watch: MemoryWatch = UNWATCHED): RgbaImage {
+  const e = instantiate(compiled);
+  watch.start(e.memory);
   try {
-    e._initialize();
-    const input = e.ll_malloc(bytes.length);
-    if (!input) throw new JpegError("out of memory for the JPEG data");
-    new Uint8Array(memory.buffer, input, bytes.length).set(bytes);
-    const out = e.ll_decode(input, bytes.length, n);
+    const out = e.ll_decode(pass(e, bytes), bytes.length, n);
     const width = e.ll_width(), height = e.ll_height();
-    return { width, height, data: new Uint8Array(memory.buffer, out, width * height * 4) };
+    return { width, height, data: new Uint8Array(e.memory.buffer, out, width * height * 4) };
   } finally {
-    onMemory.end(memory);
+    watch.end(e.memory);
+  }
+}
+
+/**
+ * Encode RGBA (alpha ignored: flatten first) as a baseline 4:2:0 JPEG at `quality` 1-100, with
+ * mozjpeg's default quantisation tables and optimised Huffman tables (encode.c).
+ */
+export function encodeJpeg(compiled: WebAssembly.Module, img: RgbaImage, quality: number, watch: MemoryWatch = UNWATCHED): Uint8Array<ArrayBuffer> {
+  const e = instantiate(compiled);
+  watch.start(e.memory);
+  try {
+    const out = e.ll_encode(pass(e, img.data), img.width, img.height, Math.round(quality));
+    return new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
+  } finally {
+    watch.end(e.memory);
   }
 }

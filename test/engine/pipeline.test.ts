@@ -289,3 +289,15 @@ test("refusals: 415 unknown format, 422 undecodable, 422 over the pixel budgets 
   // The engine still works after all of that.
   assert.equal((await engine.enhance(darkPng, base)).width, 200);
 });
+
+test("a strip longer than a format can store: WebP's 16383 px side is a 422 naming format; format=auto takes PNG", async () => {
+  const strip = await encode(makePixels(20, 17000, (x, y) => [(x * 9) % 256, (y * 7) % 256, 90, 255]), "png");
+  await assert.rejects(engine.enhance(strip, opts({ format: "webp", strength: 0 })), (e: unknown) =>
+    e instanceof HttpError && e.status === 422 && e.param === "format" && /WEBP output is at most 16383 pixels on a side; this one is 20x17000/.test(e.message));
+  const auto = await engine.enhance(strip, opts({ format: "webp", strength: 0, avifFallback: true }));
+  assert.equal(auto.format, "png");
+  assert.deepEqual([auto.width, auto.height], [20, 17000]);
+  // Within the side, WebP as asked.
+  const short = await engine.enhance(await encode(makePixels(20, 16000, () => [10, 20, 30, 255]), "png"), opts({ format: "webp", strength: 0 }));
+  assert.equal(short.format, "webp");
+});

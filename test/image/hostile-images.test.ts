@@ -16,7 +16,7 @@ import { deflateSync } from "node:zlib";
 import jpegEncodeRaw, { init as initJpegEncodeRaw } from "@jsquash/jpeg/encode.js";
 import { defaultOptions as jpegDefaults } from "@jsquash/jpeg/meta.js";
 import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.ts";
-import { CODEC_WASM } from "../../scripts/lib/node-engine.ts";
+import { createRequire } from "node:module";
 import { decodeAny, encodeJpeg, encodePng, initFixtures, paint, withExifOrientation, type RgbaImage } from "../helpers/fixtures.ts";
 import { animatedWebp, gif, avif, avifAsSequence, avifDeclaring, webp, webpDeclaring, webpEmptyChunk, webpRiffSize } from "../helpers/format-fixtures.ts";
 import { ADOBE_RGB, DISPLAY_P3, iccProfile, jpegWithIcc, pngWithIcc } from "../helpers/icc.ts";
@@ -171,7 +171,8 @@ function mutations(base: Uint8Array, name: string, seed: number, runs: number): 
 }
 
 async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
-  await initJpegEncodeRaw(await WebAssembly.compile(await readFile(CODEC_WASM.jpegEnc)));
+  // jSquash's mozjpeg encoder, for the progressive fixtures the service's own encoder does not write.
+  await initJpegEncodeRaw(await WebAssembly.compile(await readFile(createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm"))));
   const cases: Case[] = [];
   let q = 0;
   const add = (name: string, body: Uint8Array, type = "application/octet-stream", query?: string): void => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds src/image/jpeg-turbo.wasm (the JPEG decoder with shrink-on-load) from libjpeg-turbo 2.1.5,
+# Builds src/image/jpeg-turbo.wasm (the JPEG decoder with shrink-on-load, and an encoder) from libjpeg-turbo 2.1.5,
 # the source Debian ships (checked against the sha256 in Debian's .dsc), with Debian bookworm's
 # emscripten 3.1.6 (apt-get install emscripten node-acorn cmake), and records what it made in
 # scripts/wasm/jpeg-turbo/build.json; test/image/jpeg-turbo.test.ts fails when the committed .wasm
@@ -32,10 +32,10 @@ emcmake cmake "$work/src" -DCMAKE_BUILD_TYPE=Release -DWITH_SIMD=0 -DENABLE_SHAR
 sed -i 's/#define SIZEOF_SIZE_T .*/#define SIZEOF_SIZE_T  4/' jconfigint.h
 emmake make -j2 jpeg-static >/dev/null
 
-emcc -O3 -I"$work/src" -I"$work/build" "$here/decode.c" "$work/build/libjpeg.a" -o "$out" \
+emcc -O3 -I"$work/src" -I"$work/build" "$here/decode.c" "$here/encode.c" "$work/build/libjpeg.a" -o "$out" \
   --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=1048576 -sTOTAL_STACK=262144 \
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -sFILESYSTEM=0 \
-  -sEXPORTED_FUNCTIONS=_ll_decode,_ll_width,_ll_height,_ll_malloc,_ll_free
+  -sEXPORTED_FUNCTIONS=_ll_decode,_ll_width,_ll_height,_ll_encode,_ll_encoded_size,_ll_malloc,_ll_free
 
 emcc_version="$(emcc --version | head -1)"
 wasm_sha256="$(sha256sum "$out" | cut -d' ' -f1)"

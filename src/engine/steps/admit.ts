@@ -29,6 +29,10 @@ const SOURCE_LIMITS: Readonly<Record<InputFormat, { limit: keyof PipelineLimits;
   avif: { limit: "maxAvifSourcePixels", name: "AVIF" },
 };
 
+/** The largest side each encoder writes (WebP's format stores 14 bits; JPEG's headers 16). */
+const MAX_SIDE: Readonly<Partial<Record<OutputFormatName, number>>> = { webp: 16383, jpeg: 65535, avif: 65536 };
+type OutputFormatName = "jpeg" | "png" | "webp" | "avif";
+
 /** `param`: the request parameter that would fix it (a smaller w/h, another mode or format), if any. */
 function tooManyPixels(what: string, w: number, h: number, limit: number, param?: string): HttpError {
   return new HttpError(422, "too_many_pixels", `${what} is ${w}x${h} = ${w * h} pixels; the limit is ${limit}`, param);
@@ -81,10 +85,20 @@ export const admit: Step = {
     if (header.format === "jpeg") ctx.shrink = admitJpeg(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels);
 
     const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
+    const { width: outW, height: outH } = ctx.target;
     ctx.format = opts.format;
-    if (opts.format === "avif" && output > maxAvif) {
-      if (!opts.avifFallback) throw tooManyPixels("an AVIF output", target.width, target.height, maxAvif, "format");
+    if (opts.format === "avif" && outW * outH > maxAvif) {
+      if (!opts.avifFallback) throw tooManyPixels("an AVIF output", outW, outH, maxAvif, "format");
       ctx.format = "webp";
+    }
+    // A format's largest side (a long strip can be within the pixel limits and not fit it).
+    const side = ctx.format === "source" ? undefined : MAX_SIDE[ctx.format];
+    if (side !== undefined && Math.max(outW, outH) > side) {
+      // format=auto takes PNG, which has no such bound.
+      if (!opts.avifFallback) {
+        throw new HttpError(422, "too_many_pixels", `a ${ctx.format.toUpperCase()} output is at most ${side} pixels on a side; this one is ${outW}x${outH}: ask for a smaller w or h, or another format`, "format");
+      }
+      ctx.format = "png";
     }
   },
 };
