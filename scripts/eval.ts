@@ -331,6 +331,7 @@ function recordInCard(dir: string, set: string, runs: RunResult[], how: { mode: 
       ssim: run.mean.ssim,
       mean: run.mean.mean,
       minPsnr: run.mean.minPsnr,
+      ...(run.mean.atRefGain ? { atRefGain: { psnr: run.mean.atRefGain.psnr, ssim: run.mean.atRefGain.ssim, chroma: run.mean.atRefGain.chroma } } : {}),
       images: run.images.length,
       command,
     };

@@ -25,6 +25,11 @@ export interface EvaluationEntry {
   mean: number;
   /** Worst image's PSNR (identical images count as the cap). */
   minPsnr: number;
+  /**
+   * With --at-reference-gain: PSNR and SSIM after matching each output's brightness to its reference
+   * (one gain), and the median chroma noise as a ratio to the reference's own (1 = as clean).
+   */
+  atRefGain?: { psnr: number; ssim: number; chroma: number };
   images: number;
   command: string;
 }
@@ -142,12 +147,15 @@ export function renderCard(card: ModelCard): string {
       "",
       "Measured through the serving pipeline (`npm run eval`; PSNR/SSIM as scikit-image on full-resolution RGB; identical images count as 60 dB).",
       "",
-      "| Set | Variant | Mode | strength / denoise | PSNR dB | SSIM | mean brightness | worst PSNR | images |",
-      "|---|---|---|---|---|---|---|---|---|",
-      ...card.evaluation.map(
-        (e) =>
-          `| ${e.set} | ${e.variant} | ${e.mode} | ${e.strength} / ${e.denoise} | ${e.psnr.toFixed(2)} | ${e.ssim.toFixed(3)} | ${e.mean.toFixed(3)} | ${e.minPsnr.toFixed(2)} | ${e.images} |`,
-      ),
+      "| Set | Variant | Mode | strength / denoise | PSNR dB | SSIM | mean brightness | worst PSNR | brightness-matched PSNR / SSIM | chroma noise | images |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+      ...card.evaluation.map((e) => {
+        const m = e.atRefGain ? `${e.atRefGain.psnr.toFixed(2)} / ${e.atRefGain.ssim.toFixed(3)}` : "";
+        const c = e.atRefGain ? e.atRefGain.chroma.toFixed(2) : "";
+        return `| ${e.set} | ${e.variant} | ${e.mode} | ${e.strength} / ${e.denoise} | ${e.psnr.toFixed(2)} | ${e.ssim.toFixed(3)} | ${e.mean.toFixed(3)} | ${e.minPsnr.toFixed(2)} | ${m} | ${c} | ${e.images} |`;
+      }),
+      "",
+      "Brightness-matched: each output scaled by the one gain that best matches its reference (`--at-reference-gain`), a diagnostic apart from the brightness choice; chroma noise: the median ratio of high-frequency Cb/Cr energy to the reference's own (1 = as clean).",
       "",
       "Commands:",
       "",
