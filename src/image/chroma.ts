@@ -23,7 +23,7 @@
  * Memory: planes at 1/factor^2 of the image (about 3 bytes per image pixel at factor 4). The
  * factor grows for images over about 4 MP so the copy stays under COPY_MAX_PIXELS.
  */
-import { cellEps } from "./denoise.ts";
+import { cellEps, taps } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
@@ -141,19 +141,6 @@ function bilinear(src: Float32Array, cols: number, rows: number, w: number, h: n
     }
   }
   return out;
-}
-
-/** Lower and upper sample and the upper's weight, for `size` positions over `cells` samples `step` apart. */
-export function taps(size: number, cells: number, step: number): { lo: Int32Array; hi: Int32Array; f: Float32Array } {
-  const lo = new Int32Array(size), hi = new Int32Array(size), f = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    const u = Math.min(Math.max((i + 0.5) / step - 0.5, 0), cells - 1);
-    const l = Math.floor(u);
-    lo[i] = l;
-    hi[i] = Math.min(l + 1, cells - 1);
-    f[i] = u - l;
-  }
-  return { lo, hi, f };
 }
 
 /** 1 / the number of positions a (2r+1) window around each of n positions covers (windows shrink at the edges). */

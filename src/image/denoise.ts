@@ -107,7 +107,7 @@ export interface EpsGrid {
  * Linear interpolation taps from `size` positions onto `cells` samples whose centres are `step`
  * positions apart: lower sample, upper sample, weight of the upper. Position i sits at i + 0.5.
  */
-function taps(size: number, cells: number, step: number, offset = 0.5): { lo: Int32Array; hi: Int32Array; f: Float32Array } {
+export function taps(size: number, cells: number, step: number, offset = 0.5): { lo: Int32Array; hi: Int32Array; f: Float32Array } {
   const lo = new Int32Array(size);
   const hi = new Int32Array(size);
   const f = new Float32Array(size);

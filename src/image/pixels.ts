@@ -23,10 +23,10 @@
  * `smoothChroma` (f32 output). test/image/pixels-wasm.test.ts, chroma.test.ts and floor.test.ts check them.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
-import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
+import { denoise, DENOISE_DEFAULTS, taps, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
 import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
-import { blockChroma, CHROMA_DEFAULTS, JS_PASSES, smoothChroma, taps, type ChromaPasses, type ChromaSettings } from "./chroma.ts";
+import { blockChroma, CHROMA_DEFAULTS, JS_PASSES, smoothChroma, type ChromaPasses, type ChromaSettings } from "./chroma.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";

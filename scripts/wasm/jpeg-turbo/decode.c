@@ -3,36 +3,18 @@
  * Decodes to RGBA at a DCT scale of 1/1, 1/2, 1/4 or 1/8 (shrink-on-load: the IDCT itself makes
  * the smaller image, so a thumbnail never holds the full-size pixels).
  *
- * Every error, and every warning (a warning means damaged or missing data, such as "Premature end
- * of JPEG file"), ends the decode through the imported ll_fail(message), which throws in JavaScript
- * and unwinds out of the module; src/image/jpeg-turbo.ts then discards the instance. Progressive
+ * Errors and warnings end the decode with libjpeg's message (fail.h). Progressive
  * files are limited to LL_MAX_SCANS scans (a file of thousands of tiny scans costs a full IDCT
  * pass each otherwise), as libjpeg-turbo's own tools do with -maxscans.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include "jpeglib.h"
+#include "fail.h"
 
 #define LL_MAX_SCANS 500
 #define LL_MAX_MEMORY (64L * 1024 * 1024)
-
-__attribute__((import_module("env"), import_name("ll_fail")))
-extern void ll_fail(const char *message);
-
-static void fail_with_message(j_common_ptr cinfo) {
-  char buffer[JMSG_LENGTH_MAX];
-  (*cinfo->err->format_message)(cinfo, buffer);
-  ll_fail(buffer);
-}
-
-static void on_error(j_common_ptr cinfo) { fail_with_message(cinfo); }
-
-static void on_message(j_common_ptr cinfo, int level) {
-  /* -1: a warning (corrupt or missing data); trace levels (>= 0) are ignored. */
-  if (level < 0) fail_with_message(cinfo);
-}
 
 static void on_progress(j_common_ptr cinfo) {
   j_decompress_ptr d = (j_decompress_ptr)cinfo;
@@ -55,9 +37,7 @@ void ll_free(void *p) { free(p); }
  * this returns (free it with ll_free); its size is ll_width() x ll_height().
  */
 unsigned char *ll_decode(const unsigned char *data, unsigned long len, int denom) {
-  dinfo.err = jpeg_std_error(&jerr);
-  jerr.error_exit = on_error;
-  jerr.emit_message = on_message;
+  dinfo.err = ll_errors(&jerr);
   jpeg_create_decompress(&dinfo);
   /* Bounds the whole-image buffers of progressive and multi-scan files (an error past it). */
   dinfo.mem->max_memory_to_use = LL_MAX_MEMORY;

@@ -1,16 +1,14 @@
 /*
- * lowlight-edge's JPEG encoder: libjpeg-turbo's libjpeg API (see decode.c for the build and the
- * error path). Baseline, 4:2:0, Huffman tables optimised per image, and mozjpeg's default
- * quantisation tables (the ImageMagick tables by N. Robidoux, the same for luma and chroma) scaled
- * by the usual IJG quality formula, so a given q means what it meant with mozjpeg.
+ * lowlight-edge's JPEG encoder: libjpeg-turbo's libjpeg API (errors: fail.h). Baseline, 4:2:0,
+ * Huffman tables optimised per image, and mozjpeg's default quantisation tables (the ImageMagick
+ * tables by N. Robidoux, the same for luma and chroma) scaled by the IJG quality formula; the
+ * service maps its q onto this quality (src/image/encoder-settings.ts).
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "jpeglib.h"
-
-__attribute__((import_module("env"), import_name("ll_fail")))
-extern void ll_fail(const char *message);
+#include "fail.h"
 
 static const unsigned int robidoux[64] = {
   16, 16, 16, 18, 25, 37, 56, 85,
@@ -23,17 +21,6 @@ static const unsigned int robidoux[64] = {
   85, 75, 135, 156, 189, 238, 311, 418,
 };
 
-static void fail_with_message(j_common_ptr cinfo) {
-  char buffer[JMSG_LENGTH_MAX];
-  (*cinfo->err->format_message)(cinfo, buffer);
-  ll_fail(buffer);
-}
-
-static void on_error(j_common_ptr cinfo) { fail_with_message(cinfo); }
-static void on_message(j_common_ptr cinfo, int level) {
-  if (level < 0) fail_with_message(cinfo);
-}
-
 static struct jpeg_compress_struct cinfo;
 static struct jpeg_error_mgr cerr;
 static unsigned long encoded_size;
@@ -44,9 +31,7 @@ unsigned long ll_encoded_size(void) { return encoded_size; }
 unsigned char *ll_encode(const unsigned char *rgba, int width, int height, int quality) {
   unsigned char *out = NULL;
   encoded_size = 0;
-  cinfo.err = jpeg_std_error(&cerr);
-  cerr.error_exit = on_error;
-  cerr.emit_message = on_message;
+  cinfo.err = ll_errors(&cerr);
   jpeg_create_compress(&cinfo);
   jpeg_mem_dest(&cinfo, &out, &encoded_size);
   cinfo.image_width = (JDIMENSION)width;
