@@ -989,7 +989,14 @@ let chW: i32 = 0;
 let chw: i32 = 0;
 let chh: i32 = 0;
 let chF: i32 = 0;
-let chPlanes: usize = 0; // f32 [4][h][w]: A and B of Cb, A and B of Cr
+let chCb: usize = 0; // f32 [h][w]: the copy's Cb, then B of Cb
+let chCr: usize = 0; // f32 [h][w]: the copy's Cr, then B of Cr
+let chEps: usize = 0; // f32 [h][w]: eps per copy pixel (written by JS)
+let chMean: usize = 0; // f32 [h][w]: window means
+let chSq: usize = 0; // f32 [h][w]: squares, their window means, then A
+let chT1: usize = 0; // f32 [h][w]: row pass of the box means
+let chT2: usize = 0; // f32 [h][w]
+let chCol: usize = 0; // f64 [w][2]: column sums of the box means
 let chSame: usize = 0; // u8 [h][w]: 1 where all four are the identity
 let chInter: usize = 0; // f32 [h][w][4]: the four planes interleaved, one vector per copy pixel
 let chLo: usize = 0; // i32 [W]
@@ -1003,7 +1010,10 @@ let chBand: usize = 0; // RGBA [bandRows][W]
 /** Set up a chroma job: W px wide, copy w x h, factor f, bands of bandRows rows. Returns the band's address. */
 export function chromaInit(W: i32, w: i32, h: i32, f: i32, bandRows: i32): usize {
   chW = W; chw = w; chh = h; chF = f;
-  chPlanes = alloc(<usize>w * <usize>h * 16);
+  const plane = <usize>w * <usize>h * 4;
+  chCb = alloc(plane); chCr = alloc(plane); chEps = alloc(plane); chMean = alloc(plane);
+  chSq = alloc(plane); chT1 = alloc(plane); chT2 = alloc(plane);
+  chCol = alloc(<usize>w * 16);
   chSame = alloc(<usize>w * <usize>h);
   chInter = alloc(<usize>w * <usize>h * 16);
   chLo = alloc(<usize>W << 2);
@@ -1017,7 +1027,7 @@ export function chromaInit(W: i32, w: i32, h: i32, f: i32, bandRows: i32): usize
   return chBand;
 }
 
-export function chromaPlanes(): usize { return chPlanes; }
+export function chromaEps(): usize { return chEps; }
 export function chromaLo(): usize { return chLo; }
 export function chromaHi(): usize { return chHi; }
 export function chromaFx(): usize { return chFx; }
@@ -1044,16 +1054,114 @@ export function chromaSumRows(n: i32): void {
   }
 }
 
-/** Mark the copy pixels whose four coefficients are the identity (after the planes are written). */
-export function chromaPrepare(): void {
+/** Block row j of the copy (bh image rows high) from the sums, as chroma.ts's blockChroma; the sums are cleared. */
+export function chromaBlockRow(j: i32, bh: i32): void {
+  const W = chW, f = chF, w = chw;
+  for (let i = 0; i < w; i++) {
+    const k = chSums + <usize>i * 24;
+    const n = 1 / <f64>(bh * min(f, W - i * f));
+    const r = load<f64>(k), g = load<f64>(k, 8), b = load<f64>(k, 16);
+    const o = (<usize>j * <usize>w + <usize>i) << 2;
+    store<f32>(chCb + o, <f32>((-0.168736 * r - 0.331264 * g + 0.5 * b) * n));
+    store<f32>(chCr + o, <f32>((0.5 * r - 0.418688 * g - 0.081312 * b) * n));
+    store<f64>(k, 0); store<f64>(k, 0, 8); store<f64>(k, 0, 16);
+  }
+}
+
+/** 1 / the number of positions a window of radius r around position i of n covers. */
+// @ts-ignore: decorator
+@inline function invCount(i: i32, n: i32, r: i32): f64 {
+  return 1 / <f64>(min(n - 1, i + r) - max(0, i - r) + 1);
+}
+
+/** chroma.ts's boxMeans: window means over (2r+1)^2 of planes p and q into op and oq (may be p and q). */
+function boxMeans2(p: usize, q: usize, op: usize, oq: usize, r: i32): void {
+  const w = chw, h = chh;
+  for (let y = 0; y < h; y++) {
+    const o = <usize>y * <usize>w;
+    let sp: f64 = 0, sq: f64 = 0;
+    for (let x = 0; x < r && x < w; x++) {
+      sp += <f64>load<f32>(p + ((o + <usize>x) << 2));
+      sq += <f64>load<f32>(q + ((o + <usize>x) << 2));
+    }
+    for (let x = 0; x < w; x++) {
+      if (x + r < w) {
+        sp += <f64>load<f32>(p + ((o + <usize>(x + r)) << 2));
+        sq += <f64>load<f32>(q + ((o + <usize>(x + r)) << 2));
+      }
+      const k = <f64><f32>invCount(x, w, r);
+      store<f32>(chT1 + ((o + <usize>x) << 2), <f32>(sp * k));
+      store<f32>(chT2 + ((o + <usize>x) << 2), <f32>(sq * k));
+      if (x - r >= 0) {
+        sp -= <f64>load<f32>(p + ((o + <usize>(x - r)) << 2));
+        sq -= <f64>load<f32>(q + ((o + <usize>(x - r)) << 2));
+      }
+    }
+  }
+  memory.fill(chCol, 0, <usize>w * 16);
+  for (let y = 0; y < r && y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const c = chCol + (<usize>x << 4), o = (<usize>y * <usize>w + <usize>x) << 2;
+      store<f64>(c, load<f64>(c) + <f64>load<f32>(chT1 + o));
+      store<f64>(c, load<f64>(c, 8) + <f64>load<f32>(chT2 + o), 8);
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const add = y + r < h, drop = y - r >= 0;
+    const ao = <usize>(y + r) * <usize>w, dO = <usize>(y - r) * <usize>w, o = <usize>y * <usize>w;
+    const k = <f64><f32>invCount(y, h, r);
+    for (let x = 0; x < w; x++) {
+      const c = chCol + (<usize>x << 4);
+      let a = load<f64>(c), b = load<f64>(c, 8);
+      if (add) {
+        a += <f64>load<f32>(chT1 + ((ao + <usize>x) << 2));
+        b += <f64>load<f32>(chT2 + ((ao + <usize>x) << 2));
+      }
+      store<f32>(op + ((o + <usize>x) << 2), <f32>(a * k));
+      store<f32>(oq + ((o + <usize>x) << 2), <f32>(b * k));
+      if (drop) {
+        a -= <f64>load<f32>(chT1 + ((dO + <usize>x) << 2));
+        b -= <f64>load<f32>(chT2 + ((dO + <usize>x) << 2));
+      }
+      store<f64>(c, a);
+      store<f64>(c, b, 8);
+    }
+  }
+}
+
+/** chroma.ts's coefficients for plane c (Cb or Cr), into lanes `lane` and `lane` + 1 of chInter. */
+function chromaChannel(c: usize, lane: usize, r: i32): void {
   const n = <usize>chw * <usize>chh;
-  const aB = chPlanes, bB = aB + (n << 2), aR = bB + (n << 2), bR = aR + (n << 2);
+  for (let i: usize = 0; i < n; i++) {
+    const v = <f64>load<f32>(c + (i << 2));
+    store<f32>(chSq + (i << 2), <f32>(v * v));
+  }
+  boxMeans2(c, chSq, chMean, chSq, r);
   for (let i: usize = 0; i < n; i++) {
     const o = i << 2;
-    const a = load<f32>(aB + o), b = load<f32>(bB + o), c = load<f32>(aR + o), d = load<f32>(bR + o);
-    store<u8>(chSame + i, a == 1 && c == 1 && b == 0 && d == 0 ? 1 : 0);
+    const e = <f64>load<f32>(chEps + o);
+    const m = <f64>load<f32>(chMean + o);
+    const v = Math.max(0, <f64>load<f32>(chSq + o) - m * m);
+    const k = e > 0 ? v / (v + e) : 1;
+    store<f32>(chSq + o, <f32>k);
+    store<f32>(c + o, <f32>((1 - k) * m));
+  }
+  boxMeans2(chSq, c, chSq, c, r);
+  for (let i: usize = 0; i < n; i++) {
+    const q = chInter + (i << 4) + (lane << 2);
+    store<f32>(q, load<f32>(chSq + (i << 2)));
+    store<f32>(q, load<f32>(c + (i << 2)), 4);
+  }
+}
+
+/** The window statistics of both channels (after the copy and chromaEps()), then the identity marks. */
+export function chromaCoefficients(r: i32): void {
+  chromaChannel(chCb, 0, r);
+  chromaChannel(chCr, 2, r);
+  const n = <usize>chw * <usize>chh;
+  for (let i: usize = 0; i < n; i++) {
     const q = chInter + (i << 4);
-    store<f32>(q, a); store<f32>(q, b, 4); store<f32>(q, c, 8); store<f32>(q, d, 12);
+    store<u8>(chSame + i, load<f32>(q) == 1 && load<f32>(q, 8) == 1 && load<f32>(q, 4) == 0 && load<f32>(q, 12) == 0 ? 1 : 0);
   }
 }
 

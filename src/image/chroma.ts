@@ -47,18 +47,18 @@ export const COPY_MAX_PIXELS = 1 << 18;
 const cbOf = (r: number, g: number, b: number): number => -0.168736 * r - 0.331264 * g + 0.5 * b;
 const crOf = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g - 0.081312 * b;
 
-/** The two full-size passes: the copy's block means, and the output. pixels.ts has WASM ones (within a level). */
-export interface ChromaPasses {
-  copy(img: RgbaImage, f: number, w: number, h: number): { cb: Float32Array; cr: Float32Array };
-  /** Coefficient planes of w x h: A and B of Cb, A and B of Cr. */
-  apply(img: RgbaImage, f: number, w: number, h: number, planes: readonly [Float32Array, Float32Array, Float32Array, Float32Array]): void;
-}
+/**
+ * The filter itself on a w x h copy reduced f times, given eps per copy pixel: the copy's block
+ * means, the window statistics, the output. `runChroma` below is the reference; pixels.ts has the
+ * WASM one (within a level).
+ */
+export type ChromaRun = (img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, radius: number) => void;
 
 /**
  * Smooth the chroma of `img` (the curves' output) in place where `gain` says it was brightened.
  * `amount` 0..1 scales the assumed noise (0 returns at once). Returns whether any pixel changed.
  */
-export function smoothChroma(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, passes: ChromaPasses = JS_PASSES): boolean {
+export function smoothChroma(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, run: ChromaRun = runChroma): boolean {
   const { width: W, height: H } = img;
   const { before, after } = gain;
   if (!(amount >= 0 && amount <= 1)) throw new Error(`chroma amount must be in 0..1, got ${amount}`);
@@ -68,14 +68,19 @@ export function smoothChroma(img: RgbaImage, gain: Gain, amount: number, s: Chro
   if (eps.every((e) => e <= 1)) return false;
   const f = copyFactor(W, H, s.factor);
   const w = Math.ceil(W / f), h = Math.ceil(H / f);
-  const { cb, cr } = passes.copy(img, f, w, h);
   // eps per copy pixel, interpolated between gain cell centres (a cell is stepX x stepY image pixels).
   const stepX = (before.cell * W) / before.width, stepY = (before.cell * H) / before.height;
-  const e = bilinear(eps, before.cols, before.rows, w, h, stepX / f, stepY / f);
-  const [aB, bB] = coefficients(cb, e, w, h, s.radius);
-  const [aR, bR] = coefficients(cr, e, w, h, s.radius);
-  passes.apply(img, f, w, h, [aB, bB, aR, bR]);
+  run(img, f, w, h, bilinear(eps, before.cols, before.rows, w, h, stepX / f, stepY / f), s.radius);
   return true;
+}
+
+/** The reference ChromaRun. */
+// Twin on purpose: the WASM one (pixels.ts, assembly/pixels.ts) is the served path.
+export function runChroma(img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, radius: number): void {
+  const { cb, cr } = chromaCopy(img, f, w, h);
+  const [aB, bB] = coefficients(cb, eps, w, h, radius);
+  const [aR, bR] = coefficients(cr, eps, w, h, radius);
+  apply(img, f, w, h, [aB, bB, aR, bR]);
 }
 
 /** The copy's factor for a W x H image: `factor`, or coarser so the copy stays under COPY_MAX_PIXELS. */
@@ -113,10 +118,8 @@ function blockRowSums(d: Uint8Array, p: number, W: number, f: number, sums: Floa
   }
 }
 
-export const JS_PASSES: ChromaPasses = { copy: chromaCopy, apply };
-
 /** Block means of block sums (R, G, B per block column of one block row) as Cb and Cr, into row j. */
-export function blockChroma(sums: Float64Array, j: number, W: number, H: number, f: number, w: number, cb: Float32Array, cr: Float32Array): void {
+function blockChroma(sums: Float64Array, j: number, W: number, H: number, f: number, w: number, cb: Float32Array, cr: Float32Array): void {
   const bh = Math.min(H, (j + 1) * f) - j * f;
   for (let i = 0; i < w; i++) {
     const n = 1 / (bh * Math.min(f, W - i * f));

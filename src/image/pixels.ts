@@ -26,7 +26,7 @@ import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type 
 import { denoise, DENOISE_DEFAULTS, taps, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
 import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
-import { blockChroma, CHROMA_DEFAULTS, JS_PASSES, smoothChroma, type ChromaPasses, type ChromaSettings } from "./chroma.ts";
+import { CHROMA_DEFAULTS, runChroma, smoothChroma, type ChromaSettings } from "./chroma.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
@@ -74,13 +74,14 @@ interface PixelExports {
   areaRun(y0: number, y1: number): number;
   areaFinish(): number;
   chromaInit(W: number, w: number, h: number, f: number, bandRows: number): number;
-  chromaPlanes(): number;
+  chromaEps(): number;
   chromaLo(): number;
   chromaHi(): number;
   chromaFx(): number;
   chromaSums(): number;
   chromaSumRows(n: number): void;
-  chromaPrepare(): void;
+  chromaBlockRow(j: number, bh: number): void;
+  chromaCoefficients(r: number): void;
   chromaApplyRows(y0: number, n: number): void;
   floorInit(W: number, bandRows: number, reach: number): number;
   floorTable(): number;
@@ -377,65 +378,45 @@ export function areaDownscaleWasm(img: RgbaImage, width: number, height: number,
 export const CHROMA_WASM_MIN_PIXELS = 16 * 1024;
 
 /**
- * chroma.ts's `smoothChroma` with its two full-size passes (the copy's block sums and the output)
- * in WASM, the output in f32 SIMD: within a level of the JS's f64 on under 1% of bytes. The window
- * statistics on the small copy are the JS's own.
+ * chroma.ts's `smoothChroma` with its filter in WASM: the copy's block sums and the window
+ * statistics (the same operations as the JS) and the output pass in f32 SIMD: within a level of
+ * the JS on under 1% of bytes.
  */
 export function smoothChromaWasm(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, options: KernelOptions = {}): boolean {
   const { width: W, height: H, data } = img;
   const wasm = W * H >= (options.minPixels ?? CHROMA_WASM_MIN_PIXELS) && data.length === W * H * 4;
-  return smoothChroma(img, gain, amount, s, wasm ? chromaPasses(options) : JS_PASSES);
+  return smoothChroma(img, gain, amount, s, wasm ? (i, f, w, h, eps, r) => runChromaWasm(i, f, w, h, eps, r, options) : runChroma);
 }
 
-function chromaPasses(options: KernelOptions): ChromaPasses {
-  // One job per smoothChroma call: copy() sets it up, apply() finishes it.
-  let e: PixelExports | undefined;
-  let band = 0;
-  let bandRows = 0;
-  return {
-    copy(img, f, w, h) {
-      const { width: W, height: H, data } = img;
-      const rowBytes = W * 4;
-      // Whole block rows per band, at least one.
-      bandRows = f * Math.max(1, Math.floor((options.bandBytes ?? BAND_BYTES) / (f * rowBytes)));
-      e = instance();
-      band = e.chromaInit(W, w, h, f, bandRows);
-      const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-      const sums = new Float64Array(buf, e.chromaSums(), 3 * w);
-      const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-      const cb = new Float32Array(w * h), cr = new Float32Array(w * h);
-      for (let j = 0; j < h; j++) {
-        sums.fill(0);
-        const y0 = j * f, n = Math.min(H, y0 + f) - y0;
-        mem.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
-        e.chromaSumRows(n);
-        blockChroma(sums, j, W, H, f, w, cb, cr);
-      }
-      return { cb, cr };
-    },
-    apply(img, f, w, h, planes) {
-      if (!e) throw new Error("chroma apply before its copy");
-      const { width: W, height: H, data } = img;
-      const rowBytes = W * 4;
-      const buf = e.memory.buffer;
-      const n = w * h;
-      const p = new Float32Array(buf, e.chromaPlanes(), 4 * n);
-      planes.forEach((plane, i) => p.set(plane, i * n));
-      const tx = taps(W, w, f);
-      new Int32Array(buf, e.chromaLo(), W).set(tx.lo);
-      new Int32Array(buf, e.chromaHi(), W).set(tx.hi);
-      new Float32Array(buf, e.chromaFx(), W).set(tx.f);
-      e.chromaPrepare();
-      const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-      for (let y = 0; y < H; y += bandRows) {
-        const rows = Math.min(H, y + bandRows) - y;
-        const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
-        mem.set(part);
-        e.chromaApplyRows(y, rows);
-        part.set(mem.subarray(0, rows * rowBytes));
-      }
-    },
-  };
+function runChromaWasm(img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, r: number, options: KernelOptions): void {
+  const { width: W, height: H, data } = img;
+  const rowBytes = W * 4;
+  // Whole block rows per band, at least one.
+  const bandRows = f * Math.max(1, Math.floor((options.bandBytes ?? BAND_BYTES) / (f * rowBytes)));
+  const e = instance();
+  const band = e.chromaInit(W, w, h, f, bandRows);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  // The copy: block rows of f image rows.
+  for (let j = 0; j < h; j++) {
+    const y0 = j * f, n = Math.min(H, y0 + f) - y0;
+    mem.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
+    e.chromaSumRows(n);
+    e.chromaBlockRow(j, n);
+  }
+  new Float32Array(buf, e.chromaEps(), w * h).set(eps);
+  e.chromaCoefficients(r);
+  const tx = taps(W, w, f);
+  new Int32Array(buf, e.chromaLo(), W).set(tx.lo);
+  new Int32Array(buf, e.chromaHi(), W).set(tx.hi);
+  new Float32Array(buf, e.chromaFx(), W).set(tx.f);
+  for (let y = 0; y < H; y += bandRows) {
+    const rows = Math.min(H, y + bandRows) - y;
+    const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
+    mem.set(part);
+    e.chromaApplyRows(y, rows);
+    part.set(mem.subarray(0, rows * rowBytes));
+  }
 }
 
 // ---- the noise floor's colour ----------------------------------------------------------------
