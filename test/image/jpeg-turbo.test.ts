@@ -91,6 +91,29 @@ test("grey, arithmetic-coded and restart-marked JPEGs decode; CMYK, 12-bit and d
   assert.equal(decodeJpeg(compiled, good, 1).width, 32);
 });
 
+test("a progressive JPEG with thousands of scans fails fast with libjpeg's message, and the next decode works", async () => {
+  const { createRequire } = await import("node:module");
+  const { default: encodeRaw, init } = await import("@jsquash/jpeg/encode.js");
+  const { defaultOptions } = await import("@jsquash/jpeg/meta.js");
+  await init(new WebAssembly.Module(readFileSync(createRequire(import.meta.url).resolve("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm"))));
+  const img = scene(48, 32);
+  const progressive = new Uint8Array(await encodeRaw({ data: new Uint8ClampedArray(img.data.buffer), width: 48, height: 32 } as ImageData, { ...defaultOptions, quality: 90, progressive: true }));
+  // Its last scan (SOS to EOI), repeated 3000 times before the EOI.
+  const eoi = progressive.length - 2;
+  let sos = eoi;
+  while (sos > 2 && !(progressive[sos] === 0xff && progressive[sos + 1] === 0xda)) sos--;
+  const scan = progressive.subarray(sos, eoi);
+  const many = new Uint8Array(sos + scan.length * 3000 + 2);
+  many.set(progressive.subarray(0, sos));
+  for (let k = 0; k < 3000; k++) many.set(scan, sos + k * scan.length);
+  many.set([0xff, 0xd9], many.length - 2);
+  assert.equal(decodeJpeg(compiled, progressive, 1).width, 48, "the progressive original decodes");
+  const t = performance.now();
+  assert.throws(() => decodeJpeg(compiled, many, 1), (e: unknown) => e instanceof JpegError && /progression|scans/i.test(e.message), "refused");
+  assert.ok(performance.now() - t < 2000, `refused in ${(performance.now() - t).toFixed(0)} ms`);
+  assert.equal(decodeJpeg(compiled, progressive, 2).width, 24);
+});
+
 test("shrinkFactor: the largest 1/n that still covers the output", () => {
   assert.equal(shrinkFactor(4000, 3000, 400, 300), 8);
   assert.equal(shrinkFactor(4000, 3000, 500, 375), 8);
