@@ -49,7 +49,7 @@ const crOf = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g
 
 /**
  * The filter itself on a w x h copy reduced f times, given eps per copy pixel: the copy's block
- * means, the window statistics, the output. `runChroma` below is the reference; pixels.ts has the
+ * means, the window statistics, the output. `runChroma` below is the reference; colour-kernels.ts has the
  * WASM one (within a level).
  */
 export type ChromaRun = (img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, radius: number) => void;
@@ -75,7 +75,7 @@ export function smoothChroma(img: RgbaImage, gain: Gain, amount: number, s: Chro
 }
 
 /** The reference ChromaRun. */
-// Twin on purpose: the WASM one (pixels.ts, assembly/pixels.ts) is the served path.
+// Twin on purpose: the WASM one (colour-kernels.ts, assembly/pixels.ts) is the served path.
 export function runChroma(img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, radius: number): void {
   const { cb, cr } = chromaCopy(img, f, w, h);
   const [aB, bB] = coefficients(cb, eps, w, h, radius);

@@ -18,7 +18,7 @@ export const FLOOR_REACH = 6;
 
 let table: Float32Array | undefined;
 
-/** The share of its colour a pixel keeps, per luma level 0..FLOOR_REACH (pixels.ts hands it to the WASM twin). */
+/** The share of its colour a pixel keeps, per luma level 0..FLOOR_REACH (colour-kernels.ts hands it to the WASM twin). */
 export function floorTable(): Float32Array {
   if (table) return table;
   table = new Float32Array(FLOOR_REACH + 1);
@@ -31,7 +31,7 @@ export function floorTable(): Float32Array {
 
 /**
  * Desaturate the pixels of `img` near black, in place (see above). Returns how many changed.
- * Twin on purpose: desaturateFloorWasm (pixels.ts) is the served path; this is the tested reference.
+ * Twin on purpose: desaturateFloorWasm (colour-kernels.ts) is the served path; this is the tested reference.
  */
 export function desaturateFloor(img: RgbaImage): number {
   const d = img.data;

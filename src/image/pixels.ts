@@ -2,8 +2,7 @@
  * WebAssembly (SIMD) versions of the pixel loops that dominate a request's CPU time: the curves'
  * table path (`applyTable` in curves.ts), the streamed guided filter (`filter` in denoise.ts), the
  * noise measurement (`measureNoise` in noise.ts), the area downscale of the estimation copy
- * (`areaDownscale` in resize.ts), the chroma pass's full-size passes (`smoothChroma` in chroma.ts)
- * and the noise floor (`desaturateFloor` in floor.ts), compiled from AssemblyScript: assembly/pixels.ts,
+ * (`areaDownscale` in resize.ts), compiled from AssemblyScript: assembly/pixels.ts,
  * `npm run build:wasm` -> src/image/pixels.wasm.
  *
  * The module imports nothing. The image goes through the instance in bands of rows (copied in,
@@ -18,15 +17,13 @@
  * the same order; SIMD only runs values side by side), or within one level with `precision: "f32"`.
  * `applyCurvesWasm` is within one level of `applyCurves` on a few bytes in 100k (fixed-point table
  * positions and an f32 interpolation; see assembly/pixels.ts). `measureNoiseWasm` returns
- * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly, as
- * `desaturateFloorWasm` does `desaturateFloor`'s; `smoothChromaWasm` is within a level of
- * `smoothChroma` (f32 output). test/image/pixels-wasm.test.ts, chroma.test.ts and floor.test.ts check them.
+ * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
+ * test/image/pixels-wasm.test.ts checks them all. The same module's colour kernels (the chroma pass
+ * and the noise floor) have their wrappers in colour-kernels.ts.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
-import { denoise, DENOISE_DEFAULTS, taps, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
+import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
-import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
-import { CHROMA_DEFAULTS, runChroma, smoothChroma, type ChromaSettings } from "./chroma.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
 import type { RgbaImage } from "../shared/image.ts";
 import { areaDownscale, areaSpans, areaTaps } from "./resize.ts";
@@ -49,7 +46,7 @@ export function pixelsMemory(): { bytes: number; peak: number } {
   return { bytes, peak: bytes };
 }
 
-interface PixelExports {
+export interface PixelExports {
   memory: WebAssembly.Memory;
   reset(): void;
   curvesInit(W: number, H: number, mapW: number, mapH: number, bandRows: number, row0: number, rows: number): number;
@@ -92,7 +89,7 @@ interface PixelExports {
 export const BAND_BYTES = 32 * 1024;
 
 /** The isolate's instance, reset for a new job. Jobs are synchronous, so they never overlap. */
-function instance(): PixelExports {
+export function instance(): PixelExports {
   if (!compiled) throw new Error("pixel kernels used before initPixels()");
   live ??= new WebAssembly.Instance(compiled, {}).exports as unknown as PixelExports;
   live.reset();
@@ -370,80 +367,4 @@ export function areaDownscaleWasm(img: RgbaImage, width: number, height: number,
   res.set(done.subarray(0, m * outRowBytes), oy * outRowBytes);
   if (oy + m !== height) throw new Error(`area downscale wrote ${oy + m} of ${height} rows`);
   return { width, height, data: res };
-}
-
-// ---- chroma ----------------------------------------------------------------------------------
-
-/** Images below this many pixels take chroma.ts's JS passes (the copies in and out weigh more there). */
-export const CHROMA_WASM_MIN_PIXELS = 16 * 1024;
-
-/**
- * chroma.ts's `smoothChroma` with its filter in WASM: the copy's block sums and the window
- * statistics (the same operations as the JS) and the output pass in f32 SIMD: within a level of
- * the JS on under 1% of bytes.
- */
-export function smoothChromaWasm(img: RgbaImage, gain: Gain, amount: number, s: ChromaSettings = CHROMA_DEFAULTS, options: KernelOptions = {}): boolean {
-  const { width: W, height: H, data } = img;
-  const wasm = W * H >= (options.minPixels ?? CHROMA_WASM_MIN_PIXELS) && data.length === W * H * 4;
-  return smoothChroma(img, gain, amount, s, wasm ? (i, f, w, h, eps, r) => runChromaWasm(i, f, w, h, eps, r, options) : runChroma);
-}
-
-function runChromaWasm(img: RgbaImage, f: number, w: number, h: number, eps: Float32Array, r: number, options: KernelOptions): void {
-  const { width: W, height: H, data } = img;
-  const rowBytes = W * 4;
-  // Whole block rows per band, at least one.
-  const bandRows = f * Math.max(1, Math.floor((options.bandBytes ?? BAND_BYTES) / (f * rowBytes)));
-  const e = instance();
-  const band = e.chromaInit(W, w, h, f, bandRows);
-  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-  // The copy: block rows of f image rows.
-  for (let j = 0; j < h; j++) {
-    const y0 = j * f, n = Math.min(H, y0 + f) - y0;
-    mem.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
-    e.chromaSumRows(n);
-    e.chromaBlockRow(j, n);
-  }
-  new Float32Array(buf, e.chromaEps(), w * h).set(eps);
-  e.chromaCoefficients(r);
-  const tx = taps(W, w, f);
-  new Int32Array(buf, e.chromaLo(), W).set(tx.lo);
-  new Int32Array(buf, e.chromaHi(), W).set(tx.hi);
-  new Float32Array(buf, e.chromaFx(), W).set(tx.f);
-  for (let y = 0; y < H; y += bandRows) {
-    const rows = Math.min(H, y + bandRows) - y;
-    const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
-    mem.set(part);
-    e.chromaApplyRows(y, rows);
-    part.set(mem.subarray(0, rows * rowBytes));
-  }
-}
-
-// ---- the noise floor's colour ----------------------------------------------------------------
-
-/** Images below this many pixels take floor.ts's JS pass. */
-export const FLOOR_WASM_MIN_PIXELS = 16 * 1024;
-
-/** floor.ts's `desaturateFloor` in WASM: the same bytes and count. */
-export function desaturateFloorWasm(img: RgbaImage, options: KernelOptions = {}): number {
-  const { width: W, height: H, data } = img;
-  if (W * H < (options.minPixels ?? FLOOR_WASM_MIN_PIXELS) || data.length !== W * H * 4) return desaturateFloor(img);
-  const rowBytes = W * 4;
-  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
-  const e = instance();
-  const band = e.floorInit(W, bandRows, FLOOR_REACH);
-  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-  new Float32Array(buf, e.floorTable(), FLOOR_REACH + 1).set(floorTable());
-  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-  let changed = 0;
-  for (let y = 0; y < H; y += bandRows) {
-    const rows = Math.min(H, y + bandRows) - y;
-    const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
-    mem.set(part);
-    const n = e.floorRun(rows * W);
-    // Only a band that changed goes back.
-    if (n) part.set(mem.subarray(0, rows * rowBytes));
-    changed += n;
-  }
-  return changed;
 }

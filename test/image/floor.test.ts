@@ -4,7 +4,8 @@ import { desaturateFloor, FLOOR_REACH } from "../../src/image/floor.ts";
 import { lumaFixed } from "../../src/image/luma.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { desaturateFloorWasm, initPixels } from "../../src/image/pixels.ts";
+import { initPixels } from "../../src/image/pixels.ts";
+import { desaturateFloorWasm } from "../../src/image/colour-kernels.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 
 initPixels(readFileSync(fileURLToPath(new URL("../../src/image/pixels.wasm", import.meta.url))));

@@ -7,7 +7,8 @@
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 
 import { lumaGrid } from "../../image/gain.ts";
-import { applyCurvesWasm, denoiseWasm, smoothChromaWasm } from "../../image/pixels.ts";
+import { applyCurvesWasm, denoiseWasm } from "../../image/pixels.ts";
+import { smoothChromaWasm } from "../../image/colour-kernels.ts";
 import { curving, type Step } from "../context.ts";
 
 export const denoise: Step = {

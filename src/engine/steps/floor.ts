@@ -1,5 +1,5 @@
 /** Before the curves: the colour of the pixels at the noise floor is noise, not the scene's (image/floor.ts). */
-import { desaturateFloorWasm } from "../../image/pixels.ts";
+import { desaturateFloorWasm } from "../../image/colour-kernels.ts";
 import { curving, type Step } from "../context.ts";
 
 export const floor: Step = {
