@@ -2,7 +2,7 @@
 // filter, the noise measurement's sums, the area downscale, the chroma pass and the noise floor, ports
 // of applyTable (src/image/curves.ts), filter and measureNoise (src/image/denoise.ts), areaDownscale
 // (src/image/resize.ts), smoothChroma's full-size passes (src/image/chroma.ts) and desaturateFloor
-// (src/image/floor.ts). See src/image/pixels.ts.
+// (src/image/floor.ts, run on the curves' band). See src/image/pixels.ts.
 // The TypeScript versions stay on purpose as the tested references (test/image/pixels-wasm.test.ts).
 //
 // No imports and no runtime: every buffer is carved out of linear memory by `alloc` below, which
@@ -1165,27 +1165,74 @@ export function chromaCoefficients(r: i32): void {
   }
 }
 
-let chK: usize = 0; // f32x4 constants [4]: (Cb of R, Cr of R, Cb of G, Cr of G), (Cb of B, Cr of B, 0, 0), dRGB per Cb, per Cr
+let chK: usize = 0; // f32x4 constants [14]: (Cb of R, Cr of R, Cb of G, Cr of G), (Cb of B, Cr of B, 0, 0), dRGB per Cb, per Cr; then chromaConstants' splats
 
 function chromaConstants(): void {
-  chK = alloc(64);
+  chK = alloc(224);
   const k = chK;
   store<f32>(k, <f32>-0.168736); store<f32>(k, <f32>0.5, 4); store<f32>(k, <f32>-0.331264, 8); store<f32>(k, <f32>-0.418688, 12);
   store<f32>(k, <f32>0.5, 16); store<f32>(k, <f32>-0.081312, 20); store<f32>(k, 0, 24); store<f32>(k, 0, 28);
   store<f32>(k, 0, 32); store<f32>(k, <f32>-0.344136, 36); store<f32>(k, <f32>1.772, 40); store<f32>(k, 0, 44);
   store<f32>(k, <f32>1.402, 48); store<f32>(k, <f32>-0.714136, 52); store<f32>(k, 0, 56); store<f32>(k, 0, 60);
+  // The same, one constant per vector, for four pixels at a time (chroma4): Cb of R, G, B; Cr of
+  // R, G, B; R per Cr; G per Cb, per Cr; B per Cb.
+  const soa: StaticArray<f32> = [-0.168736, -0.331264, 0.5, 0.5, -0.418688, -0.081312, 1.402, -0.344136, -0.714136, 1.772];
+  for (let i = 0; i < 10; i++) v128.store(k + 64 + (<usize>i << 4), f32x4.splat(soa[i]));
+}
+
+/** One pixel's four coefficients (A, B of Cb; A, B of Cr), interpolated from the row at column x. */
+// @ts-ignore: decorator
+@inline function chromaAt(x: usize): v128 {
+  const i0 = <usize>load<i32>(chLo + (x << 2)), i1 = <usize>load<i32>(chHi + (x << 2));
+  const c0 = v128.load(chRow + (i0 << 4)), c1 = v128.load(chRow + (i1 << 4));
+  return f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), f32x4.splat(load<f32>(chFx + (x << 2)))));
 }
 
 /**
- * The output pass (chroma.ts apply) on the band's n rows, image rows y0.., in f32: one pixel per
- * step, its four coefficients (A, B of Cb; A, B of Cr) one vector, so the horizontal interpolation
- * is one multiply-add. Within a level of the JS's f64 (test/image/chroma.test.ts).
+ * Four pixels at p (columns x..x+3): their coefficients transposed into one vector per coefficient
+ * (a lane per pixel), then Cb, Cr and the change of R, G, B for the four at once.
+ */
+// @ts-ignore: decorator
+@inline function chroma4(p: usize, x: usize): void {
+  const c0 = chromaAt(x), c1 = chromaAt(x + 1), c2 = chromaAt(x + 2), c3 = chromaAt(x + 3);
+  const t0 = i32x4.shuffle(c0, c1, 0, 4, 1, 5), t1 = i32x4.shuffle(c2, c3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(c0, c1, 2, 6, 3, 7), t3 = i32x4.shuffle(c2, c3, 2, 6, 3, 7);
+  const aCb = i32x4.shuffle(t0, t1, 0, 1, 4, 5), bCb = i32x4.shuffle(t0, t1, 2, 3, 6, 7);
+  const aCr = i32x4.shuffle(t2, t3, 0, 1, 4, 5), bCr = i32x4.shuffle(t2, t3, 2, 3, 6, 7);
+  const px = v128.load(p);
+  const byte = i32x4.splat(255);
+  const r = f32x4.convert_i32x4_s(v128.and(px, byte));
+  const g = f32x4.convert_i32x4_s(v128.and(i32x4.shr_u(px, 8), byte));
+  const b = f32x4.convert_i32x4_s(v128.and(i32x4.shr_u(px, 16), byte));
+  const k = chK;
+  const cb = f32x4.add(f32x4.add(f32x4.mul(r, v128.load(k, 64)), f32x4.mul(g, v128.load(k, 80))), f32x4.mul(b, v128.load(k, 96)));
+  const cr = f32x4.add(f32x4.add(f32x4.mul(r, v128.load(k, 112)), f32x4.mul(g, v128.load(k, 128))), f32x4.mul(b, v128.load(k, 144)));
+  // The change of (Cb, Cr): (A - 1) C + B.
+  const one = f32x4.splat(1);
+  const dCb = f32x4.add(f32x4.mul(f32x4.sub(aCb, one), cb), bCb);
+  const dCr = f32x4.add(f32x4.mul(f32x4.sub(aCr, one), cr), bCr);
+  const ro = f32x4.add(r, f32x4.mul(dCr, v128.load(k, 160)));
+  const go = f32x4.add(g, f32x4.add(f32x4.mul(dCb, v128.load(k, 176)), f32x4.mul(dCr, v128.load(k, 192))));
+  const bo = f32x4.add(b, f32x4.mul(dCb, v128.load(k, 208)));
+  const zero = i32x4.splat(0);
+  const ri = i32x4.min_s(i32x4.max_s(roundF32(ro), zero), byte);
+  const gi = i32x4.min_s(i32x4.max_s(roundF32(go), zero), byte);
+  const bi = i32x4.min_s(i32x4.max_s(roundF32(bo), zero), byte);
+  const rgb = v128.or(v128.or(ri, i32x4.shl(gi, 8)), i32x4.shl(bi, 16));
+  v128.store(p, v128.or(rgb, v128.and(px, i32x4.splat(0xff000000))));
+}
+
+/**
+ * The output pass (chroma.ts apply) on the band's n rows, image rows y0.., in f32: four pixels per
+ * step (chroma4), a row's last 1-3 one at a time. Within a level of the JS's f64
+ * (test/image/chroma.test.ts).
  */
 export function chromaApplyRows(y0: i32, n: i32): void {
   const W = chW, w = chw, h = chh;
   const f = <f64>chF;
   const k0 = v128.load(chK), k1 = v128.load(chK, 16), dCb = v128.load(chK, 32), dCr = v128.load(chK, 48);
   const one = f32x4.splat(1);
+  const n4 = <usize>(W & ~3);
   for (let t = 0; t < n; t++) {
     const y = y0 + t;
     const v = Math.min(Math.max((<f64>y + 0.5) / f - 0.5, 0), <f64>(h - 1));
@@ -1199,12 +1246,19 @@ export function chromaApplyRows(y0: i32, n: i32): void {
       const c0 = v128.load(chInter + (k0i << 4)), c1 = v128.load(chInter + (k1i << 4));
       v128.store(chRow + (<usize>i << 4), f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), fv4)));
     }
-    let p = chBand + <usize>t * <usize>W * 4;
-    for (let x = 0; x < W; x++, p += 4) {
-      const i0 = <usize>load<i32>(chLo + (<usize>x << 2)), i1 = <usize>load<i32>(chHi + (<usize>x << 2));
+    const row = chBand + <usize>t * <usize>W * 4;
+    for (let x: usize = 0; x < n4; x += 4) {
+      // Left as they are when every copy pixel the four read is the identity.
+      const from = <usize>load<i32>(chLo + (x << 2)), to = <usize>load<i32>(chHi + ((x + 3) << 2));
+      let same: u8 = 1;
+      for (let i = from; i <= to; i++) same &= load<u8>(chSkip + i);
+      if (same == 0) chroma4(row + (x << 2), x);
+    }
+    let p = row + (n4 << 2);
+    for (let x = n4; x < <usize>W; x++, p += 4) {
+      const i0 = <usize>load<i32>(chLo + (x << 2)), i1 = <usize>load<i32>(chHi + (x << 2));
       if ((load<u8>(chSkip + i0) & load<u8>(chSkip + i1)) != 0) continue;
-      const c0 = v128.load(chRow + (i0 << 4)), c1 = v128.load(chRow + (i1 << 4));
-      const c = f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), f32x4.splat(load<f32>(chFx + (<usize>x << 2)))));
+      const c = chromaAt(x);
       const src = load<u32>(p);
       const px = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
       // (Cb, Cr) of the pixel in lanes 0 and 1: R and G terms side by side, then B's.
@@ -1230,35 +1284,47 @@ export function chromaApplyRows(y0: i32, n: i32): void {
 
 let flTable: usize = 0; // f32 [reach + 1]: the share of colour kept per luma level
 let flReach: i32 = 0;
-let flBand: usize = 0; // RGBA [bandRows][W]
 
-/** Set up a floor job: the table (written by JS to floorTable()), bands of bandRows rows of W. */
-export function floorInit(W: i32, bandRows: i32, reach: i32): usize {
+/** Set up the floor: its table (written by JS to the address returned), levels 0..reach. */
+export function floorInit(reach: i32): usize {
   flReach = reach;
   flTable = alloc(<usize>(reach + 1) << 2);
-  flBand = alloc(<usize>bandRows * <usize>W * 4);
-  return flBand;
+  return flTable;
 }
 
-export function floorTable(): usize { return flTable; }
+/** One pixel at p (floor.ts's loop body); returns 1 if it changed. */
+// @ts-ignore: decorator
+@inline function floorPixel(p: usize, reach: i32): i32 {
+  const r = <i32>load<u8>(p), g = <i32>load<u8>(p, 1), b = <i32>load<u8>(p, 2);
+  if (r == g && g == b) return 0;
+  const y = (54 * r + 183 * g + 19 * b + 128) >> 8;
+  if (y >= reach) return 0;
+  const k = <f64>load<f32>(flTable + (<usize>y << 2));
+  const rf = <f64>r, gf = <f64>g, bf = <f64>b;
+  const l = 0.2126 * rf + 0.7152 * gf + 0.0722 * bf;
+  store<u8>(p, clampByte(l + (rf - l) * k));
+  store<u8>(p, clampByte(l + (gf - l) * k), 1);
+  store<u8>(p, clampByte(l + (bf - l) * k), 2);
+  return 1;
+}
 
-/** Desaturate the band's first `pixels` pixels; returns how many changed. */
-export function floorRun(pixels: i32): i32 {
+/** Desaturate `pixels` pixels from p (the curves' band, before curvesRun) in place; returns how many changed. */
+export function floorRun(p: usize, pixels: i32): i32 {
   let changed = 0;
   const reach = flReach;
-  for (let i = 0; i < pixels; i++) {
-    const p = flBand + (<usize>i << 2);
-    const r = <i32>load<u8>(p), g = <i32>load<u8>(p, 1), b = <i32>load<u8>(p, 2);
-    if (r == g && g == b) continue;
-    const y = (54 * r + 183 * g + 19 * b + 128) >> 8;
-    if (y >= reach) continue;
-    const k = <f64>load<f32>(flTable + (<usize>y << 2));
-    const rf = <f64>r, gf = <f64>g, bf = <f64>b;
-    const l = 0.2126 * rf + 0.7152 * gf + 0.0722 * bf;
-    store<u8>(p, clampByte(l + (rf - l) * k));
-    store<u8>(p, clampByte(l + (gf - l) * k), 1);
-    store<u8>(p, clampByte(l + (bf - l) * k), 2);
-    changed++;
+  const byte = i32x4.splat(255), limit = i32x4.splat(reach);
+  const n4 = pixels & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const q = p + (<usize>i << 2);
+    // Four at a time, most often all far above the floor (or grey): then nothing to do.
+    const px = v128.load(q);
+    const r = v128.and(px, byte), g = v128.and(i32x4.shr_u(px, 8), byte), b = v128.and(i32x4.shr_u(px, 16), byte);
+    const y = i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(r, i32x4.splat(54)), i32x4.mul(g, i32x4.splat(183))), i32x4.add(i32x4.mul(b, i32x4.splat(19)), i32x4.splat(128))), 8);
+    const grey = v128.and(i32x4.eq(r, g), i32x4.eq(g, b));
+    if (!v128.any_true(v128.andnot(i32x4.lt_s(y, limit), grey))) continue;
+    for (let j = 0; j < 4; j++) changed += floorPixel(q + (<usize>j << 2), reach);
   }
+  for (; i < pixels; i++) changed += floorPixel(p + (<usize>i << 2), reach);
   return changed;
 }

@@ -17,7 +17,6 @@ import { exposure } from "./steps/exposure.ts";
 import { estimate } from "./steps/estimate.ts";
 import { model } from "./steps/model.ts";
 import { measureGain } from "./steps/measure-gain.ts";
-import { floor } from "./steps/floor.ts";
 import { curves } from "./steps/curves.ts";
 import { denoise } from "./steps/denoise.ts";
 import { encode } from "./steps/encode.ts";
@@ -33,8 +32,7 @@ export const STEPS: readonly Step[] = [
   estimate, // the copy the curves are estimated on
   model, // curve maps; strength=auto bounded on the probe
   measureGain, // input noise and luma before the curves, for denoise
-  floor, // the colour at the noise floor is noise: desaturated before the lift
-  curves,
+  curves, // after desaturating the noise floor, whose colour is noise, in the same pass
   denoise, // smooth what the curves lifted, by the gain
   encode,
 ];

@@ -1,12 +1,11 @@
 /**
- * The colour kernels of the pixel module (assembly/pixels.ts, one instance per isolate: pixels.ts):
- * the chroma pass (`smoothChroma` in chroma.ts) and the noise floor (`desaturateFloor` in floor.ts).
- * `desaturateFloorWasm` gives `desaturateFloor`'s bytes exactly; `smoothChromaWasm` is within a level
- * of `smoothChroma` (its output pass is f32). test/image/chroma.test.ts and floor.test.ts check them.
+ * The chroma kernel of the pixel module (assembly/pixels.ts, one instance per isolate: pixels.ts):
+ * `smoothChromaWasm` is within a level of chroma.ts's `smoothChroma` (its output pass is f32);
+ * test/image/chroma.test.ts checks it. (The noise floor's kernel runs inside the curves pass:
+ * `applyCurvesWasm`'s `floor` option.)
  */
 import { CHROMA_DEFAULTS, runChroma, smoothChroma, type ChromaSettings } from "./chroma.ts";
 import { taps } from "./denoise.ts";
-import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
 import type { Gain } from "./gain.ts";
 import { BAND_BYTES, instance, type KernelOptions } from "./pixels.ts";
 import type { RgbaImage } from "../shared/image.ts";
@@ -56,33 +55,4 @@ function runChromaWasm(img: RgbaImage, f: number, w: number, h: number, eps: Flo
     e.chromaApplyRows(y, rows);
     part.set(mem.subarray(0, rows * rowBytes));
   }
-}
-
-// ---- the noise floor's colour ----------------------------------------------------------------
-
-/** Images below this many pixels take floor.ts's JS pass. */
-export const FLOOR_WASM_MIN_PIXELS = 16 * 1024;
-
-/** floor.ts's `desaturateFloor` in WASM: the same bytes and count. */
-export function desaturateFloorWasm(img: RgbaImage, options: KernelOptions = {}): number {
-  const { width: W, height: H, data } = img;
-  if (W * H < (options.minPixels ?? FLOOR_WASM_MIN_PIXELS) || data.length !== W * H * 4) return desaturateFloor(img);
-  const rowBytes = W * 4;
-  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
-  const e = instance();
-  const band = e.floorInit(W, bandRows, FLOOR_REACH);
-  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-  new Float32Array(buf, e.floorTable(), FLOOR_REACH + 1).set(floorTable());
-  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
-  let changed = 0;
-  for (let y = 0; y < H; y += bandRows) {
-    const rows = Math.min(H, y + bandRows) - y;
-    const part = data.subarray(y * rowBytes, (y + rows) * rowBytes);
-    mem.set(part);
-    const n = e.floorRun(rows * W);
-    // Only a band that changed goes back.
-    if (n) part.set(mem.subarray(0, rows * rowBytes));
-    changed += n;
-  }
-  return changed;
 }

@@ -18,10 +18,12 @@
  * `applyCurvesWasm` is within one level of `applyCurves` on a few bytes in 100k (fixed-point table
  * positions and an f32 interpolation; see assembly/pixels.ts). `measureNoiseWasm` returns
  * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
- * test/image/pixels-wasm.test.ts checks them all. The same module's colour kernels (the chroma pass
- * and the noise floor) have their wrappers in colour-kernels.ts.
+ * The noise floor (`desaturateFloor` in floor.ts) runs inside the curves pass, with its bytes.
+ * test/image/pixels-wasm.test.ts and floor.test.ts check them all. The same module's chroma pass
+ * has its wrapper in colour-kernels.ts.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
+import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
 import { denoise, DENOISE_DEFAULTS, type DenoiseSettings, type EpsGrid } from "./denoise.ts";
 import type { Gain } from "./gain.ts";
 import { addCellSigma, measureNoise, NOISE_CELL, noiseReading, noiseStride } from "./noise.ts";
@@ -80,9 +82,8 @@ export interface PixelExports {
   chromaBlockRow(j: number, bh: number): void;
   chromaCoefficients(r: number): void;
   chromaApplyRows(y0: number, n: number): void;
-  floorInit(W: number, bandRows: number, reach: number): number;
-  floorTable(): number;
-  floorRun(pixels: number): number;
+  floorInit(reach: number): number;
+  floorRun(band: number, pixels: number): number;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */
@@ -122,7 +123,8 @@ export const CURVES_WASM_MIN_PIXELS = 128 * 1024;
  * `applyCurves` with the table path in WASM: same arguments, same result (within a level on a few
  * bytes in 100k). Images under `options.minPixels` (default CURVES_WASM_MIN_PIXELS), maps that do not
  * take the table path (one map per iteration, values outside [-1, 1], method "exact") and invalid
- * arguments go to `applyCurves` itself.
+ * arguments go to `applyCurves` itself. With `curveOptions.floor`, the noise floor's colour
+ * (floor.ts) is desaturated first, in the same pass over the image (in place only).
  */
 export function applyCurvesWasm(
   img: RgbaImage,
@@ -131,23 +133,27 @@ export function applyCurvesWasm(
   strength: number,
   out: Uint8Array = img.data,
   method: "auto" | "exact" = "auto",
-  options: KernelOptions = {},
+  options: KernelOptions & { floor?: boolean } = {},
 ): RgbaImage {
   const { width: W, height: H } = img;
+  if (options.floor && out !== img.data) throw new Error("the floor is desaturated in place: out must be the image's own data");
   const { width: cw, height: ch, channels: C, data: m } = maps;
   const minPixels = options.minPixels ?? CURVES_WASM_MIN_PIXELS;
   const wasm = strength >= 0 && strength <= MAX_STRENGTH && W * H >= minPixels && W * H > 0 && C === 3 && method === "auto" && cw >= 1 && ch >= 1 && m.length === C * cw * ch && out.length === W * H * 4;
   const range = wasm ? unitRange(m) : undefined;
-  if (!range || Number.isNaN(range.min)) return applyCurves(img, maps, iterations, strength, out, method);
+  if (!range || Number.isNaN(range.min)) {
+    if (options.floor) desaturateFloor(img);
+    return applyCurves(img, maps, iterations, strength, out, method);
+  }
   // As applyCurves: the strength-1 table (built once), with the maps (so the positions) mapped
   // affinely; scale >= 0, so the range's ends map to the new range's ends.
   const { scale, offset } = strengthAffine(strength);
   const scaled = strength === 1 ? maps : { ...maps, data: m.map((v) => v * scale + offset) };
-  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * scale + offset, max: range.max * scale + offset }, options.bandBytes ?? BAND_BYTES);
+  tableWasm(img, scaled, curveTable(iterations, 1), out, { min: range.min * scale + offset, max: range.max * scale + offset }, options.bandBytes ?? BAND_BYTES, options.floor ?? false);
   return { width: W, height: H, data: out };
 }
 
-function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint8Array, range: { min: number; max: number }, bandBytes: number): void {
+function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint8Array, range: { min: number; max: number }, bandBytes: number, floor: boolean): void {
   const { width: W, height: H, data: src } = img;
   if (W * H === 0) return;
   const { min, max } = range;
@@ -159,7 +165,9 @@ function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint
   const bandRows = Math.max(1, Math.min(H, Math.floor(bandBytes / rowBytes)));
   const e = instance();
   const band = e.curvesInit(W, H, maps.width, maps.height, bandRows, row0, rows);
+  const table = floor ? e.floorInit(FLOOR_REACH) : 0;
   const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  if (floor) new Float32Array(buf, table, FLOOR_REACH + 1).set(floorTable());
   new Float32Array(buf, e.curvesMaps(), maps.data.length).set(maps.data);
   new Float32Array(buf, e.curvesLut(), (rows + 1) * 256).set(lut.subarray(row0 * 256, (row0 + rows + 1) * 256));
   e.curvesTable();
@@ -168,6 +176,7 @@ function tableWasm(img: RgbaImage, maps: CurveMaps, lut: Float32Array, out: Uint
     const y1 = Math.min(H, y0 + bandRows);
     const n = (y1 - y0) * rowBytes;
     mem.set(src.subarray(y0 * rowBytes, y0 * rowBytes + n));
+    if (floor) e.floorRun(band, (y1 - y0) * W);
     e.curvesRun(y0, y1);
     out.set(n === mem.length ? mem : mem.subarray(0, n), y0 * rowBytes);
   }

@@ -4,8 +4,8 @@ import { desaturateFloor, FLOOR_REACH } from "../../src/image/floor.ts";
 import { lumaFixed } from "../../src/image/luma.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { initPixels } from "../../src/image/pixels.ts";
-import { desaturateFloorWasm } from "../../src/image/colour-kernels.ts";
+import { applyCurvesWasm, initPixels } from "../../src/image/pixels.ts";
+import { applyCurves, type CurveMaps } from "../../src/image/curves.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 
 initPixels(readFileSync(fileURLToPath(new URL("../../src/image/pixels.wasm", import.meta.url))));
@@ -62,15 +62,35 @@ test("a gradient's colour fades in without a step: neighbouring luma levels keep
   assert.equal(last, 1);
 });
 
-test("the WASM pass gives the JS reference's bytes and count, for any size and band", () => {
-  for (const [w, h, bandBytes] of [[1, 1, 0], [257, 3, 0], [300, 200, 0], [97, 61, 400]] as const) {
+test("the curves pass desaturates the floor first, with the JS reference's bytes, for any size and band", () => {
+  let floored = 0;
+  for (const [w, h, bandBytes] of [[1, 1, 0], [257, 3, 0], [300, 200, 0], [97, 61, 400], [7, 5, 28]] as const) {
     const rand = mulberry32(w * h);
-    // Mostly dark, some grey, some bright: every branch.
+    // Mostly dark, some grey, some bright: every branch, in groups of four and in a row's last 1-3.
     const data = Uint8Array.from({ length: w * h * 4 }, (_, i) => (i % 4 === 3 ? 255 : rand() < 0.1 ? (rand() * 256) | 0 : (rand() * 12) | 0));
-    const js = { width: w, height: h, data: data.slice() }, wasm = { width: w, height: h, data: data.slice() };
-    const a = desaturateFloor(js);
-    const b = desaturateFloorWasm(wasm, { minPixels: 0, ...(bandBytes ? { bandBytes } : {}) });
-    assert.equal(b, a, `${w}x${h}: the same count`);
-    assert.ok(Buffer.from(js.data).equals(Buffer.from(wasm.data)), `${w}x${h}, band ${bandBytes}: the same bytes`);
+    const maps = gentleMaps(5, 4);
+    const options = { minPixels: 0, ...(bandBytes ? { bandBytes } : {}) };
+    const js = { width: w, height: h, data: data.slice() }, fused = { width: w, height: h, data: data.slice() };
+    floored += desaturateFloor(js);
+    applyCurvesWasm(js, maps, 8, 1, js.data, "auto", options);
+    applyCurvesWasm(fused, maps, 8, 1, fused.data, "auto", { ...options, floor: true });
+    assert.ok(Buffer.from(js.data).equals(Buffer.from(fused.data)), `${w}x${h}, band ${bandBytes}: the same bytes`);
+    // Images the JS curves take (below minPixels) are floored first too.
+    const small = { width: w, height: h, data: data.slice() };
+    applyCurvesWasm(small, maps, 8, 1, small.data, "auto", { minPixels: Infinity, floor: true });
+    const ref = { width: w, height: h, data: data.slice() };
+    desaturateFloor(ref);
+    applyCurves(ref, maps, 8, 1, ref.data);
+    assert.ok(Buffer.from(ref.data).equals(Buffer.from(small.data)), `${w}x${h}: the JS path floors too`);
   }
+  assert.ok(floored > 10000, `${floored} pixels floored`);
+  const img = { width: 2, height: 2, data: new Uint8Array(16) };
+  assert.throws(() => applyCurvesWasm(img, gentleMaps(2, 2), 8, 1, new Uint8Array(16), "auto", { floor: true }), /in place/);
 });
+
+/** Curve maps that brighten a little, varying over the image. */
+function gentleMaps(width: number, height: number): CurveMaps {
+  const data = new Float32Array(3 * width * height);
+  for (let i = 0; i < data.length; i++) data[i] = -0.3 - 0.4 * ((i * 7) % 11) / 11;
+  return { width, height, channels: 3, data };
+}
