@@ -1189,16 +1189,11 @@ function chromaConstants(): void {
 }
 
 /**
- * Four pixels at p (columns x..x+3): their coefficients transposed into one vector per coefficient
- * (a lane per pixel), then Cb, Cr and the change of R, G, B for the four at once.
+ * Four pixels at p given their coefficients one vector each (a lane per pixel): Cb, Cr and the
+ * change of R, G, B for the four at once.
  */
 // @ts-ignore: decorator
-@inline function chroma4(p: usize, x: usize): void {
-  const c0 = chromaAt(x), c1 = chromaAt(x + 1), c2 = chromaAt(x + 2), c3 = chromaAt(x + 3);
-  const t0 = i32x4.shuffle(c0, c1, 0, 4, 1, 5), t1 = i32x4.shuffle(c2, c3, 0, 4, 1, 5);
-  const t2 = i32x4.shuffle(c0, c1, 2, 6, 3, 7), t3 = i32x4.shuffle(c2, c3, 2, 6, 3, 7);
-  const aCb = i32x4.shuffle(t0, t1, 0, 1, 4, 5), bCb = i32x4.shuffle(t0, t1, 2, 3, 6, 7);
-  const aCr = i32x4.shuffle(t2, t3, 0, 1, 4, 5), bCr = i32x4.shuffle(t2, t3, 2, 3, 6, 7);
+@inline function chroma4(p: usize, aCb: v128, bCb: v128, aCr: v128, bCr: v128): void {
   const px = v128.load(p);
   const byte = i32x4.splat(255);
   const r = f32x4.convert_i32x4_s(v128.and(px, byte));
@@ -1222,17 +1217,59 @@ function chromaConstants(): void {
   v128.store(p, v128.or(rgb, v128.and(px, i32x4.splat(0xff000000))));
 }
 
+/** Pixels x..x+3 of a row at p: the coefficients interpolated, then chroma4. */
+// @ts-ignore: decorator
+@inline function chromaGroup(p: usize, x: usize): void {
+  const i0 = <usize>load<i32>(chLo + (x << 2));
+  if (i0 == <usize>load<i32>(chLo + ((x + 3) << 2))) {
+    // The four between the same two copy pixels (all but the edges at factor 4, groups starting
+    // at x = 2 mod 4): one difference, the four weights one vector.
+    const c0 = v128.load(chRow + (i0 << 4));
+    const d = f32x4.sub(v128.load(chRow + (<usize>load<i32>(chHi + (x << 2)) << 4)), c0);
+    const fx = v128.load(chFx + (x << 2));
+    chroma4(p,
+      f32x4.add(i32x4.shuffle(c0, c0, 0, 0, 0, 0), f32x4.mul(i32x4.shuffle(d, d, 0, 0, 0, 0), fx)),
+      f32x4.add(i32x4.shuffle(c0, c0, 1, 1, 1, 1), f32x4.mul(i32x4.shuffle(d, d, 1, 1, 1, 1), fx)),
+      f32x4.add(i32x4.shuffle(c0, c0, 2, 2, 2, 2), f32x4.mul(i32x4.shuffle(d, d, 2, 2, 2, 2), fx)),
+      f32x4.add(i32x4.shuffle(c0, c0, 3, 3, 3, 3), f32x4.mul(i32x4.shuffle(d, d, 3, 3, 3, 3), fx)));
+    return;
+  }
+  // Otherwise each pixel's four coefficients, transposed to one vector per coefficient.
+  const c0 = chromaAt(x), c1 = chromaAt(x + 1), c2 = chromaAt(x + 2), c3 = chromaAt(x + 3);
+  const t0 = i32x4.shuffle(c0, c1, 0, 4, 1, 5), t1 = i32x4.shuffle(c2, c3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(c0, c1, 2, 6, 3, 7), t3 = i32x4.shuffle(c2, c3, 2, 6, 3, 7);
+  chroma4(p, i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7), i32x4.shuffle(t2, t3, 0, 1, 4, 5), i32x4.shuffle(t2, t3, 2, 3, 6, 7));
+}
+
+/** One pixel at p, column x (a row's first and last few). */
+// @ts-ignore: decorator
+@inline function chroma1(p: usize, x: usize, k0: v128, k1: v128, dCb: v128, dCr: v128): void {
+  const i0 = <usize>load<i32>(chLo + (x << 2)), i1 = <usize>load<i32>(chHi + (x << 2));
+  if ((load<u8>(chSkip + i0) & load<u8>(chSkip + i1)) != 0) return;
+  const c = chromaAt(x);
+  const src = load<u32>(p);
+  const px = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
+  // (Cb, Cr) of the pixel in lanes 0 and 1: R and G terms side by side, then B's.
+  const s0 = f32x4.add(f32x4.mul(i32x4.shuffle(px, px, 0, 0, 1, 1), k0), f32x4.mul(i32x4.shuffle(px, px, 2, 2, 3, 3), k1));
+  const cc = f32x4.add(s0, i32x4.shuffle(s0, s0, 2, 3, 0, 1));
+  // The change of (Cb, Cr): (A - 1) C + B.
+  const d = f32x4.add(f32x4.mul(f32x4.sub(i32x4.shuffle(c, c, 0, 2, 0, 2), f32x4.splat(1)), cc), i32x4.shuffle(c, c, 1, 3, 1, 3));
+  const out = f32x4.add(px, f32x4.add(f32x4.mul(i32x4.shuffle(d, d, 0, 0, 0, 0), dCb), f32x4.mul(i32x4.shuffle(d, d, 1, 1, 1, 1), dCr)));
+  store<u32>(p, packPixel(roundF32(out), src));
+}
+
 /**
  * The output pass (chroma.ts apply) on the band's n rows, image rows y0.., in f32: four pixels per
- * step (chroma4), a row's last 1-3 one at a time. Within a level of the JS's f64
+ * step (chromaGroup), a row's first and last few one at a time. Within a level of the JS's f64
  * (test/image/chroma.test.ts).
  */
 export function chromaApplyRows(y0: i32, n: i32): void {
-  const W = chW, w = chw, h = chh;
+  const W = <usize>chW, w = chw, h = chh;
   const f = <f64>chF;
   const k0 = v128.load(chK), k1 = v128.load(chK, 16), dCb = v128.load(chK, 32), dCr = v128.load(chK, 48);
-  const one = f32x4.splat(1);
-  const n4 = <usize>(W & ~3);
+  // Groups start where a copy interval does at factor 4 (x = 2 mod 4).
+  const x0: usize = W >= 6 ? 2 : 0;
+  const x1 = x0 + ((W - x0) & ~3);
   for (let t = 0; t < n; t++) {
     const y = y0 + t;
     const v = Math.min(Math.max((<f64>y + 0.5) / f - 0.5, 0), <f64>(h - 1));
@@ -1246,29 +1283,16 @@ export function chromaApplyRows(y0: i32, n: i32): void {
       const c0 = v128.load(chInter + (k0i << 4)), c1 = v128.load(chInter + (k1i << 4));
       v128.store(chRow + (<usize>i << 4), f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), fv4)));
     }
-    const row = chBand + <usize>t * <usize>W * 4;
-    for (let x: usize = 0; x < n4; x += 4) {
+    const row = chBand + <usize>t * W * 4;
+    for (let x: usize = 0; x < x0; x++) chroma1(row + (x << 2), x, k0, k1, dCb, dCr);
+    for (let x = x0; x < x1; x += 4) {
       // Left as they are when every copy pixel the four read is the identity.
       const from = <usize>load<i32>(chLo + (x << 2)), to = <usize>load<i32>(chHi + ((x + 3) << 2));
       let same: u8 = 1;
       for (let i = from; i <= to; i++) same &= load<u8>(chSkip + i);
-      if (same == 0) chroma4(row + (x << 2), x);
+      if (same == 0) chromaGroup(row + (x << 2), x);
     }
-    let p = row + (n4 << 2);
-    for (let x = n4; x < <usize>W; x++, p += 4) {
-      const i0 = <usize>load<i32>(chLo + (x << 2)), i1 = <usize>load<i32>(chHi + (x << 2));
-      if ((load<u8>(chSkip + i0) & load<u8>(chSkip + i1)) != 0) continue;
-      const c = chromaAt(x);
-      const src = load<u32>(p);
-      const px = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(i32x4.splat(src))));
-      // (Cb, Cr) of the pixel in lanes 0 and 1: R and G terms side by side, then B's.
-      const s0 = f32x4.add(f32x4.mul(i32x4.shuffle(px, px, 0, 0, 1, 1), k0), f32x4.mul(i32x4.shuffle(px, px, 2, 2, 3, 3), k1));
-      const cc = f32x4.add(s0, i32x4.shuffle(s0, s0, 2, 3, 0, 1));
-      // The change of (Cb, Cr): (A - 1) C + B.
-      const d = f32x4.add(f32x4.mul(f32x4.sub(i32x4.shuffle(c, c, 0, 2, 0, 2), one), cc), i32x4.shuffle(c, c, 1, 3, 1, 3));
-      const out = f32x4.add(px, f32x4.add(f32x4.mul(i32x4.shuffle(d, d, 0, 0, 0, 0), dCb), f32x4.mul(i32x4.shuffle(d, d, 1, 1, 1, 1), dCr)));
-      store<u32>(p, packPixel(roundF32(out), src));
-    }
+    for (let x = x1; x < W; x++) chroma1(row + (x << 2), x, k0, k1, dCb, dCr);
   }
 }
 

@@ -7,7 +7,7 @@ import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory } from "./runtime.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { PipelineOptions, PipelineResult } from "./options.ts";
-import { CODEC_NAMES, codecMemory, initCodecs, type CodecModules } from "../image/codecs.ts";
+import { CODEC_NAMES, codecMemory, codecsIdle, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { initPixels, pixelsMemory } from "../image/pixels.ts";
 import { resizeMemory } from "../image/resize.ts";
 import type { WasmMemoryReport } from "../image/wasm-memory.ts";
@@ -45,7 +45,15 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   // One request's pipeline at a time per isolate: each holds a decoded image, and the CPU is
   // single-threaded anyway, so overlapping them only stacks memory.
   const serialised = serialQueue();
-  return { model, enhance: (input, opts) => serialised(() => runPipeline(runner, model, input, opts)), memory: wasmMemory };
+  const enhance = async (input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> => {
+    try {
+      return await runPipeline(runner, model, input, opts);
+    } finally {
+      // The request's decoded pixels are dead now (the result is an encoded copy).
+      codecsIdle();
+    }
+  };
+  return { model, enhance: (input, opts) => serialised(() => enhance(input, opts)), memory: wasmMemory };
 }
 
 function wasmMemory(): WasmMemoryReport {

@@ -22,7 +22,7 @@ import { GifReader } from "omggif";
 import { DEFAULT_QUALITY, FAST_AVIF, FAST_WEBP, jpegTurboQuality } from "./encoder-settings.ts";
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
-import { decodeJpeg, encodeJpeg, type ShrinkFactor } from "./jpeg-turbo.ts";
+import { decodeJpeg, encodeJpeg, jpegPoolBytes, recycleJpegDecoders, releaseJpegPool, type ShrinkFactor } from "./jpeg-turbo.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
@@ -69,14 +69,37 @@ export function initCodecs(m: CodecModules): Promise<void> {
     trackers.png.end(pngInstance(m.png).exports.memory);
     // A 1x1 JPEG through the decoder and back through the encoder: the imports match the module.
     encodeJpeg(m.jpeg, decodeJpeg(m.jpeg, ONE_PIXEL_JPEG, 1), 85);
+    recycleJpegDecoders();
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
 }
 
-/** Current byte size of each codec's reachable WASM memories, and the largest each has had. */
+/**
+ * The images decoded since the last call are no longer used (a request is over): libjpeg-turbo's
+ * decoder instance may be reused (jpeg-turbo.ts keeps small instances for the next job).
+ */
+export function codecsIdle(): void {
+  recycleJpegDecoders();
+}
+
+/**
+ * Requests over this many pixels (decoded or output) let the idle codec instances go first: at
+ * most 2 x POOL_MAX_BYTES kept between requests, and never on top of a large request's own memory.
+ */
+export const POOL_REQUEST_MAX_PIXELS = 1.6e6;
+
+/** A request is about to decode and encode `pixels` pixels at most: make room when it is large. */
+export function makeRoomFor(pixels: number): void {
+  if (pixels > POOL_REQUEST_MAX_PIXELS) releaseJpegPool();
+}
+
+/** Current byte size of each codec's reachable WASM memories (idle instances included), and the largest each has had. */
 export function codecMemory(): Record<CodecName, number> & { peak: Record<CodecName, number> } {
   const now = Object.fromEntries(CODEC_NAMES.map((n) => [n, trackers[n].bytes()])) as Record<CodecName, number>;
+  const idle = jpegPoolBytes();
+  now.jpegDec += idle.decoder;
+  now.jpegEnc += idle.encoder;
   const peak = Object.fromEntries(CODEC_NAMES.map((n) => [n, trackers[n].peak()])) as Record<CodecName, number>;
   return { ...now, peak };
 }

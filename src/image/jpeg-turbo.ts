@@ -7,8 +7,14 @@
  *
  * Errors: libjpeg's error exits and warnings (damaged or missing data) call the imported ll_fail,
  * which throws here with libjpeg's own message; the throw unwinds out of the module, whose state
- * is then undefined, so every decode gets a fresh instance (instantiating the compiled module takes
- * a fraction of a millisecond), as jSquash's codecs do.
+ * is then undefined, so an instance that failed is never used again.
+ *
+ * Instances are kept for the next job (`POOL_MAX_BYTES`): a fresh instance's memory is new to the
+ * process, and first touching it costs page faults, at 1 MP about as much as the decoding or
+ * encoding itself (docs/performance.md). The encoder's instance is back as soon as its output is
+ * copied out. A decoder's holds the pixels it returned, so it is back only when the caller says
+ * they are no longer used (`recycleJpegDecoders`: the engine, after each request); a caller that
+ * never says so gets a fresh instance for every decode.
  */
 import type { RgbaImage } from "../shared/image.ts";
 
@@ -21,6 +27,55 @@ interface JpegTurboExports {
   ll_height(): number;
   ll_encode(rgba: number, width: number, height: number, quality: number): number;
   ll_encoded_size(): number;
+  ll_free(ptr: number): void;
+}
+
+/**
+ * An idle instance is kept only while its memory is at most this size (a 1 MP photo's decode or
+ * encode, and every thumbnail's): memories never shrink, and a large job's must not outlive it.
+ */
+export const POOL_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Idle instances, and the last decoder whose pixels are with their caller (with what to free);
+ * earlier ones are left to the garbage collector with their pixels.
+ */
+const pool: { decoder?: JpegTurboExports; encoder?: JpegTurboExports; lent?: { e: JpegTurboExports; ptrs: number[] } } = {};
+
+/** The idle instance for a role, taken (or a fresh one). */
+function take(compiled: WebAssembly.Module, role: "decoder" | "encoder"): JpegTurboExports {
+  const e = pool[role];
+  pool[role] = undefined;
+  return e && modules.get(e) === compiled ? e : instantiate(compiled);
+}
+
+const modules = new WeakMap<JpegTurboExports, WebAssembly.Module>();
+
+/** Keep `e` for the next job of its role, its buffers `ptrs` freed, when its memory is small enough. */
+function keep(e: JpegTurboExports, role: "decoder" | "encoder", ptrs: number[]): void {
+  if (e.memory.buffer.byteLength > POOL_MAX_BYTES) return;
+  for (const p of ptrs) e.ll_free(p);
+  pool[role] = e;
+}
+
+/**
+ * The pixels of every decode since the last call are no longer used: their instances may decode
+ * again. (The engine calls this when a request's pipeline is over.)
+ */
+export function recycleJpegDecoders(): void {
+  const lent = pool.lent;
+  pool.lent = undefined;
+  if (lent) keep(lent.e, "decoder", lent.ptrs);
+}
+
+/** Let the idle instances go (before a request that needs the memory); their bytes, for accounting. */
+export function releaseJpegPool(): void {
+  pool.decoder = pool.encoder = undefined;
+}
+
+/** Bytes of the idle instances' memories, per role. */
+export function jpegPoolBytes(): { decoder: number; encoder: number } {
+  return { decoder: pool.decoder?.memory.buffer.byteLength ?? 0, encoder: pool.encoder?.memory.buffer.byteLength ?? 0 };
 }
 
 /** Sees a job's WASM memory when the job starts and when it ends (codecs.ts's accounting). */
@@ -89,6 +144,7 @@ function instantiate(compiled: WebAssembly.Module): JpegTurboExports {
   const e = new WebAssembly.Instance(compiled, imports).exports as unknown as JpegTurboExports;
   memory = e.memory;
   e._initialize();
+  modules.set(e, compiled);
   return e;
 }
 
@@ -105,11 +161,13 @@ function pass(e: JpegTurboExports, bytes: Uint8Array): number {
  * copy of the image, not two).
  */
 export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: ShrinkFactor, watch: MemoryWatch = UNWATCHED): RgbaImage {
-  const e = instantiate(compiled);
+  const e = take(compiled, "decoder");
   watch.start(e.memory);
   try {
-    const out = e.ll_decode(pass(e, bytes), bytes.length, n);
+    const input = pass(e, bytes);
+    const out = e.ll_decode(input, bytes.length, n);
     const width = e.ll_width(), height = e.ll_height();
+    pool.lent = { e, ptrs: [input, out] };
     return { width, height, data: new Uint8Array(e.memory.buffer, out, width * height * 4) };
   } finally {
     watch.end(e.memory);
@@ -121,11 +179,14 @@ export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: S
  * mozjpeg's default quantisation tables and optimised Huffman tables (encode.c).
  */
 export function encodeJpeg(compiled: WebAssembly.Module, img: RgbaImage, quality: number, watch: MemoryWatch = UNWATCHED): Uint8Array<ArrayBuffer> {
-  const e = instantiate(compiled);
+  const e = take(compiled, "encoder");
   watch.start(e.memory);
   try {
-    const out = e.ll_encode(pass(e, img.data), img.width, img.height, Math.round(quality));
-    return new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
+    const input = pass(e, img.data);
+    const out = e.ll_encode(input, img.width, img.height, Math.round(quality));
+    const bytes = new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
+    keep(e, "encoder", [input, out]);
+    return bytes;
   } finally {
     watch.end(e.memory);
   }

@@ -10,7 +10,9 @@ import { createNodeEngine, DEFAULT_MODEL, ortModule } from "../../scripts/lib/no
 import { loadModel, TILE } from "../../src/engine/runtime.ts";
 import { applyOrientation, sourceRect } from "../../src/image/orient.ts";
 import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../../src/image/resize.ts";
-import { encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
+import { darkScene, encodeJpeg, encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
+import { POOL_REQUEST_MAX_PIXELS } from "../../src/image/codecs.ts";
+import { POOL_MAX_BYTES } from "../../src/image/jpeg-turbo.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
 
@@ -48,15 +50,41 @@ test("the model runs large inputs in tiles that stitch to exactly the untiled re
 const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 300_000, maxPngSourcePixels: 5000 };
 const opts = (o: Partial<PipelineOptions>): PipelineOptions => ({ fit: "scale-down", format: "png", quality: 90, strength: "auto", mode: "fast", orient: true, limits, ...o });
 
-test("codec and resampler heaps do not outlive their jobs; ORT's stays at its tile size, the kernels' at a few MB", async () => {
+test("codec and resampler heaps do not outlive their jobs, but small JPEG instances are kept for the next; ORT's stays at its tile size, the kernels' at a few MB", async () => {
   const png = await encodePng(paint(60, 60, (x, y) => [x * 4, y * 4, 30]));
   await engine.enhance(png, opts({ mode: "full", strength: 1 }));
-  const m = engine.memory();
-  assert.equal(m.png + m.jpegDec + m.jpegEnc + m.resize, 0, "no codec instance is held between requests");
+  let m = engine.memory();
+  assert.equal(m.png + m.resize, 0, "no PNG or resampler instance is held between requests");
   // The pixel kernels keep one instance per isolate, a few MB whatever the image size (bands).
   assert.ok(m.pixels <= 4 * 2 ** 20, `pixel kernels' memory ${m.pixels}`);
   assert.ok(m.ort > 0 && m.ort < 40 * 2 ** 20, `ORT heap ${m.ort}`);
   assert.ok(m.peak.png > 0, "the PNG codec's heap was measured");
+  // libjpeg-turbo's idle decoder and encoder (jpeg-turbo.ts): small, kept to spare the next job
+  // the page faults of a fresh memory.
+  const jpeg = await encodeJpeg(darkScene(400, 300));
+  await engine.enhance(jpeg, opts({ format: "jpeg" }));
+  m = engine.memory();
+  assert.ok(m.jpegDec > 0 && m.jpegDec <= POOL_MAX_BYTES, `idle JPEG decoder ${m.jpegDec}`);
+  assert.ok(m.jpegEnc > 0 && m.jpegEnc <= POOL_MAX_BYTES, `idle JPEG encoder ${m.jpegEnc}`);
+  // A request over POOL_REQUEST_MAX_PIXELS lets them go before it decodes; what it grew is not kept.
+  const side = Math.ceil(Math.sqrt(POOL_REQUEST_MAX_PIXELS)) + 8;
+  const large = await encodeJpeg(darkScene(side, side));
+  let during = -1;
+  await engine.enhance(large, opts({ format: "jpeg", probe: (stage) => (stage === "decode" ? (during = engine.memory().jpegEnc) : undefined) }));
+  assert.equal(during, 0, "no idle encoder while a large request decodes");
+  m = engine.memory();
+  assert.ok(m.jpegDec <= POOL_MAX_BYTES && m.jpegEnc <= POOL_MAX_BYTES, `after it: ${m.jpegDec}, ${m.jpegEnc}`);
+});
+
+test("a reused JPEG instance gives what a fresh one gives, after other photos, sizes and a failed decode", async () => {
+  const a = await encodeJpeg(darkScene(320, 200));
+  const b = await encodeJpeg(paint(150, 260, (x, y) => [(x * 3) % 90, (y * 2) % 70, 40]));
+  const first = await engine.enhance(b, opts({ format: "jpeg" }));
+  await engine.enhance(a, opts({ format: "jpeg", width: 100 }));
+  await assert.rejects(engine.enhance(a.slice(0, a.length >> 1), opts({ format: "jpeg" })), (e: { status?: number }) => e.status === 422);
+  await engine.enhance(a, opts({ format: "jpeg" }));
+  const again = await engine.enhance(b, opts({ format: "jpeg" }));
+  assert.ok(Buffer.from(again.bytes).equals(Buffer.from(first.bytes)), "the same bytes as on its first run");
 });
 
 test("PNG sources above maxPngSourcePixels are refused with 422 before decoding", async () => {

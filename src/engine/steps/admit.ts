@@ -12,6 +12,7 @@ import { embeddedProfile } from "../../image/colour-profile.ts";
 import { orientedSize } from "../../image/orient.ts";
 import { fitSize, type FitResult } from "../../image/resize.ts";
 import { scaledSize, shrinkFactor, type ShrinkFactor } from "../../image/jpeg-turbo.ts";
+import { makeRoomFor } from "../../image/codecs.ts";
 import { sourceRect } from "../../image/orient.ts";
 import type { InputFormat } from "../../shared/image.ts";
 import type { PipelineLimits } from "../options.ts";
@@ -83,6 +84,8 @@ export const admit: Step = {
     }
     ctx.target = target;
     if (header.format === "jpeg") ctx.shrink = admitJpeg(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels);
+    const decoded = ctx.shrink ? scaledSize(header.width, header.height, ctx.shrink) : header;
+    makeRoomFor(Math.max(decoded.width * decoded.height, ctx.target.width * ctx.target.height));
 
     const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
     const { width: outW, height: outH } = ctx.target;
