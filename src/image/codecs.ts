@@ -22,7 +22,8 @@ import { GifReader } from "omggif";
 import { DEFAULT_QUALITY, FAST_AVIF, FAST_WEBP, jpegTurboQuality } from "./encoder-settings.ts";
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
-import { decodeJpeg, encodeJpeg, jpegPoolBytes, recycleJpegDecoders, releaseJpegPool, type ShrinkFactor } from "./jpeg-turbo.ts";
+import { decodeJpeg, encodeJpeg, jpegPoolBytes, type ShrinkFactor } from "./jpeg-turbo.ts";
+import { InstancePool, recyclePools } from "./instance-pool.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
@@ -69,29 +70,18 @@ export function initCodecs(m: CodecModules): Promise<void> {
     trackers.png.end(pngInstance(m.png).exports.memory);
     // A 1x1 JPEG through the decoder and back through the encoder: the imports match the module.
     encodeJpeg(m.jpeg, decodeJpeg(m.jpeg, ONE_PIXEL_JPEG, 1), 85);
-    recycleJpegDecoders();
+    recyclePools();
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
 }
 
 /**
- * The images decoded since the last call are no longer used (a request is over): libjpeg-turbo's
- * decoder instance may be reused (jpeg-turbo.ts keeps small instances for the next job).
+ * The images decoded since the last call are no longer used (a request is over): the decoders that
+ * hold them may decode again (instance-pool.ts).
  */
 export function codecsIdle(): void {
-  recycleJpegDecoders();
-}
-
-/**
- * Requests over this many pixels (decoded or output) let the idle codec instances go first: at
- * most 2 x POOL_MAX_BYTES kept between requests, and never on top of a large request's own memory.
- */
-export const POOL_REQUEST_MAX_PIXELS = 1.6e6;
-
-/** A request is about to decode and encode `pixels` pixels at most: make room when it is large. */
-export function makeRoomFor(pixels: number): void {
-  if (pixels > POOL_REQUEST_MAX_PIXELS) releaseJpegPool();
+  recyclePools();
 }
 
 /** Current byte size of each codec's reachable WASM memories (idle instances included), and the largest each has had. */
@@ -100,6 +90,7 @@ export function codecMemory(): Record<CodecName, number> & { peak: Record<CodecN
   const idle = jpegPoolBytes();
   now.jpegDec += idle.decoder;
   now.jpegEnc += idle.encoder;
+  for (const name of EMSCRIPTEN) now[name] += emscriptenPools[name].bytes();
   const peak = Object.fromEntries(CODEC_NAMES.map((n) => [n, trackers[n].peak()])) as Record<CodecName, number>;
   return { ...now, peak };
 }
@@ -110,7 +101,7 @@ async function ready(): Promise<CodecModules> {
   return modules!;
 }
 
-// ---- JPEG, WebP, AVIF: jSquash's Emscripten builds, one module object per job ----
+// ---- WebP, AVIF: jSquash's Emscripten builds, one module object per job, kept for the next while small ----
 
 type Decoded = { data: Uint8ClampedArray; width: number; height: number } | null;
 /** The union of the builds' entry points: decode(data, option) (AVIF: bit depth) and encode. */
@@ -131,6 +122,17 @@ interface EmscriptenInstance {
   name: EmscriptenName;
   module: EmscriptenCodec;
   memory: WebAssembly.Memory;
+}
+
+/** Idle instances per codec, kept for the next job (instance-pool.ts). */
+const emscriptenPools = Object.fromEntries(EMSCRIPTEN.map((n) => [n, new InstancePool<EmscriptenInstance>((i) => i.memory)])) as Record<EmscriptenName, InstancePool<EmscriptenInstance>>;
+
+/** An instance of a jSquash Emscripten codec for a job: the idle one, or a fresh one. */
+async function emscriptenJob(compiled: WebAssembly.Module, name: EmscriptenName): Promise<EmscriptenInstance> {
+  const idle = emscriptenPools[name].take();
+  if (!idle) return emscriptenInstance(compiled, name);
+  trackers[name].start(idle.memory);
+  return idle;
 }
 
 /** A fresh instance of a jSquash Emscripten codec from its compiled module (as jSquash's own init does). */
@@ -178,6 +180,8 @@ function decodeZeroCopy(inst: EmscriptenInstance, bytes: Uint8Array, option?: bo
     trackers[inst.name].end(heap);
   }
   if (!img) throw new Error("the decoder returned nothing");
+  // The pixels are in its heap: it may decode again once they are no longer used.
+  emscriptenPools[inst.name].lend(inst);
   return { data: asBytes(img.data), width: img.width, height: img.height };
 }
 
@@ -193,6 +197,7 @@ function decodeCopy(inst: EmscriptenInstance, bytes: Uint8Array, option: number)
     trackers[inst.name].end(inst.memory);
   }
   if (!img) throw new Error("the decoder returned nothing");
+  emscriptenPools[inst.name].keep(inst);
   return { data: asBytes(img.data), width: img.width, height: img.height };
 }
 
@@ -289,8 +294,8 @@ export async function decode(bytes: Uint8Array, format: InputFormat, shrink: Shr
   let img: { data: Uint8Array; width: number; height: number };
   if (format === "png") img = decodePng(m.png, bytes);
   else if (format === "jpeg") img = decodeJpeg(m.jpeg, bytes, shrink, trackers.jpegDec);
-  else if (format === "webp") img = decodeZeroCopy(await emscriptenInstance(m.webpDec, "webpDec"), bytes);
-  else img = decodeCopy(await emscriptenInstance(m.avifDec, "avifDec"), bytes, 8);
+  else if (format === "webp") img = decodeZeroCopy(await emscriptenJob(m.webpDec, "webpDec"), bytes);
+  else img = decodeCopy(await emscriptenJob(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
   return img;
 }
@@ -333,7 +338,7 @@ export interface EncodeOptions {
 }
 
 async function runEncoder(m: CodecModules, name: "webpEnc" | "avifEnc", img: RgbaImage, options: object): Promise<Uint8Array<ArrayBuffer>> {
-  const inst = await emscriptenInstance(m[name], name);
+  const inst = await emscriptenJob(m[name], name);
   let out: Uint8Array | null;
   try {
     out = inst.module.encode(img.data, img.width, img.height, options);
@@ -342,6 +347,7 @@ async function runEncoder(m: CodecModules, name: "webpEnc" | "avifEnc", img: Rgb
   }
   if (!out) throw new Error(`the ${name.slice(0, -3).toUpperCase()} encoder returned nothing`);
   // The encoder's result is already a copy out of its heap.
+  emscriptenPools[name].keep(inst);
   return new Uint8Array(out.buffer as ArrayBuffer, out.byteOffset, out.byteLength);
 }
 

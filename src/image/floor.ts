@@ -2,10 +2,11 @@
  * The noise floor's colour. In the deepest shadows of a dark photo (a few levels above black) the
  * signal is a few photons: what colour those pixels have is sensor noise, the camera's white balance
  * at no signal and the codec's rounding, and the curves would lift it into a cast (the green of a
- * phone's darkest shots). Such pixels are desaturated towards their own luma before the curves, by
- * s = Y^2 / (Y^2 + F^2) with F = FLOOR_LEVEL: a pixel at F keeps half its colour, at 3F 90%, from
- * 4F on 94% and more; above FLOOR_REACH levels nothing changes. Luma is kept (Rec. 709, the same
- * weights, so the gain and the exposure read the same image).
+ * phone's darkest shots). Such pixels are desaturated towards their own luma before the curves: a
+ * pixel at luma level Y keeps the share smoothstep(Y / FLOOR_REACH) of its colour (none at black,
+ * half at FLOOR_REACH / 2), and from FLOOR_REACH on nothing changes. Luma is kept (Rec. 709, the
+ * same weights, so the gain and the exposure read the same image). Served inside the curves pass
+ * (applyCurvesWasm's `floor` option in pixels.ts).
  *
  * Darkening those pixels too (a toe under the lift) was tried and lost: LOL -0.2 dB, and the phone
  * photos' shadows went black (docs/experiments.md).

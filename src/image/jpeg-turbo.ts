@@ -9,13 +9,11 @@
  * which throws here with libjpeg's own message; the throw unwinds out of the module, whose state
  * is then undefined, so an instance that failed is never used again.
  *
- * Instances are kept for the next job (`POOL_MAX_BYTES`): a fresh instance's memory is new to the
- * process, and first touching it costs page faults, at 1 MP about as much as the decoding or
- * encoding itself (docs/performance.md). The encoder's instance is back as soon as its output is
- * copied out. A decoder's holds the pixels it returned, so it is back only when the caller says
- * they are no longer used (`recycleJpegDecoders`: the engine, after each request); a caller that
- * never says so gets a fresh instance for every decode.
+ * Instances that ended their job normally are kept for the next (instance-pool.ts): the encoder's
+ * as soon as its output is copied out, a decoder's (which holds the pixels it returned) once the
+ * pool is told they are no longer used.
  */
+import { InstancePool } from "./instance-pool.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 interface JpegTurboExports {
@@ -30,52 +28,20 @@ interface JpegTurboExports {
   ll_free(ptr: number): void;
 }
 
-/**
- * An idle instance is kept only while its memory is at most this size (a 1 MP photo's decode or
- * encode, and every thumbnail's): memories never shrink, and a large job's must not outlive it.
- */
-export const POOL_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * Idle instances, and the last decoder whose pixels are with their caller (with what to free);
- * earlier ones are left to the garbage collector with their pixels.
- */
-const pool: { decoder?: JpegTurboExports; encoder?: JpegTurboExports; lent?: { e: JpegTurboExports; ptrs: number[] } } = {};
-
-/** The idle instance for a role, taken (or a fresh one). */
-function take(compiled: WebAssembly.Module, role: "decoder" | "encoder"): JpegTurboExports {
-  const e = pool[role];
-  pool[role] = undefined;
-  return e && modules.get(e) === compiled ? e : instantiate(compiled);
-}
-
+/** Instances kept for the next job (instance-pool.ts); the decoder's hold its pixels until recycled. */
+const decoders = new InstancePool<JpegTurboExports>((e) => e.memory);
+const encoders = new InstancePool<JpegTurboExports>((e) => e.memory);
+/** The module each instance was made from: a pooled instance serves only jobs for the same module. */
 const modules = new WeakMap<JpegTurboExports, WebAssembly.Module>();
 
-/** Keep `e` for the next job of its role, its buffers `ptrs` freed, when its memory is small enough. */
-function keep(e: JpegTurboExports, role: "decoder" | "encoder", ptrs: number[]): void {
-  if (e.memory.buffer.byteLength > POOL_MAX_BYTES) return;
-  for (const p of ptrs) e.ll_free(p);
-  pool[role] = e;
-}
-
-/**
- * The pixels of every decode since the last call are no longer used: their instances may decode
- * again. (The engine calls this when a request's pipeline is over.)
- */
-export function recycleJpegDecoders(): void {
-  const lent = pool.lent;
-  pool.lent = undefined;
-  if (lent) keep(lent.e, "decoder", lent.ptrs);
-}
-
-/** Let the idle instances go (before a request that needs the memory); their bytes, for accounting. */
-export function releaseJpegPool(): void {
-  pool.decoder = pool.encoder = undefined;
-}
-
-/** Bytes of the idle instances' memories, per role. */
+/** Bytes of the idle instances' memories, per role (codecs.ts's accounting). */
 export function jpegPoolBytes(): { decoder: number; encoder: number } {
-  return { decoder: pool.decoder?.memory.buffer.byteLength ?? 0, encoder: pool.encoder?.memory.buffer.byteLength ?? 0 };
+  return { decoder: decoders.bytes(), encoder: encoders.bytes() };
+}
+
+function take(compiled: WebAssembly.Module, pool: InstancePool<JpegTurboExports>): JpegTurboExports {
+  const e = pool.take();
+  return e && modules.get(e) === compiled ? e : instantiate(compiled);
 }
 
 /** Sees a job's WASM memory when the job starts and when it ends (codecs.ts's accounting). */
@@ -161,13 +127,13 @@ function pass(e: JpegTurboExports, bytes: Uint8Array): number {
  * copy of the image, not two).
  */
 export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: ShrinkFactor, watch: MemoryWatch = UNWATCHED): RgbaImage {
-  const e = take(compiled, "decoder");
+  const e = take(compiled, decoders);
   watch.start(e.memory);
   try {
     const input = pass(e, bytes);
     const out = e.ll_decode(input, bytes.length, n);
     const width = e.ll_width(), height = e.ll_height();
-    pool.lent = { e, ptrs: [input, out] };
+    decoders.lend(e, () => (e.ll_free(input), e.ll_free(out)));
     return { width, height, data: new Uint8Array(e.memory.buffer, out, width * height * 4) };
   } finally {
     watch.end(e.memory);
@@ -179,13 +145,13 @@ export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: S
  * mozjpeg's default quantisation tables and optimised Huffman tables (encode.c).
  */
 export function encodeJpeg(compiled: WebAssembly.Module, img: RgbaImage, quality: number, watch: MemoryWatch = UNWATCHED): Uint8Array<ArrayBuffer> {
-  const e = take(compiled, "encoder");
+  const e = take(compiled, encoders);
   watch.start(e.memory);
   try {
     const input = pass(e, img.data);
     const out = e.ll_encode(input, img.width, img.height, Math.round(quality));
     const bytes = new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
-    keep(e, "encoder", [input, out]);
+    encoders.keep(e, () => (e.ll_free(input), e.ll_free(out)));
     return bytes;
   } finally {
     watch.end(e.memory);

@@ -11,8 +11,7 @@ import { loadModel, TILE } from "../../src/engine/runtime.ts";
 import { applyOrientation, sourceRect } from "../../src/image/orient.ts";
 import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../../src/image/resize.ts";
 import { darkScene, encodeJpeg, encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
-import { POOL_REQUEST_MAX_PIXELS } from "../../src/image/codecs.ts";
-import { POOL_MAX_BYTES } from "../../src/image/jpeg-turbo.ts";
+import { POOL_MAX_BYTES, POOL_REQUEST_MAX_PIXELS, POOL_TOTAL_MAX_BYTES } from "../../src/image/instance-pool.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
 
@@ -76,15 +75,24 @@ test("codec and resampler heaps do not outlive their jobs, but small JPEG instan
   assert.ok(m.jpegDec <= POOL_MAX_BYTES && m.jpegEnc <= POOL_MAX_BYTES, `after it: ${m.jpegDec}, ${m.jpegEnc}`);
 });
 
-test("a reused JPEG instance gives what a fresh one gives, after other photos, sizes and a failed decode", async () => {
+test("a reused codec instance gives what a fresh one gives, after other photos, sizes and a failed decode; idle ones stay within their total", async () => {
   const a = await encodeJpeg(darkScene(320, 200));
   const b = await encodeJpeg(paint(150, 260, (x, y) => [(x * 3) % 90, (y * 2) % 70, 40]));
-  const first = await engine.enhance(b, opts({ format: "jpeg" }));
+  const bWebp = (await engine.enhance(b, opts({ format: "webp", strength: 0 }))).bytes;
+  const jobs: [Uint8Array, Partial<PipelineOptions>][] = [[b, { format: "jpeg" }], [b, { format: "webp" }], [bWebp, { format: "jpeg" }], [bWebp, { format: "avif" }]];
+  const first = [];
+  for (const [input, o] of jobs) first.push((await engine.enhance(input, opts(o))).bytes);
   await engine.enhance(a, opts({ format: "jpeg", width: 100 }));
+  await engine.enhance(a, opts({ format: "webp", width: 90 }));
   await assert.rejects(engine.enhance(a.slice(0, a.length >> 1), opts({ format: "jpeg" })), (e: { status?: number }) => e.status === 422);
   await engine.enhance(a, opts({ format: "jpeg" }));
-  const again = await engine.enhance(b, opts({ format: "jpeg" }));
-  assert.ok(Buffer.from(again.bytes).equals(Buffer.from(first.bytes)), "the same bytes as on its first run");
+  for (const [i, [input, o]] of jobs.entries()) {
+    const again = await engine.enhance(input, opts(o));
+    assert.ok(Buffer.from(again.bytes).equals(Buffer.from(first[i]!)), `job ${i} (${o.format}): the same bytes as on its first run`);
+  }
+  const m = engine.memory();
+  const idle = m.jpegDec + m.jpegEnc + m.webpDec + m.webpEnc + m.avifDec + m.avifEnc;
+  assert.ok(idle > 0 && idle <= POOL_TOTAL_MAX_BYTES, `idle codec memory ${idle}`);
 });
 
 test("PNG sources above maxPngSourcePixels are refused with 422 before decoding", async () => {

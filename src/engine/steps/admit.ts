@@ -12,7 +12,7 @@ import { embeddedProfile } from "../../image/colour-profile.ts";
 import { orientedSize } from "../../image/orient.ts";
 import { fitSize, type FitResult } from "../../image/resize.ts";
 import { scaledSize, shrinkFactor, type ShrinkFactor } from "../../image/jpeg-turbo.ts";
-import { makeRoomFor } from "../../image/codecs.ts";
+import { makeRoomFor } from "../../image/instance-pool.ts";
 import { sourceRect } from "../../image/orient.ts";
 import type { InputFormat } from "../../shared/image.ts";
 import type { PipelineLimits } from "../options.ts";
