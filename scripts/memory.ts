@@ -11,7 +11,10 @@
  * The peak is sampled after every pipeline stage and at the end of every codec job (when that job's
  * WASM memory is largest). Exit code 1 when any peak or the idle total is over --budget.
  */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { GifWriter } from "omggif";
+import { gridHeic, heicPicture } from "./lib/heic-grid.ts";
 import { createNodeEngine } from "./lib/node-engine.ts";
 import { CODEC_NAMES, encode, type CodecName } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
@@ -114,6 +117,10 @@ const maxWebp = await encode(scene(outW, outH, 8), "webp", { quality: 90 });
 const [avifW, avifH] = dims(limits.maxAvifPixels, 4 / 3);
 const [gifW, gifH] = dims(limits.maxGifSourcePixels, 3 / 2);
 const bigGif = gifOf(scene(gifW, gifH, 10));
+// A phone's HEIC: 512x512 HEVC tiles (one committed tile, repeated) in a grid at the HEIC decode limit.
+const heicTile = heicPicture(new Uint8Array(readFileSync(fileURLToPath(new URL("../test/fixtures/heic/tile-512.heic", import.meta.url)))));
+const heicCols = Math.floor(Math.sqrt((limits.maxHeicDecodePixels * 4) / 3) / 512), heicRows = Math.floor(limits.maxHeicDecodePixels / (heicCols * 512 * 512));
+const bigHeic = gridHeic(Array.from({ length: heicCols * heicRows }, () => heicTile), { columns: heicCols, rows: heicRows, width: heicCols * 512, height: heicRows * 512 });
 
 /** A GIF of `img` on a 6x7x6 colour cube (what a GIF of a photo looks like: 252 colours). */
 function gifOf(img: RgbaImage): Uint8Array {
@@ -158,6 +165,9 @@ const MIX: Job[] = [
   { name: `largest GIF ${gifW}x${gifH} (${fmt(bigGif.length)} MB) -> 512 JPEG`, input: bigGif, opts: { width: 512, format: "jpeg" } },
   { name: "largest GIF -> full size PNG", input: bigGif, opts: { format: "png" } },
   { name: "12 MP JPEG, no size -> scaled to the output limit", input: big, opts: { format: "jpeg" } },
+  { name: `largest HEIC ${heicCols * 512}x${heicRows * 512} (${heicCols}x${heicRows} tiles) -> 512 JPEG`, input: bigHeic, opts: { width: 512, format: "jpeg" } },
+  { name: "largest HEIC, no size -> scaled to the output limit", input: bigHeic, opts: { format: "jpeg" } },
+  { name: "largest HEIC -> full size PNG (its decode limit)", input: bigHeic, opts: { format: "png", limits: { ...limits, maxOutputPixels: limits.maxHeicDecodePixels } } },
   { name: `largest JPEG ${hugeW}x${hugeH} (${fmt(huge.length)} MB) -> 400 px JPEG`, input: huge, opts: { width: 400, format: "jpeg" } },
   { name: `largest JPEG ${hugeW}x${hugeH} -> 400 px WebP`, input: huge, opts: { width: 400, format: "webp" } },
   { name: `largest JPEG ${hugeW}x${hugeH}, no size -> scaled to the output limit`, input: huge, opts: { format: "jpeg" } },

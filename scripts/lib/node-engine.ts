@@ -19,6 +19,7 @@ export const CODEC_WASM = {
   avifDec: require.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"),
   avifEnc: require.resolve("@jsquash/avif/codec/enc/avif_enc.wasm"),
   resize: require.resolve("@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm"),
+  heif: require.resolve("libheif-js/libheif-wasm/libheif.wasm"),
 } as const;
 
 async function compile(path: string): Promise<WebAssembly.Module> {

@@ -47,6 +47,11 @@ export const VARS = {
   MAX_SOURCE_PIXELS: int(8000 * 6000, 1, MP),
   /** Pixels a JPEG decodes into at its shrink-on-load scale: 4096 x 3072 (libjpeg-turbo's heap is about 4 bytes/pixel). */
   MAX_JPEG_DECODE_PIXELS: int(4096 * 3072, 1, MP),
+  /**
+   * Pixels a HEIC decodes into at its scale (tiles averaged 1/2, 1/4, 1/8): 4096 x 3072, as JPEG. The
+   * pixels are a JS buffer; libheif's heap holds the file and one tile beside it (image/heif.ts).
+   */
+  MAX_HEIC_DECODE_PIXELS: int(4096 * 3072, 1, MP),
   /** Pixels of a PNG source: 1920 x 1280; the PNG decoder needs about four times the JPEG decoder's heap per pixel. */
   MAX_PNG_SOURCE_PIXELS: int(1920 * 1280, 1, MP),
   /** Pixels of a WebP source: 3264 x 2448; libwebp's heap per pixel is a little above the JPEG decoder's. */
@@ -109,6 +114,7 @@ export type Env = { [K in VarName]?: string | number | boolean } & {
 export interface Config {
   limits: PipelineLimits & {
     maxJpegDecodePixels: number;
+    maxHeicDecodePixels: number;
     maxPngSourcePixels: number;
     maxWebpSourcePixels: number;
     maxGifSourcePixels: number;
@@ -188,6 +194,7 @@ function resolve(env: Env): Config {
     maxSourceBytes: n("MAX_SOURCE_BYTES"),
     maxSourcePixels: n("MAX_SOURCE_PIXELS"),
     maxJpegDecodePixels: n("MAX_JPEG_DECODE_PIXELS"),
+    maxHeicDecodePixels: n("MAX_HEIC_DECODE_PIXELS"),
     maxPngSourcePixels: n("MAX_PNG_SOURCE_PIXELS"),
     maxOutputPixels: n("MAX_OUTPUT_PIXELS"),
     maxFullModePixels: n("MAX_FULL_MODE_PIXELS"),

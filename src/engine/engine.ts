@@ -66,6 +66,7 @@ function wasmMemory(): WasmMemoryReport {
     png: c.png,
     jpegDec: c.jpegDec,
     jpegEnc: c.jpegEnc,
+    heifDec: c.heifDec,
     webpDec: c.webpDec,
     webpEnc: c.webpEnc,
     avifDec: c.avifDec,

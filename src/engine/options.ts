@@ -9,6 +9,8 @@ export interface PipelineLimits {
    * large JPEG is admitted when the output it is asked for lets it decode small enough.
    */
   maxJpegDecodePixels?: number;
+  /** The same for a HEIC, decoded tile by tile at its scale (default: maxSourcePixels). */
+  maxHeicDecodePixels?: number;
   /** Lower limits for the formats whose decoders need more heap per pixel (default: maxSourcePixels). */
   maxPngSourcePixels?: number;
   maxAvifSourcePixels?: number;

@@ -58,7 +58,7 @@ export async function loadDerived(bucket: R2Bucket, key: string, modelSha256: st
   const meta = obj.customMetadata ?? {};
   const contentType = obj.httpMetadata?.contentType ?? "";
   const format = sniffFormat(bytes);
-  if (meta.model !== modelSha256 || format === null || format === "gif" || MIME_TYPES[format] !== contentType) {
+  if (meta.model !== modelSha256 || format === null || format === "gif" || format === "heic" || MIME_TYPES[format] !== contentType) {
     warn("ignored an object that is not this model's image", `${key}: model ${meta.model}, type ${contentType}, bytes ${format}`);
     return null;
   }

@@ -128,7 +128,7 @@ export const ROUTES = {
         required: true,
         content: {
           ...Object.fromEntries(
-            (["image/jpeg", "image/png", "image/webp", "image/avif", "application/octet-stream"] as const).map((t) => [
+            (["image/jpeg", "image/png", "image/webp", "image/avif", "image/heic", "application/octet-stream"] as const).map((t) => [
               t,
               { schema: { type: "string" as const, contentMediaType: t } },
             ]),

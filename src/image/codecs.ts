@@ -24,6 +24,9 @@ import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage }
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 import { decodeJpeg, encodeJpeg, jpegPoolBytes, type ShrinkFactor } from "./jpeg-turbo.ts";
 import { InstancePool, recyclePools } from "./instance-pool.ts";
+import { decodeHeif, type LibHeifFactory } from "./heif.ts";
+import libheifFactory from "libheif-js/libheif-wasm/libheif.js";
+import { checkGifLzw } from "./gif-lzw.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
@@ -33,6 +36,7 @@ export interface CodecModules {
   avifDec: WebAssembly.Module; // @jsquash/avif/codec/dec/avif_dec.wasm
   avifEnc: WebAssembly.Module; // @jsquash/avif/codec/enc/avif_enc.wasm (single-thread)
   resize: WebAssembly.Module; // @jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm
+  heif: WebAssembly.Module; // libheif-js/libheif-wasm/libheif.wasm (LGPL-3.0, unmodified: docs/licences.md)
 }
 
 // jSquash's Emscripten glue defines a global ImageData polyfill where none exists (Node, workerd),
@@ -49,8 +53,8 @@ export interface CodecModules {
 /** The Emscripten-built codecs (one factory each) and every codec whose memory is accounted. */
 type EmscriptenName = "webpDec" | "webpEnc" | "avifDec" | "avifEnc";
 /** Memory is accounted per role: libjpeg-turbo's decode and encode jobs count as jpegDec and jpegEnc. */
-export type CodecName = "png" | "jpegDec" | "jpegEnc" | EmscriptenName;
-export const CODEC_NAMES: readonly CodecName[] = ["png", "jpegDec", "jpegEnc", "webpDec", "webpEnc", "avifDec", "avifEnc"];
+export type CodecName = "png" | "jpegDec" | "jpegEnc" | "heifDec" | EmscriptenName;
+export const CODEC_NAMES: readonly CodecName[] = ["png", "jpegDec", "jpegEnc", "heifDec", "webpDec", "webpEnc", "avifDec", "avifEnc"];
 const EMSCRIPTEN: readonly EmscriptenName[] = ["webpDec", "webpEnc", "avifDec", "avifEnc"];
 const trackers = Object.fromEntries(CODEC_NAMES.map((n) => [n, new MemoryTracker()])) as Record<CodecName, MemoryTracker>;
 
@@ -294,6 +298,7 @@ export async function decode(bytes: Uint8Array, format: InputFormat, shrink: Shr
   let img: { data: Uint8Array; width: number; height: number };
   if (format === "png") img = decodePng(m.png, bytes);
   else if (format === "jpeg") img = decodeJpeg(m.jpeg, bytes, shrink, trackers.jpegDec);
+  else if (format === "heic") img = decodeHeif(libheifFactory as LibHeifFactory, m.heif, bytes, shrink, trackers.heifDec);
   else if (format === "webp") img = decodeZeroCopy(await emscriptenJob(m.webpDec, "webpDec"), bytes);
   else img = decodeCopy(await emscriptenJob(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");
@@ -311,6 +316,8 @@ function decodeGif(bytes: Uint8Array): RgbaImage {
   const { width, height } = reader;
   const frame = reader.frameInfo(0);
   if (frame.x + frame.width > width || frame.y + frame.height > height) throw new Error("the GIF's first frame lies outside its screen");
+  // omggif's decoder never returns on some damaged streams (gif-lzw.ts): those are refused first.
+  checkGifLzw(bytes, frame.data_offset, frame.width * frame.height);
   const data = new Uint8Array(width * height * 4);
   reader.decodeAndBlitFrameRGBA(0, data);
   return { width, height, data };

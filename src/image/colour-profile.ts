@@ -21,7 +21,7 @@ export async function embeddedProfile(bytes: Uint8Array, header: ImageHeader): P
   if (header.format === "jpeg") profile = jpegIcc(bytes);
   else if (header.format === "png") profile = await pngProfile(bytes);
   else if (header.format === "webp") profile = webpIcc(bytes);
-  else profile = avifProfile(header);
+  else profile = heifProfile(header);
   if (profile === null) return null;
   if (profile.kind === "unsupported") throw new HttpError(422, "undecodable", `the image cannot be shown in the right colours: ${profile.why}`);
   return isSrgb(profile) ? null : profile;
@@ -132,8 +132,8 @@ const PRIMARIES: Record<number, { r: [number, number]; g: [number, number]; b: [
   12: { r: [0.68, 0.32], g: [0.265, 0.69], b: [0.15, 0.06], white: [0.3127, 0.329], name: "Display P3" },
 };
 
-function avifProfile(header: ImageHeader): Profile | null {
-  const c = header.avifColour;
+function heifProfile(header: ImageHeader): Profile | null {
+  const c = header.heifColour;
   if (!c) return null;
   if ("icc" in c) return icc(c.icc);
   if (c.transfer === 16 || c.transfer === 18) return { kind: "unsupported", why: "HDR AVIF (PQ or HLG transfer) is not supported" };

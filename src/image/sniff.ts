@@ -5,9 +5,11 @@
  * - PNG: the IHDR chunk.
  * - WebP: the RIFF header, then the VP8 (lossy) key frame header, the VP8L (lossless) header, or the
  *   VP8X (extended) canvas size; animated WebP is refused (415).
- * - AVIF: the ISO-BMFF boxes ftyp -> meta -> pitm (primary item) -> iprp/ipco (properties) + ipma
- *   (which belong to the primary item): its `ispe`, the size the decoder produces (an `irot`/`imir`
- *   transform is not applied, as by the decoder). Image sequences (`avis`) are refused (415).
+ * - AVIF and HEIC (both HEIF): the ISO-BMFF boxes ftyp -> meta -> pitm (primary item) -> iprp/ipco
+ *   (properties) + ipma (which belong to which item): the primary's `ispe`, the size the decoder
+ *   produces (an `irot`/`imir` transform is not applied, as by the decoder). Image sequences are
+ *   refused (415). HEIC also: the primary's type (iinf) and, for a grid, its first tile (iref dimg),
+ *   whose size is what the decoder holds at once (heif.ts).
  */
 import { HttpError } from "../shared/errors.ts";
 import type { InputFormat } from "../shared/image.ts";
@@ -19,8 +21,10 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8 (JPEG APP1, or AVIF irot/imir as the same codes); 1 when absent or invalid. */
   orientation: number;
-  /** AVIF: the primary item's colr property (an ICC profile, or coded primaries and transfer). */
-  avifColour?: { icc: Uint8Array } | { primaries: number; transfer: number };
+  /** AVIF, HEIC: the primary item's colr property (an ICC profile, or coded primaries and transfer). */
+  heifColour?: { icc: Uint8Array } | { primaries: number; transfer: number };
+  /** HEIC: the size of the tiles the image is stored in (the image's own when it is not a grid). */
+  heifTile?: { tileWidth: number; tileHeight: number };
   /** The colour was coded lossily, in blocks (JPEG, lossy WebP, AVIF): the chroma pass applies (chroma.ts). */
   lossyColour?: true;
 }
@@ -28,16 +32,17 @@ export interface ImageHeader {
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** What the service reads, for error messages. */
-export const ACCEPTED_INPUTS = "PNG, JPEG, WebP, AVIF and GIF";
+export const ACCEPTED_INPUTS = "PNG, JPEG, WebP, AVIF, HEIC and GIF";
 
 const ascii = (b: Uint8Array, o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
 
-/** The format from magic bytes, or null when it is none of PNG, JPEG, WebP, AVIF. */
+/** The format from magic bytes, or null when it is none of PNG, JPEG, WebP, AVIF, HEIC, GIF. */
 export function sniffFormat(bytes: Uint8Array): InputFormat | null {
   if (bytes.length >= 8 && PNG_MAGIC.every((b, i) => bytes[i] === b)) return "png";
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
   if (bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 4) === "WEBP") return "webp";
   if (bytes.length >= 12 && ascii(bytes, 4, 4) === "ftyp" && isAvifBrand(bytes)) return "avif";
+  if (bytes.length >= 12 && ascii(bytes, 4, 4) === "ftyp" && heicBrands(bytes)) return "heic";
   if (bytes.length >= 6 && (ascii(bytes, 0, 6) === "GIF87a" || ascii(bytes, 0, 6) === "GIF89a")) return "gif";
   return null;
 }
@@ -52,10 +57,20 @@ function isAvifBrand(b: Uint8Array): boolean {
   return brands.includes("avif") || brands.includes("avis");
 }
 
+/** HEVC-coded HEIF: ftyp's major or a compatible brand is one of HEIC's (images or sequences). */
+const HEIC_BRANDS = ["heic", "heix", "heim", "heis", "hevc", "hevx"];
+
+function heicBrands(b: Uint8Array): boolean {
+  if (HEIC_BRANDS.includes(ascii(b, 8, 4))) return true;
+  const size = Math.min(u32(b, 0), b.length);
+  for (let o = 16; o + 4 <= size; o += 4) if (HEIC_BRANDS.includes(ascii(b, o, 4))) return true;
+  return false;
+}
+
 /** What other common formats look like, so a 415 can say what it got. */
 function otherFormat(b: Uint8Array): string | null {
   if (ascii(b, 0, 4) === "GIF8") return "a GIF of an unknown version";
-  if (ascii(b, 4, 4) === "ftyp") return `an ISO-BMFF file (${ascii(b, 8, 4).replace(/[^\x20-\x7e]/g, "?")}; HEIC is not supported)`;
+  if (ascii(b, 4, 4) === "ftyp") return `an ISO-BMFF file of brand "${ascii(b, 8, 4).replace(/[^\x20-\x7e]/g, "?")}" (neither AVIF nor HEIC)`;
   if ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 42) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 42)) return "TIFF";
   if (b[0] === 0x42 && b[1] === 0x4d) return "BMP";
   if (/^\s*(<\?xml|<svg)/i.test(ascii(b, 0, 64))) return "SVG";
@@ -82,7 +97,7 @@ export function readHeader(bytes: Uint8Array): ImageHeader {
   if (format === "png") return readPng(bytes);
   if (format === "jpeg") return readJpeg(bytes);
   if (format === "gif") return readGif(bytes);
-  return format === "webp" ? readWebp(bytes) : readAvif(bytes);
+  return format === "webp" ? readWebp(bytes) : readHeif(bytes, format === "avif" ? "AVIF" : "HEIC");
 }
 
 /** GIF: the logical screen's size (every frame is drawn inside it). */
@@ -172,7 +187,7 @@ interface Box {
 }
 
 /** The boxes inside [start, end), each length checked against its parent. */
-function boxes(b: Uint8Array, start: number, end: number, what: string): Box[] {
+function boxes(b: Uint8Array, start: number, end: number, what: string, name: HeifName): Box[] {
   const out: Box[] = [];
   let pos = start;
   while (pos + 8 <= end) {
@@ -180,46 +195,65 @@ function boxes(b: Uint8Array, start: number, end: number, what: string): Box[] {
     const type = ascii(b, pos + 4, 4);
     let header = 8;
     if (size === 1) {
-      if (pos + 16 > end) throw undecodable(`AVIF ${what} box header is truncated`);
+      if (pos + 16 > end) throw undecodable(`${name} ${what} box header is truncated`);
       const hi = u32(b, pos + 8);
-      if (hi !== 0) throw undecodable(`AVIF box "${type}" is larger than 4 GB`);
+      if (hi !== 0) throw undecodable(`${name} box "${type}" is larger than 4 GB`);
       size = u32(b, pos + 12);
       header = 16;
     } else if (size === 0) {
       size = end - pos; // to the end of the enclosing box (or file)
     }
-    if (size < header) throw undecodable(`AVIF box "${type}" has an invalid size ${size}`);
-    if (pos + size > end) throw undecodable(`AVIF box "${type}" runs past the end of its ${what}`);
+    if (size < header) throw undecodable(`${name} box "${type}" has an invalid size ${size}`);
+    if (pos + size > end) throw undecodable(`${name} box "${type}" runs past the end of its ${what}`);
     out.push({ type, start: pos + header, end: pos + size });
     pos += size;
-    if (out.length > 4096) throw undecodable("AVIF has too many boxes");
+    if (out.length > 4096) throw undecodable(`${name} has too many boxes`);
   }
   return out;
 }
 
-function readAvif(b: Uint8Array): ImageHeader {
-  const top = boxes(b, 0, b.length, "file");
+type HeifName = "AVIF" | "HEIC";
+
+function readHeif(b: Uint8Array, name: HeifName): ImageHeader {
+  const top = boxes(b, 0, b.length, "file", name);
   const ftyp = top.find((x) => x.type === "ftyp")!;
   const brands = [ascii(b, ftyp.start, 4)];
   for (let o = ftyp.start + 8; o + 4 <= ftyp.end; o += 4) brands.push(ascii(b, o, 4));
-  if (!brands.includes("avif")) throw unsupported("animated AVIF (an image sequence) is not supported: send a still image");
+  const still = name === "AVIF" ? brands.includes("avif") : brands.some((x) => x === "heic" || x === "heix" || x === "mif1");
   const meta = top.find((x) => x.type === "meta");
-  if (!meta) throw undecodable("AVIF has no meta box");
+  if (!still || !meta) throw unsupported(`animated ${name} (an image sequence) is not supported: send a still image`);
   // meta is a FullBox: 4 bytes of version and flags before its children.
-  const inner = boxes(b, meta.start + 4, meta.end, "meta box");
+  const inner = boxes(b, meta.start + 4, meta.end, "meta box", name);
   const pitm = inner.find((x) => x.type === "pitm");
   const iprp = inner.find((x) => x.type === "iprp");
-  if (!pitm || !iprp) throw undecodable("AVIF has no primary item or no item properties");
-  if (pitm.end - pitm.start < 6) throw undecodable("AVIF pitm box is truncated");
+  if (!pitm || !iprp) throw undecodable(`${name} has no primary item or no item properties`);
+  if (pitm.end - pitm.start < 6) throw undecodable(`${name} pitm box is truncated`);
   const primary = b[pitm.start] === 0 ? u16(b, pitm.start + 4) : u32(b, pitm.start + 4);
-  const props = boxes(b, iprp.start, iprp.end, "iprp box");
+  const props = boxes(b, iprp.start, iprp.end, "iprp box", name);
   const ipco = props.find((x) => x.type === "ipco");
-  if (!ipco) throw undecodable("AVIF has no property container (ipco)");
-  const properties = boxes(b, ipco.start, ipco.end, "ipco box");
-  // ipma: which properties (1-based indices into ipco) belong to which item.
-  const associated: number[] = [];
+  if (!ipco) throw undecodable(`${name} has no property container (ipco)`);
+  const properties = boxes(b, ipco.start, ipco.end, "ipco box", name);
+  const associated = associations(b, props, name);
+  const propsOf = (id: number): Array<Box | undefined> => (associated.get(id) ?? []).map((i) => properties[i - 1]);
+  const mine = propsOf(primary);
+  const { width, height } = itemSize(b, mine, name, "primary item");
+  checkedSize(name, width, height);
+  const header: ImageHeader = { format: name === "AVIF" ? "avif" : "heic", width, height, orientation: heifOrientation(b, mine), lossyColour: true };
+  const colr = mine.find((p) => p?.type === "colr");
+  if (colr && colr.end - colr.start >= 4) {
+    const kind = ascii(b, colr.start, 4);
+    if (kind === "prof" || kind === "rICC") header.heifColour = { icc: b.subarray(colr.start + 4, colr.end) };
+    else if (kind === "nclx" && colr.end - colr.start >= 8) header.heifColour = { primaries: u16(b, colr.start + 4), transfer: u16(b, colr.start + 6) };
+  }
+  if (name === "HEIC") header.heifTile = heicTile(b, inner, primary, width, height, propsOf);
+  return header;
+}
+
+/** ipma: which properties (1-based indices into ipco) belong to which item. */
+function associations(b: Uint8Array, props: Box[], name: HeifName): Map<number, number[]> {
+  const out = new Map<number, number[]>();
   for (const ipma of props.filter((x) => x.type === "ipma")) {
-    if (ipma.end - ipma.start < 8) throw undecodable("AVIF ipma box is truncated");
+    if (ipma.end - ipma.start < 8) throw undecodable(`${name} ipma box is truncated`);
     const version = b[ipma.start]!;
     const wide = (b[ipma.start + 3]! & 1) === 1;
     let pos = ipma.start + 4;
@@ -227,41 +261,75 @@ function readAvif(b: Uint8Array): ImageHeader {
     pos += 4;
     for (let i = 0; i < count; i++) {
       const idSize = version < 1 ? 2 : 4;
-      if (pos + idSize + 1 > ipma.end) throw undecodable("AVIF ipma box is truncated");
+      if (pos + idSize + 1 > ipma.end) throw undecodable(`${name} ipma box is truncated`);
       const id = idSize === 2 ? u16(b, pos) : u32(b, pos);
       pos += idSize;
       const n = b[pos++]!;
+      const list = out.get(id) ?? [];
       for (let k = 0; k < n; k++) {
-        if (pos + (wide ? 2 : 1) > ipma.end) throw undecodable("AVIF ipma box is truncated");
-        const index = wide ? u16(b, pos) & 0x7fff : b[pos]! & 0x7f;
+        if (pos + (wide ? 2 : 1) > ipma.end) throw undecodable(`${name} ipma box is truncated`);
+        list.push(wide ? u16(b, pos) & 0x7fff : b[pos]! & 0x7f);
         pos += wide ? 2 : 1;
-        if (id === primary) associated.push(index);
       }
+      out.set(id, list);
     }
   }
-  const mine = associated.map((i) => properties[i - 1]);
-  const ispe = mine.find((p) => p?.type === "ispe");
-  if (!ispe) throw undecodable("AVIF primary item has no size (ispe)");
-  if (ispe.end - ispe.start < 12) throw undecodable("AVIF ispe box is truncated");
-  const width = u32(b, ispe.start + 4);
-  const height = u32(b, ispe.start + 8);
-  checkedSize("AVIF", width, height);
-  const header: ImageHeader = { format: "avif", width, height, orientation: avifOrientation(b, mine), lossyColour: true };
-  const colr = mine.find((p) => p?.type === "colr");
-  if (colr && colr.end - colr.start >= 4) {
-    const kind = ascii(b, colr.start, 4);
-    if (kind === "prof" || kind === "rICC") header.avifColour = { icc: b.subarray(colr.start + 4, colr.end) };
-    else if (kind === "nclx" && colr.end - colr.start >= 8) header.avifColour = { primaries: u16(b, colr.start + 4), transfer: u16(b, colr.start + 6) };
-  }
-  return header;
+  return out;
+}
+
+/** An item's ispe (its width and height). */
+function itemSize(b: Uint8Array, props: Array<Box | undefined>, name: HeifName, what: string): { width: number; height: number } {
+  const ispe = props.find((p) => p?.type === "ispe");
+  if (!ispe) throw undecodable(`${name} ${what} has no size (ispe)`);
+  if (ispe.end - ispe.start < 12) throw undecodable(`${name} ispe box is truncated`);
+  return { width: u32(b, ispe.start + 4), height: u32(b, ispe.start + 8) };
 }
 
 /**
- * The AVIF primary item's transformative properties, irot (a rotation of angle x 90 degrees
+ * HEIC: the primary item is one HEVC image (hvc1: its own size is the tile) or a grid of them (the
+ * size of its first tile, iref dimg); anything else (overlays, derived images) is refused.
+ */
+function heicTile(b: Uint8Array, meta: Box[], primary: number, width: number, height: number, propsOf: (id: number) => Array<Box | undefined>): { tileWidth: number; tileHeight: number } {
+  const types = new Map<number, string>();
+  const iinf = meta.find((x) => x.type === "iinf");
+  if (iinf && iinf.end - iinf.start >= 6) {
+    const head = b[iinf.start] === 0 ? 6 : 8;
+    for (const infe of boxes(b, iinf.start + head, iinf.end, "iinf box", "HEIC")) {
+      const v = b[infe.start]!;
+      if (infe.type !== "infe" || v < 2) continue;
+      const idAt = infe.start + 4, typeAt = idAt + (v === 2 ? 2 : 4) + 2;
+      if (typeAt + 4 > infe.end) throw undecodable("HEIC infe box is truncated");
+      types.set(v === 2 ? u16(b, idAt) : u32(b, idAt), ascii(b, typeAt, 4));
+    }
+  }
+  const type = types.get(primary);
+  if (type === "hvc1") return { tileWidth: width, tileHeight: height };
+  if (type !== "grid") {
+    throw unsupported(`the HEIC's image is ${type ? `a "${type.replace(/[^\x20-\x7e]/g, "?")}" item` : "of no declared type"}: only HEVC images and grids of them are supported`);
+  }
+  const iref = meta.find((x) => x.type === "iref");
+  if (iref && iref.end - iref.start >= 4) {
+    const wide = b[iref.start] !== 0;
+    for (const ref of boxes(b, iref.start + 4, iref.end, "iref box", "HEIC")) {
+      const idSize = wide ? 4 : 2;
+      if (ref.type !== "dimg" || ref.start + 2 * idSize + 2 > ref.end) continue;
+      if ((wide ? u32(b, ref.start) : u16(b, ref.start)) !== primary) continue;
+      const first = wide ? u32(b, ref.start + idSize + 2) : u16(b, ref.start + idSize + 2);
+      if (types.get(first) !== "hvc1") throw unsupported("the HEIC's grid is not made of HEVC images: it is not supported");
+      const tile = itemSize(b, propsOf(first), "HEIC", "grid tile");
+      checkedSize("HEIC tile", tile.width, tile.height);
+      return { tileWidth: tile.width, tileHeight: tile.height };
+    }
+  }
+  throw undecodable("HEIC grid has no tiles (iref dimg)");
+}
+
+/**
+ * The primary item's transformative properties, irot (a rotation of angle x 90 degrees
  * anticlockwise) and imir (a mirror about the vertical (0) or horizontal (1) axis), applied in the
  * order they are associated, as the single EXIF orientation that does the same.
  */
-function avifOrientation(b: Uint8Array, props: Array<Box | undefined>): number {
+function heifOrientation(b: Uint8Array, props: Array<Box | undefined>): number {
   const ops: number[] = [];
   for (const p of props) {
     if (!p || p.end <= p.start) continue;

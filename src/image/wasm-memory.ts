@@ -81,6 +81,7 @@ export interface WasmMemoryReport {
   png: number;
   jpegDec: number;
   jpegEnc: number;
+  heifDec: number;
   webpDec: number;
   webpEnc: number;
   avifDec: number;
@@ -90,5 +91,5 @@ export interface WasmMemoryReport {
   pixels: number;
   total: number;
   /** Largest single memory each per-job owner has had (what one request costs at most). */
-  peak: { png: number; jpegDec: number; jpegEnc: number; webpDec: number; webpEnc: number; avifDec: number; avifEnc: number; resize: number; pixels: number };
+  peak: { png: number; jpegDec: number; jpegEnc: number; heifDec: number; webpDec: number; webpEnc: number; avifDec: number; avifEnc: number; resize: number; pixels: number };
 }

@@ -5,8 +5,8 @@
 
 /** Encoded formats the service reads and writes. */
 export type ImageFormat = "png" | "jpeg" | "webp" | "avif";
-/** What it reads: those, and GIF (its first frame; it is never written). */
-export type InputFormat = ImageFormat | "gif";
+/** What it reads: those, GIF (its first frame) and HEIC; neither is ever written. */
+export type InputFormat = ImageFormat | "gif" | "heic";
 /** The media type of each format: responses, stored objects and Accept negotiation use these. */
 export const MIME_TYPES: Readonly<Record<ImageFormat, string>> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp", avif: "image/avif" };
 /** The file extension of each format (download names). */

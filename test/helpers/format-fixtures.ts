@@ -129,7 +129,7 @@ export function avifAsSequence(file: Uint8Array): Uint8Array {
 
 /** Magic bytes of formats the service does not decode (SVG is passed through by the HTTP layer, not decoded). */
 export const OTHER_FORMATS: Record<string, Uint8Array> = {
-  HEIC: new Uint8Array([0, 0, 0, 24, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic")]),
+  'brand "crx "': new Uint8Array([0, 0, 0, 24, ...new TextEncoder().encode("ftypcrx "), 0, 0, 0, 1, ...new TextEncoder().encode("crx isom")]),
   TIFF: new Uint8Array([0x49, 0x49, 42, 0, 8, 0, 0, 0, 0, 0]),
   SVG: new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'),
   BMP: new Uint8Array([0x42, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0]),

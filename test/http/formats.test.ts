@@ -10,6 +10,7 @@ import { darkScene, decodeAny, encodeJpeg, encodePng, initFixtures, meanLuma, pa
 import { avif, webp } from "../helpers/format-fixtures.ts";
 import { DISPLAY_P3, iccProfile, pngWithIcc } from "../helpers/icc.ts";
 import { expectError } from "../helpers/errors.ts";
+import { gridHeic, heicPattern, patternTiles, readHeicFixture } from "../helpers/heic.ts";
 import { imageOrigin } from "../helpers/origin.ts";
 
 const CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
@@ -146,9 +147,23 @@ test("GET: the cache key is the negotiated format, so two browsers' Accept heade
   assert.equal(notModified.status, 304);
 });
 
+test("HEIC (a phone's grid of tiles) is read in the Worker: enhanced and answered as JPEG, or in the format asked for", async () => {
+  const grid = gridHeic(patternTiles(), { columns: 2, rows: 2, width: 120, height: 100 });
+  const { img } = await ok(await post(grid, "strength=0&format=png", { "Content-Type": "image/heic" }), "image/png");
+  assert.deepEqual([img.width, img.height], [120, 100]);
+  let err = 0;
+  for (let y = 0; y < 100; y++) for (let x = 0; x < 120; x++) for (let c = 0; c < 3; c++) err += Math.abs(img.data[(y * 120 + x) * 4 + c]! - heicPattern(x, y)[c]!);
+  assert.ok(err / (120 * 100 * 3) < 1.5, `mean error ${(err / 36000).toFixed(2)} against the pattern`);
+  const dark = readHeicFixture("dark.heic");
+  const enhanced = await ok(await post(dark, "", { Accept: "*/*" }), "image/jpeg");
+  assert.ok(meanLuma(enhanced.img) > 0.15, `brightened to ${meanLuma(enhanced.img).toFixed(3)}`);
+  const thumb = await ok(await post(grid, "w=30", { Accept: "image/webp" }), "image/webp");
+  assert.equal(thumb.img.width, 30);
+});
+
 test("/health lists the formats, the auto rule and the AVIF limit", async () => {
   const h = (await (await fetch(`${worker.url}/health`)).json()) as { formats: { inputs: string[]; outputs: string[]; avifMaxPixels: number; defaultQuality: Record<string, number> } };
-  assert.deepEqual(h.formats.inputs, ["png", "jpeg", "webp", "avif", "gif", "svg"]);
+  assert.deepEqual(h.formats.inputs, ["png", "jpeg", "webp", "avif", "heic", "gif", "svg"]);
   assert.deepEqual(h.formats.outputs, ["auto", "jpeg", "png", "webp", "avif"]);
   assert.equal(h.formats.avifMaxPixels, AVIF_LIMIT);
   assert.deepEqual(Object.keys(h.formats.defaultQuality).sort(), ["avif", "jpeg", "webp"]);

@@ -51,3 +51,31 @@ test("hostile GIFs: a huge screen, a cut anywhere, no image, an unknown block: 4
   await refuse(unknown, /unknown block 0x99/);
   assert.equal((await engine.enhance(still, asIs)).width, 40);
 });
+
+test("damaged LZW data that would loop omggif forever is refused at once; random damage always ends", async () => {
+  // A corpus mutation (one byte of a 28x18 GIF's image data overwritten) on which omggif's decoder
+  // never returned: code 14 arrives when the table ends at 13.
+  const looping = Uint8Array.from(Buffer.from(
+    "4749463839611c001200820000000000102030405060ff000000ff000000ffffffff80808021f904000a0000002c000000001c00120000034c08214365473107657b710d4df34456177e15079ae577a5abd7868f88ba32799c36cc8a3bfece0a9aaff613e8843d167099e3349fc54b94488d0dafc95bf6c8dd327fc83077318612bfd55d02003b",
+    "hex",
+  ));
+  await assert.rejects(engine.enhance(looping, asIs), (e: unknown) => e instanceof HttpError && e.status === 422 && /LZW code 14 where the table ends at 13/.test(e.message));
+  // Every byte of a GIF's image data overwritten, one at a time, with a value that breaks the code stream.
+  const still = gif(28, 18, 1, (_k, x, y) => (x + y) % 8);
+  const start = still.indexOf(0x2c) + 10; // after the image descriptor: the LZW data
+  let refused = 0, served = 0;
+  for (let at = start; at < still.length - 1; at++) {
+    for (const v of [0x00, 0x7f, 0xff]) {
+      const bad = still.slice();
+      bad[at] = v;
+      try {
+        await engine.enhance(bad, asIs);
+        served++;
+      } catch (e) {
+        assert.ok(e instanceof HttpError && e.status === 422, String(e));
+        refused++;
+      }
+    }
+  }
+  assert.ok(refused > 0 && refused + served > 200, `${refused} refused, ${served} served`);
+});

@@ -4,7 +4,8 @@
  * hostile declared dimensions, extreme aspect ratios, every PNG colour type, Adam7, progressive, CMYK,
  * restart markers, EXIF rotation, mismatched content types, an empty body; WebP lossy/lossless/alpha and
  * 8/10-bit and alpha AVIF with the same cuts and mutations, lying RIFF sizes, empty chunks, animated
- * WebP, AVIF sequences and huge declared WebP canvases / AVIF ispe). Every answer must be a 4xx
+ * WebP, AVIF sequences and huge declared WebP canvases / AVIF ispe; HEIC grids and single images
+ * with the same cuts and mutations, and grids or tiles of huge declared sizes). Every answer must be a 4xx
  * with the JSON error or a valid image of the size it claims; never a 5xx. Afterwards a normal request
  * still succeeds and the isolate's WASM memory is back within its budget.
  */
@@ -20,6 +21,7 @@ import { createRequire } from "node:module";
 import { decodeAny, encodeJpeg, encodePng, initFixtures, paint, withExifOrientation, type RgbaImage } from "../helpers/fixtures.ts";
 import { animatedWebp, gif, avif, avifAsSequence, avifDeclaring, webp, webpDeclaring, webpEmptyChunk, webpRiffSize } from "../helpers/format-fixtures.ts";
 import { ADOBE_RGB, DISPLAY_P3, iccProfile, jpegWithIcc, pngWithIcc } from "../helpers/icc.ts";
+import { gridHeic, patternTiles, readHeicFixture } from "../helpers/heic.ts";
 import { buildPng, jpegBoundaries, jpegDeclaring, pngBoundaries, pngChunk, pngDeclaring, uniformJpeg } from "../helpers/hostile-images.ts";
 
 interface Case {
@@ -195,6 +197,8 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
   const avif8 = await avif(texture(26, 18, 8), { quality: 60 });
   const avif10 = await avif(texture(18, 12, 9), { quality: 60, bitDepth: 10 });
   const avifAlpha = await avif(alphaTexture, { quality: 60 });
+  const heicTiles = patternTiles();
+  const heicGrid = gridHeic(heicTiles, { columns: 2, rows: 2, width: 120, height: 100 });
   const modern: Array<[string, Uint8Array]> = [
     ["webp-lossy", webpLossy],
     ["webp-lossless", webpLossless],
@@ -202,6 +206,8 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
     ["avif-8bit", avif8],
     ["avif-10bit", avif10],
     ["avif-alpha", avifAlpha],
+    ["heic-grid", heicGrid],
+    ["heic-single", readHeicFixture("dark.heic")],
   ];
   // GIF (still and animated) and photos carrying colour profiles: the newer parsers meet the same cuts and mutations.
   const gifStill = gif(28, 18, 1, (_k, x, y) => (x + y) % 8);
@@ -245,6 +251,10 @@ async function buildCorpus(): Promise<{ cases: Case[]; awkward: Awkward[] }> {
     if (w > 0 && w <= 1 << 24) add(`webp canvas ${w}x${h}`, webpDeclaring(webpLossless, w, h));
     add(`avif ispe ${w}x${h}`, avifDeclaring(avif8, w, h));
   }
+  // HEIC headers with huge dimensions: a grid of 65535x65535, tiles declared 5000x5000 and 1x1.
+  add("heic grid 65535x65535", gridHeic(heicTiles, { columns: 2, rows: 2, width: 65535, height: 65535 }));
+  add("heic tiles 5000x5000", gridHeic(heicTiles, { columns: 2, rows: 2, width: 10000, height: 10000, tileSize: { width: 5000, height: 5000 } }));
+  add("heic tiles 1x1", gridHeic(heicTiles, { columns: 2, rows: 2, width: 2, height: 2, tileSize: { width: 1, height: 1 } }));
 
   // Truncation at every structural boundary.
   for (const [name, body] of bases.filter(([, b]) => b[0] === 0x89 || b[0] === 0xff)) {
@@ -443,7 +453,8 @@ test("over 1,000 hostile images: every answer is a 4xx JSON error or a valid ima
   for (const n of ["icc tag count in the millions", "icc tag offset past the end", "icc truncated", "iCCP zlib bomb", "gif screen 65535x65535"]) {
     assert.equal(status(n), 422, n);
   }
-  for (const n of ["gif-still", "gif-animated", "jpeg-p3-split", "png-adobe-iccp"]) {
+  for (const n of ["heic grid 65535x65535", "heic tiles 5000x5000"]) assert.equal(status(n), 422, n);
+  for (const n of ["gif-still", "gif-animated", "jpeg-p3-split", "png-adobe-iccp", "heic-grid", "heic-single"]) {
     assert.ok(answers.filter((a) => a.c.name === `valid ${n}`).every((a) => a.status === 200), `valid ${n}: every query 200`);
   }
 });

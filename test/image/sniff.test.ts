@@ -79,6 +79,7 @@ test("arbitrary bytes after a JPEG or PNG signature never throw anything but Htt
 // ---- WebP and AVIF ----
 import { animatedWebp, avif, avifAsSequence, avifDeclaring, OTHER_FORMATS, scene, webp, webpDeclaring, webpEmptyChunk, webpRiffSize } from "../helpers/format-fixtures.ts";
 import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
+import { gridHeic, patternTiles } from "../helpers/heic.ts";
 import { codecMemory } from "../../src/image/codecs.ts";
 
 const still = scene(45, 29);
@@ -103,7 +104,7 @@ test("WebP (VP8, VP8L, VP8X) and AVIF (8/10/12-bit, alpha): format and dimension
     const lossy = name !== "webp lossless (VP8L)";
     const expected = {
       format: avif ? "avif" : "webp", width: w, height: hh, orientation: 1,
-      ...(avif ? { avifColour: { primaries: 2, transfer: 2 } } : {}), ...(lossy ? { lossyColour: true } : {}),
+      ...(avif ? { heifColour: { primaries: 2, transfer: 2 } } : {}), ...(lossy ? { lossyColour: true } : {}),
     };
     assert.deepEqual(h, expected, name);
   }
@@ -114,7 +115,7 @@ test("WebP (VP8, VP8L, VP8X) and AVIF (8/10/12-bit, alpha): format and dimension
 test("huge WebP canvases and AVIF ispe are read without decoding, and refused before any decoder runs", async () => {
   const stillWebp = modern["webp lossless (VP8L)"];
   assert.deepEqual(readHeader(webpDeclaring(stillWebp, 100000, 100000)), { format: "webp", width: 100000, height: 100000, orientation: 1 });
-  assert.deepEqual(readHeader(avifDeclaring(modern["avif 8-bit"], 100000, 100000)), { format: "avif", width: 100000, height: 100000, orientation: 1, avifColour: { primaries: 2, transfer: 2 }, lossyColour: true });
+  assert.deepEqual(readHeader(avifDeclaring(modern["avif 8-bit"], 100000, 100000)), { format: "avif", width: 100000, height: 100000, orientation: 1, heifColour: { primaries: 2, transfer: 2 }, lossyColour: true });
   const engine = await createNodeEngine();
   const before = codecMemory().peak;
   const limits = { maxSourcePixels: 50e6, maxOutputPixels: 4e6, maxFullModePixels: 1e6 };
@@ -145,14 +146,14 @@ test("other formats are a 415 that names them and lists what is accepted", () =>
   for (const [name, bytes] of Object.entries(OTHER_FORMATS)) {
     assert.throws(
       () => readHeader(bytes),
-      (e: unknown) => e instanceof HttpError && e.status === 415 && e.message.includes(name) && e.message.includes("PNG, JPEG, WebP, AVIF and GIF are allowed"),
+      (e: unknown) => e instanceof HttpError && e.status === 415 && e.message.includes(name) && e.message.includes("PNG, JPEG, WebP, AVIF, HEIC and GIF are allowed"),
       name,
     );
   }
 });
 
-test("fast-check: mutated WebP and AVIF headers give a header or an HttpError, never another exception", () => {
-  for (const [name, base] of Object.entries(modern)) {
+test("fast-check: mutated WebP, AVIF and HEIC headers give a header or an HttpError, never another exception", () => {
+  for (const [name, base] of Object.entries({ ...modern, "heic grid": gridHeic(patternTiles(), { columns: 2, rows: 2, width: 120, height: 100 }) })) {
     fc.assert(
       fc.property(fc.nat({ max: Math.min(base.length, 400) - 1 }), fc.integer({ min: 0, max: 255 }), fc.nat({ max: base.length }), (at, value, cut) => {
         const b = base.slice(0, Math.max(cut, 1));

@@ -13,6 +13,8 @@ import { orientedSize } from "../../image/orient.ts";
 import { fitSize, type FitResult } from "../../image/resize.ts";
 import { scaledSize, shrinkFactor, type ShrinkFactor } from "../../image/jpeg-turbo.ts";
 import { makeRoomFor } from "../../image/instance-pool.ts";
+import { heifShrinkFactor, MAX_HEIF_TILE_PIXELS } from "../../image/heif.ts";
+import type { ImageHeader } from "../../image/sniff.ts";
 import { sourceRect } from "../../image/orient.ts";
 import type { InputFormat } from "../../shared/image.ts";
 import type { PipelineLimits } from "../options.ts";
@@ -28,6 +30,7 @@ const SOURCE_LIMITS: Readonly<Record<InputFormat, { limit: keyof PipelineLimits;
   png: { limit: "maxPngSourcePixels", name: "PNG" },
   webp: { limit: "maxWebpSourcePixels", name: "WebP" },
   avif: { limit: "maxAvifSourcePixels", name: "AVIF" },
+  heic: null,
 };
 
 /** The largest side each encoder writes (WebP's format stores 14 bits; JPEG's headers 16). */
@@ -83,7 +86,8 @@ export const admit: Step = {
       throw tooManyPixels("mode=full output", target.width, target.height, limits.maxFullModePixels, "mode");
     }
     ctx.target = target;
-    if (header.format === "jpeg") ctx.shrink = admitJpeg(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels);
+    if (header.format === "jpeg") ctx.shrink = admitShrinking(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels, JPEG_SCALES);
+    if (header.format === "heic") ctx.shrink = admitShrinking(ctx, limits.maxHeicDecodePixels ?? limits.maxSourcePixels, heicScales(header));
     const decoded = ctx.shrink ? scaledSize(header.width, header.height, ctx.shrink) : header;
     makeRoomFor(Math.max(decoded.width * decoded.height, ctx.target.width * ctx.target.height));
 
@@ -106,24 +110,48 @@ export const admit: Step = {
   },
 };
 
+/** How a format decodes smaller than its size: the scales it has, and the one an output needs. */
+interface Scales {
+  name: string;
+  factors: readonly ShrinkFactor[];
+  /** The smallest scale at which a width x height region still covers an outWidth x outHeight output. */
+  factor(width: number, height: number, outWidth: number, outHeight: number): ShrinkFactor;
+}
+
+/** libjpeg's DCT scaling (jpeg-turbo.ts). */
+const JPEG_SCALES: Scales = { name: "JPEG", factors: [2, 4, 8], factor: shrinkFactor };
+
+/** A HEIC's tiles averaged over n x n blocks (heif.ts): the scales that divide its tiles. */
+function heicScales(header: ImageHeader): Scales {
+  const tile = header.heifTile!;
+  if (tile.tileWidth * tile.tileHeight > MAX_HEIF_TILE_PIXELS) {
+    throw new HttpError(422, "too_many_pixels", `the HEIC is stored in pieces of ${tile.tileWidth}x${tile.tileHeight} pixels, each decoded whole; the limit is ${MAX_HEIF_TILE_PIXELS} pixels a piece (phones store grids of 512x512)`);
+  }
+  return {
+    name: "HEIC",
+    factors: ([2, 4, 8] as const).filter((n) => tile.tileWidth % n === 0 && tile.tileHeight % n === 0),
+    factor: (w, h, ow, oh) => heifShrinkFactor(w, h, ow, oh, tile),
+  };
+}
+
 /**
- * A JPEG's shrink-on-load scale for this output: the smallest DCT scale (1/2, 1/4, 1/8) that still
- * covers it (jpeg-turbo.ts). What it decodes into at that scale must fit `limit`. When it does
- * not, a request that named no size gets the largest output that decodes small enough (never a
- * refusal for being large); one that named a size gets a 422 saying how wide an output would fit.
+ * A JPEG's or HEIC's shrink-on-load scale for this output: the smallest scale (1/2, 1/4, 1/8) that
+ * still covers it. What it decodes into at that scale must fit `limit`. When it does not, a
+ * request that named no size gets the largest output that decodes small enough (never a refusal
+ * for being large); one that named a size gets a 422 saying how wide an output would fit.
  */
-function admitJpeg(ctx: Context, limit: number): ShrinkFactor {
+function admitShrinking(ctx: Context, limit: number, scales: Scales): ShrinkFactor {
   const { orientation, header, opts } = ctx;
   const swap = orientation >= 5 && orientation <= 8;
   const scaleFor = (target: FitResult): { n: ShrinkFactor; pixels: number; crop: { width: number; height: number } } => {
     const crop = sourceRect(target.crop, orientation, header.width, header.height);
-    const n = swap ? shrinkFactor(crop.width, crop.height, target.height, target.width) : shrinkFactor(crop.width, crop.height, target.width, target.height);
+    const n = swap ? scales.factor(crop.width, crop.height, target.height, target.width) : scales.factor(crop.width, crop.height, target.width, target.height);
     const d = scaledSize(header.width, header.height, n);
     return { n, pixels: d.width * d.height, crop };
   };
   const at = scaleFor(ctx.target);
   if (at.pixels <= limit) return at.n;
-  const fits = ([2, 4, 8] as const).find((m) => {
+  const fits = scales.factors.find((m) => {
     const d = scaledSize(header.width, header.height, m);
     return d.width * d.height <= limit;
   });
@@ -141,7 +169,7 @@ function admitJpeg(ctx: Context, limit: number): ShrinkFactor {
   throw new HttpError(
     422,
     "too_many_pixels",
-    `the JPEG source image is ${header.width}x${header.height} = ${header.width * header.height} pixels; for this output it decodes ${scale}, ` +
+    `the ${scales.name} source image is ${header.width}x${header.height} = ${header.width * header.height} pixels; for this output it decodes ${scale}, ` +
       `${d.width}x${d.height} = ${d.width * d.height} pixels; the limit is ${limit}${hint}`,
     "w",
   );

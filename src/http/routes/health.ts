@@ -20,7 +20,7 @@ export function healthRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         limits: cfg.limits,
         formats: {
           // GIF: its first frame; SVG: passed through unchanged (docs/api.md).
-          inputs: ["png", "jpeg", "webp", "avif", "gif", "svg"],
+          inputs: ["png", "jpeg", "webp", "avif", "heic", "gif", "svg"],
           outputs: FORMATS,
           auto: "avif if Accept lists image/avif, else webp if it lists image/webp, else the source's format (jpeg/png), else jpeg (png with alpha)",
           // Above this output size AVIF is too costly: format=auto serves WebP, format=avif is a 422.
