@@ -12,6 +12,7 @@ import { startWorker, type StartedWorker } from "../../scripts/lib/local-worker.
 import { launchBrowser } from "../../scripts/lib/browser.ts";
 import { startOrigin, type Origin } from "../helpers/origin.ts";
 import { darkScene, encodeJpeg, encodePng, initFixtures, meanLuma, realDarkPhoto } from "../helpers/fixtures.ts";
+import { gridHeic, patternTiles } from "../helpers/heic.ts";
 
 let worker: StartedWorker;
 let browser: Browser;
@@ -148,6 +149,21 @@ describe("demo page", () => {
     await o.context.close();
   });
 
+  test("an iPhone HEIC (which Chromium cannot show) is enhanced, and its original is shown through the service", async () => {
+    const grid = gridHeic(patternTiles(), { columns: 2, rows: 2, width: 120, height: 100 });
+    const o = await open();
+    await o.page.setInputFiles("#file", { name: "IMG_0001.HEIC", mimeType: "image/heic", buffer: Buffer.from(grid) });
+    await waitDone(o.page);
+    await o.page.waitForFunction(() => (document.getElementById("before") as HTMLImageElement).naturalWidth > 0, undefined, { timeout: 30_000 });
+    const sizes = await o.page.$eval("#before", (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+    assert.deepEqual(sizes, [120, 100], "before: the original through the service");
+    assert.equal(await o.page.$eval("#after", (img) => (img as HTMLImageElement).naturalWidth), 120);
+    assert.equal(await o.page.isVisible("#error-source"), false);
+    assert.deepEqual(o.calls.map((c) => c.split(" ")[0]).sort(), ["POST", "POST"], "the enhanced photo and the original");
+    assert.deepEqual(o.problems, []);
+    await o.context.close();
+  });
+
   test("a photo over the service's source limit is scaled in the browser and enhanced, never an error", async () => {
     // 2000x1400 = 2.8 MP: a PNG over the 2.46 MP PNG source limit.
     const big = await encodePng(darkScene(2000, 1400));
@@ -262,7 +278,7 @@ describe("demo page", () => {
     await o.page.setInputFiles("#file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image\n") });
     const shown = o.page.locator("#error-source");
     await shown.waitFor({ state: "visible" });
-    assert.equal(await shown.textContent(), "That file is not a photo this page can brighten: choose a JPEG, PNG, WebP or AVIF image.");
+    assert.equal(await shown.textContent(), "That file is not a photo this page can brighten: choose a JPEG, HEIC, PNG, WebP, AVIF or GIF image.");
     assert.equal(await o.page.getAttribute("#file", "aria-invalid"), "true");
     assert.match((await o.page.textContent("#status")) ?? "", /415/);
     // Nothing of the previous photo's result stays: no After, no figures, no timings, no download.

@@ -21,8 +21,8 @@ export function forPeople(err, fromUrl) {
   switch (err.code) {
     case "unsupported_media_type":
       return fromUrl
-        ? "That address does not lead to a photo this page can brighten: give the address of a JPEG, PNG, WebP or AVIF image."
-        : "That file is not a photo this page can brighten: choose a JPEG, PNG, WebP or AVIF image.";
+        ? "That address does not lead to a photo this page can brighten: give the address of a JPEG, HEIC, PNG, WebP, AVIF or GIF image."
+        : "That file is not a photo this page can brighten: choose a JPEG, HEIC, PNG, WebP, AVIF or GIF image.";
     case "undecodable":
       return `${what} is damaged or incomplete, so it cannot be read. Try another copy of it.`;
     case "too_many_pixels":

@@ -44,8 +44,15 @@ let scaledNote = "";
 /** @param {File} file */
 function useFile(file) {
   source = { kind: "file", file, name: baseName(file.name) || "photo" };
-  showBefore(URL.createObjectURL(file));
   beforeKey = "file";
+  if (/^image\/hei[cf]/.test(file.type) || /\.hei[cf]$/i.test(file.name)) {
+    // Most browsers cannot show a HEIC: the original comes through the service (strength=0, as for URLs).
+    const headers = { "Content-Type": file.type || "application/octet-stream" };
+    call("/enhance?strength=0&denoise=0&format=jpeg", { method: "POST", body: file, headers }).then(
+      (r) => source?.kind === "file" && source.file === file && showBefore(URL.createObjectURL(r.blob)),
+      () => {}, // the enhance request reports what is wrong
+    );
+  } else showBefore(URL.createObjectURL(file));
   request(0);
 }
 

@@ -30,7 +30,7 @@ export function homePage(origin: string): string {
 <h2 id="source-h">Photo</h2>
 <form id="upload" class="drop" method="post" action="/enhance" enctype="multipart/form-data">
 <label for="file">Choose a photo</label>
-<input type="file" id="file" name="file" accept="image/png,image/jpeg,image/webp,image/avif">
+<input type="file" id="file" name="file" accept="image/png,image/jpeg,image/webp,image/avif,image/heic,image/heif,.heic,.heif,image/gif">
 <span class="hint">or drop or paste one here (PNG, JPEG, WebP, AVIF)</span>
 <noscript><button type="submit">Enhance</button></noscript>
 </form>
