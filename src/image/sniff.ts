@@ -314,9 +314,20 @@ function heicTile(b: Uint8Array, meta: Box[], primary: number, width: number, he
       const idSize = wide ? 4 : 2;
       if (ref.type !== "dimg" || ref.start + 2 * idSize + 2 > ref.end) continue;
       if ((wide ? u32(b, ref.start) : u16(b, ref.start)) !== primary) continue;
-      const first = wide ? u32(b, ref.start + idSize + 2) : u16(b, ref.start + idSize + 2);
-      if (types.get(first) !== "hvc1") throw unsupported("the HEIC's grid is not made of HEVC images: it is not supported");
-      const tile = itemSize(b, propsOf(first), "HEIC", "grid tile");
+      // Every tile the size of the first, as HEIF requires: libheif holds one tile at a time, and
+      // trusts each tile's declared size for how much it may take.
+      const count = u16(b, ref.start + idSize);
+      if (ref.start + idSize + 2 + count * idSize > ref.end) throw undecodable("HEIC iref box is truncated");
+      let tile: { width: number; height: number } | undefined;
+      for (let k = 0; k < count; k++) {
+        const at = ref.start + idSize + 2 + k * idSize;
+        const id = wide ? u32(b, at) : u16(b, at);
+        if (types.get(id) !== "hvc1") throw unsupported("the HEIC's grid is not made of HEVC images: it is not supported");
+        const size = itemSize(b, propsOf(id), "HEIC", "grid tile");
+        if (!tile) tile = size;
+        else if (size.width !== tile.width || size.height !== tile.height) throw undecodable(`HEIC grid tiles differ in size (${tile.width}x${tile.height} and ${size.width}x${size.height})`);
+      }
+      if (!tile) break;
       checkedSize("HEIC tile", tile.width, tile.height);
       return { tileWidth: tile.width, tileHeight: tile.height };
     }

@@ -125,6 +125,8 @@ test("hostile HEICs are a 4xx, never a crash, and the next decode works", async 
     ["tiles declared larger than they are", gridHeic(tiles, { columns: 2, rows: 2, width: 120, height: 100, tileSize: { width: 128, height: 128 } }), 422],
     ["an overlay instead of a grid", gridHeic(tiles, { columns: 2, rows: 2, width: 120, height: 100, primaryType: "iovl" }), 415],
     ["too few tiles for the grid", gridHeic(tiles.slice(0, 3), { columns: 2, rows: 2, width: 120, height: 100 }), 422],
+    // libheif lets a tile take what its declared size needs: one declared larger than the others is refused from the header.
+    ["a tile declared 4096x3072 among 64x64 ones", gridHeic([tiles[0]!, { ...tiles[1]!, width: 4096, height: 3072 }, tiles[2]!, tiles[3]!], { columns: 2, rows: 2, width: 120, height: 100 }), 422],
   ];
   // Bit flips in the coded tiles: libde265 conceals or fails, either way no crash.
   for (let k = 0; k < 6; k++) {
