@@ -3,13 +3,15 @@
  * factor, so downscaling is properly antialiased). Shared by the pipeline (output size, estimation copy)
  * and the trainer's data loader, so training and serving see the same kind of input.
  *
- * The resampler runs in a fresh instance per call (it needs no imports, so we drive its exports
- * directly): WASM memories never shrink, and one long-lived instance would keep the largest
- * input+output it ever held. Large downscales are first reduced in JS by exact area averaging to at
- * most twice the target (and at most WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
+ * The resampler needs no imports, so we drive its exports directly. An instance is kept for the next
+ * call while its memory is small (instance-pool.ts; first touches of a fresh memory cost more than
+ * the resize); WASM memories never shrink, so a large call's instance is let go. Large downscales are
+ * first reduced by exact area averaging to at most twice the target (and at most
+ * WASM_RESIZE_MAX_PIXELS), so the WASM copy of the input stays small.
  */
 import { hasAlpha, type Fit, type RgbaImage } from "../shared/image.ts";
 import { MemoryTracker } from "./wasm-memory.ts";
+import { InstancePool } from "./instance-pool.ts";
 
 /**
  * "area": exact area averaging in JS (each output pixel is the mean of the source area it covers), for
@@ -48,9 +50,9 @@ export function initResize(wasm: WebAssembly.Module | BufferSource): Promise<unk
   return ready;
 }
 
-/** Bytes of the resampler's memories still reachable, and the largest one it has had. */
+/** Bytes of the resampler's memories still reachable (the idle one included), and the largest one it has had. */
 export function resizeMemory(): { bytes: number; peak: number } {
-  return { bytes: tracker.bytes(), peak: tracker.peak() };
+  return { bytes: tracker.bytes() + pool.bytes(), peak: tracker.peak() };
 }
 
 function assertReady(): void {
@@ -62,20 +64,26 @@ interface ResizeExports {
   resize(retptr: number, ptr: number, len: number, iw: number, ih: number, ow: number, oh: number, filter: number, premultiply: number, linear: number): void;
   __wbindgen_malloc(size: number, align: number): number;
   __wbindgen_add_to_stack_pointer(delta: number): number;
+  __wbindgen_free(ptr: number, size: number, align: number): void;
 }
 
-/** One call of the Rust resampler in its own instance; the result is copied out so the heap can go. */
+const pool = new InstancePool<ResizeExports>((e) => e.memory);
+
+/** One call of the Rust resampler (in the instance the last call left, or a fresh one); the result is copied out. */
 function wasmResize(img: RgbaImage, width: number, height: number, filter: number): Uint8Array {
-  const e = new WebAssembly.Instance(compiled!, {}).exports as unknown as ResizeExports;
+  const e = pool.take() ?? (new WebAssembly.Instance(compiled!, {}).exports as unknown as ResizeExports);
   tracker.start(e.memory);
   let out: Uint8Array;
   try {
     const retptr = e.__wbindgen_add_to_stack_pointer(-16);
     const ptr = e.__wbindgen_malloc(img.data.length, 1) >>> 0;
     new Uint8Array(e.memory.buffer).set(img.data, ptr);
+    // The input is the resampler's to free; its result is ours.
     e.resize(retptr, ptr, img.data.length, img.width, img.height, width, height, filter, 0, 0);
-    const ret = new Int32Array(e.memory.buffer, retptr, 2);
-    out = new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
+    const [at, length] = new Int32Array(e.memory.buffer, retptr, 2);
+    out = new Uint8Array(e.memory.buffer, at! >>> 0, length! >>> 0).slice();
+    e.__wbindgen_add_to_stack_pointer(16);
+    pool.keep(e, () => e.__wbindgen_free(at! >>> 0, length! >>> 0, 1));
   } finally {
     tracker.end(e.memory);
   }
@@ -107,6 +115,8 @@ export async function resizeImage(
   filter: ResizeFilter = OUTPUT_FILTER,
   /** false when the caller knows the image is opaque (a JPEG), sparing a scan of every pixel. */
   mayHaveAlpha = true,
+  /** The exact area averaging of "area" and of the pre-reduction (the pipeline passes pixels.ts's WASM one: the same bytes). */
+  area: AreaDownscale = areaDownscale,
 ): Promise<RgbaImage> {
   assertReady();
   await ready;
@@ -116,19 +126,22 @@ export async function resizeImage(
   if (width === img.width && height === img.height) return img;
   // With alpha, colours are averaged weighted by it (premultiplied), or transparent pixels' colours
   // (often black) bleed into the edges as dark fringes.
-  if (mayHaveAlpha && hasAlpha(img)) return unpremultiply(await resizeOpaque(premultiply(img), width, height, filter));
-  return resizeOpaque(img, width, height, filter);
+  if (mayHaveAlpha && hasAlpha(img)) return unpremultiply(await resizeOpaque(premultiply(img), width, height, filter, area));
+  return resizeOpaque(img, width, height, filter, area);
 }
 
-async function resizeOpaque(img: RgbaImage, width: number, height: number, filter: ResizeFilter): Promise<RgbaImage> {
+/** areaDownscale's signature (its WASM twin's too). */
+export type AreaDownscale = (img: RgbaImage, width: number, height: number) => RgbaImage;
+
+async function resizeOpaque(img: RgbaImage, width: number, height: number, filter: ResizeFilter, area: AreaDownscale): Promise<RgbaImage> {
   const down = width <= img.width && height <= img.height;
   if (filter === "area") {
-    if (down) return areaDownscale(img, width, height);
+    if (down) return area(img, width, height);
     filter = "triangle";
   }
   if (down && img.width * img.height > WASM_RESIZE_MAX_PIXELS) {
     const pre = preReduction(img.width, img.height, width, height);
-    if (pre.width !== img.width || pre.height !== img.height) img = areaDownscale(img, pre.width, pre.height);
+    if (pre.width !== img.width || pre.height !== img.height) img = area(img, pre.width, pre.height);
     if (img.width === width && img.height === height) return img;
   }
   return { width, height, data: wasmResize(img, width, height, FILTER_INDEX[filter]) };

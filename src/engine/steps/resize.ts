@@ -4,6 +4,7 @@
  */
 import { sourceRect } from "../../image/orient.ts";
 import { cropImage, OUTPUT_FILTER, resizeImage } from "../../image/resize.ts";
+import { areaDownscaleWasm } from "../../image/pixels.ts";
 import type { Step } from "../context.ts";
 
 /** `r` scaled by sx, sy onto a smaller image: whole pixels that cover it, at least one. */
@@ -24,6 +25,6 @@ export const resize: Step = {
     const cropped = cropImage(ctx.image, crop.x, crop.y, crop.width, crop.height);
     // A JPEG has no alpha: no need to look for any in every pixel of a 12 MP decode.
     const mayHaveAlpha = ctx.header.format !== "jpeg";
-    ctx.image = await resizeImage(cropped, swap ? target.height : target.width, swap ? target.width : target.height, OUTPUT_FILTER, mayHaveAlpha);
+    ctx.image = await resizeImage(cropped, swap ? target.height : target.width, swap ? target.width : target.height, OUTPUT_FILTER, mayHaveAlpha, areaDownscaleWasm);
   },
 };
