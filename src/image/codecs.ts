@@ -23,7 +23,7 @@ import { DEFAULT_QUALITY, FAST_AVIF, FAST_WEBP, jpegTurboQuality } from "./encod
 import { asBytes, hasAlpha, type ImageFormat, type InputFormat, type RgbaImage } from "../shared/image.ts";
 import { findMemory, MemoryTracker } from "./wasm-memory.ts";
 import { decodeJpeg, encodeJpeg, jpegPoolBytes, type ShrinkFactor } from "./jpeg-turbo.ts";
-import { InstancePool, recyclePools } from "./instance-pool.ts";
+import { InstancePool, poolClock, recyclePools } from "./instance-pool.ts";
 import { decodeHeif, type LibHeifFactory } from "./heif.ts";
 import libheifFactory from "libheif-js/libheif-wasm/libheif.js";
 import { checkGifLzw } from "./gif-lzw.ts";
@@ -73,20 +73,24 @@ export function initCodecs(m: CodecModules): Promise<void> {
     }
     trackers.png.end(pngInstance(m.png).exports.memory);
     // A 1x1 JPEG through the decoder and back through the encoder: the imports match the module.
+    const since = poolClock();
     encodeJpeg(m.jpeg, decodeJpeg(m.jpeg, ONE_PIXEL_JPEG, 1), 85);
-    recyclePools();
+    recyclePools(since);
   })();
   initialised.catch(() => (initialised = undefined));
   return initialised;
 }
 
 /**
- * The images decoded since the last call are no longer used (a request is over): the decoders that
- * hold them may decode again (instance-pool.ts).
+ * The images decoded since `since` (codecsClock() before them) are no longer used (a request is
+ * over): the decoders that hold them may decode again (instance-pool.ts).
  */
-export function codecsIdle(): void {
-  recyclePools();
+export function codecsIdle(since: number): void {
+  recyclePools(since);
 }
+
+/** Now, for codecsIdle. */
+export const codecsClock = poolClock;
 
 /** Current byte size of each codec's reachable WASM memories (idle instances included), and the largest each has had. */
 export function codecMemory(): Record<CodecName, number> & { peak: Record<CodecName, number> } {

@@ -8,7 +8,8 @@
  *
  * A decoder that returns a view of its own memory (libjpeg-turbo, WebP) cannot be reused while those
  * pixels are in use: it is lent, and comes back on `recyclePools()`, which the engine calls when a
- * request's pipeline is over. A caller that never recycles gets a fresh instance for every decode.
+ * request's pipeline is over, for the decodes of that request only. A caller that never recycles
+ * gets a fresh instance for every decode.
  */
 
 /** The largest memory an idle instance keeps (a 1 MP photo's decode or encode, every thumbnail's). */
@@ -25,7 +26,7 @@ const pools = new Set<InstancePool<unknown>>();
 
 export class InstancePool<T> {
   private idle?: T;
-  private lent?: { inst: T; free?: () => void };
+  private lent?: { inst: T; free?: () => void; at: number };
 
   constructor(private readonly memoryOf: (inst: T) => WebAssembly.Memory) {
     pools.add(this as InstancePool<unknown>);
@@ -58,14 +59,15 @@ export class InstancePool<T> {
 
   /** A decode ended normally and its pixels live in `inst`'s memory: kept on `recycle` (the latest only). */
   lend(inst: T, free?: () => void): void {
-    this.lent = free ? { inst, free } : { inst };
+    this.lent = { inst, at: ++clock, ...(free ? { free } : {}) };
   }
 
-  /** The lent pixels are no longer used. */
-  recycle(): void {
+  /** The pixels lent after `since` (poolClock()) are no longer used. */
+  recycle(since: number): void {
     const lent = this.lent;
+    if (!lent || lent.at <= since) return;
     this.lent = undefined;
-    if (lent) this.keep(lent.inst, lent.free);
+    this.keep(lent.inst, lent.free);
   }
 
   /** Let the idle instance go. */
@@ -80,9 +82,21 @@ export class InstancePool<T> {
 }
 
 
-/** The pixels of every decode so far are no longer used (a request is over): lent instances come back. */
-export function recyclePools(): void {
-  for (const p of pools) p.recycle();
+/** Counts lendings, so that a caller recycles only what it lent itself. */
+let clock = 0;
+
+/** Now, for recyclePools: take it before the decodes whose pixels will be given back. */
+export function poolClock(): number {
+  return clock;
+}
+
+/**
+ * The pixels of every decode since `since` (poolClock() before them) are no longer used (a request
+ * is over): their instances come back. Decodes from before are not touched: their callers may still
+ * hold the pixels.
+ */
+export function recyclePools(since: number): void {
+  for (const p of pools) p.recycle(since);
 }
 
 /** Requests over this many pixels (decoded or output) let every idle instance go before they decode. */

@@ -11,6 +11,7 @@ import { loadModel, TILE } from "../../src/engine/runtime.ts";
 import { applyOrientation, sourceRect } from "../../src/image/orient.ts";
 import { resizeImage, WASM_RESIZE_MAX_PIXELS } from "../../src/image/resize.ts";
 import { darkScene, encodeJpeg, encodePng, initFixtures, paint } from "../helpers/fixtures.ts";
+import { decode } from "../../src/image/codecs.ts";
 import { POOL_MAX_BYTES, POOL_REQUEST_MAX_PIXELS, POOL_TOTAL_MAX_BYTES } from "../../src/image/instance-pool.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
@@ -126,4 +127,15 @@ test("a large downscale is pre-reduced in JS and still lands on the exact target
   assert.equal(out.width * out.height * 4, out.data.length);
   assert.deepEqual([out.width, out.height], [100, 100]);
   assert.ok(Math.abs(out.data[2]! - 128) <= 1, "flat channels stay flat");
+});
+
+test("a request gives back only the decoders it used: pixels a caller decoded itself stay intact", async () => {
+  const held = await decode(await encodeJpeg(darkScene(200, 150)), "jpeg");
+  const copy = held.data.slice();
+  // A request that fails before decoding, then one that decodes: neither may reuse the caller's decoder.
+  await assert.rejects(engine.enhance(await encodePng(paint(100, 60, () => [1, 2, 3])), opts({})), (e: { status?: number }) => e.status === 422);
+  await engine.enhance(await encodeJpeg(darkScene(180, 140)), opts({ format: "jpeg" }));
+  await engine.enhance(await encodeJpeg(darkScene(220, 120)), opts({ format: "jpeg" }));
+  assert.equal(held.data.length, copy.length);
+  assert.ok(Buffer.from(held.data).equals(Buffer.from(copy)), "the caller's pixels are unchanged");
 });
