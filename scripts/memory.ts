@@ -121,6 +121,14 @@ const bigGif = gifOf(scene(gifW, gifH, 10));
 const heicTile = heicPicture(new Uint8Array(readFileSync(fileURLToPath(new URL("../test/fixtures/heic/tile-512.heic", import.meta.url)))));
 const heicCols = Math.floor(Math.sqrt((limits.maxHeicDecodePixels * 4) / 3) / 512), heicRows = Math.floor(limits.maxHeicDecodePixels / (heicCols * 512 * 512));
 const bigHeic = gridHeic(Array.from({ length: heicCols * heicRows }, () => heicTile), { columns: heicCols, rows: heicRows, width: heicCols * 512, height: heicRows * 512 });
+// A phone's 48 MP HEIC at the source limit, as large a file as a body may be (a free box pads it:
+// libheif's heap holds the whole file).
+const [hugeHeicW, hugeHeicH] = dims(limits.maxSourcePixels, 4 / 3);
+const hugeHeicGrid = gridHeic(Array.from({ length: Math.ceil(hugeHeicW / 512) * Math.ceil(hugeHeicH / 512) }, () => heicTile), { columns: Math.ceil(hugeHeicW / 512), rows: Math.ceil(hugeHeicH / 512), width: hugeHeicW, height: hugeHeicH });
+const hugeHeic = new Uint8Array(limits.maxSourceBytes - 1024);
+hugeHeic.set(hugeHeicGrid);
+new DataView(hugeHeic.buffer).setUint32(hugeHeicGrid.length, hugeHeic.length - hugeHeicGrid.length);
+hugeHeic.set([0x66, 0x72, 0x65, 0x65], hugeHeicGrid.length + 4); // "free"
 
 /** A GIF of `img` on a 6x7x6 colour cube (what a GIF of a photo looks like: 252 colours). */
 function gifOf(img: RgbaImage): Uint8Array {
@@ -167,6 +175,8 @@ const MIX: Job[] = [
   { name: "12 MP JPEG, no size -> scaled to the output limit", input: big, opts: { format: "jpeg" } },
   { name: `largest HEIC ${heicCols * 512}x${heicRows * 512} (${heicCols}x${heicRows} tiles) -> 512 JPEG`, input: bigHeic, opts: { width: 512, format: "jpeg" } },
   { name: "largest HEIC, no size -> scaled to the output limit", input: bigHeic, opts: { format: "jpeg" } },
+  { name: `largest HEIC ${hugeHeicW}x${hugeHeicH} (${fmt(hugeHeic.length)} MB) -> 400 px JPEG`, input: hugeHeic, opts: { width: 400, format: "jpeg" } },
+  { name: `largest HEIC ${hugeHeicW}x${hugeHeicH}, no size -> scaled to the output limit`, input: hugeHeic, opts: { format: "jpeg" } },
   { name: `largest JPEG ${hugeW}x${hugeH} (${fmt(huge.length)} MB) -> 400 px JPEG`, input: huge, opts: { width: 400, format: "jpeg" } },
   { name: `largest JPEG ${hugeW}x${hugeH} -> 400 px WebP`, input: huge, opts: { width: 400, format: "webp" } },
   { name: `largest JPEG ${hugeW}x${hugeH}, no size -> scaled to the output limit`, input: huge, opts: { format: "jpeg" } },

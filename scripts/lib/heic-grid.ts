@@ -120,10 +120,18 @@ export function gridHeic(tiles: HeicPicture[], o: GridOptions): Uint8Array<Array
   // Properties: 1 = the grid's ispe, then its extras, then per tile its hvcC and ispe.
   const extras = o.properties ?? [];
   const props: Uint8Array[] = [ispe(o.width, o.height), ...extras];
+  // One hvcC and ispe per distinct picture, shared by its tiles (as phones share one for all).
+  const seen = new Map<HeicPicture, number[]>();
   const tileProps = tiles.map((t) => {
-    props.push(t.hvcC, ispe(o.tileSize?.width ?? t.width, o.tileSize?.height ?? t.height));
-    return [props.length - 1, props.length];
+    let at = seen.get(t);
+    if (!at) {
+      props.push(t.hvcC, ispe(o.tileSize?.width ?? t.width, o.tileSize?.height ?? t.height));
+      at = [props.length - 1, props.length];
+      seen.set(t, at);
+    }
+    return at;
   });
+  if (props.length > 127) throw new Error("too many distinct tiles for 7-bit property indices");
   const ipco = box("ipco", ...props);
   const entries: number[] = [...be16(gridId), 1 + extras.length, 1, ...extras.map((_, k) => 2 + k)];
   tiles.forEach((_, i) => entries.push(...be16(tileId(i)), 2, 0x80 | tileProps[i]![0]!, tileProps[i]![1]!));

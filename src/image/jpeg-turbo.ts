@@ -147,13 +147,15 @@ export function decodeJpeg(compiled: WebAssembly.Module, bytes: Uint8Array, n: S
 export function encodeJpeg(compiled: WebAssembly.Module, img: RgbaImage, quality: number, watch: MemoryWatch = UNWATCHED): Uint8Array<ArrayBuffer> {
   const e = take(compiled, encoders);
   watch.start(e.memory);
+  let input: number, out: number, bytes: Uint8Array<ArrayBuffer>;
   try {
-    const input = pass(e, img.data);
-    const out = e.ll_encode(input, img.width, img.height, Math.round(quality));
-    const bytes = new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
-    encoders.keep(e, () => (e.ll_free(input), e.ll_free(out)));
-    return bytes;
+    input = pass(e, img.data);
+    out = e.ll_encode(input, img.width, img.height, Math.round(quality));
+    bytes = new Uint8Array(e.memory.buffer, out, e.ll_encoded_size()).slice();
   } finally {
     watch.end(e.memory);
   }
+  // Kept once the job is over (not counted twice as running and idle).
+  encoders.keep(e, () => (e.ll_free(input), e.ll_free(out)));
+  return bytes;
 }

@@ -73,20 +73,23 @@ const pool = new InstancePool<ResizeExports>((e) => e.memory);
 function wasmResize(img: RgbaImage, width: number, height: number, filter: number): Uint8Array {
   const e = pool.take() ?? (new WebAssembly.Instance(compiled!, {}).exports as unknown as ResizeExports);
   tracker.start(e.memory);
-  let out: Uint8Array;
+  let out: Uint8Array, at: number, length: number;
   try {
     const retptr = e.__wbindgen_add_to_stack_pointer(-16);
     const ptr = e.__wbindgen_malloc(img.data.length, 1) >>> 0;
     new Uint8Array(e.memory.buffer).set(img.data, ptr);
     // The input is the resampler's to free; its result is ours.
     e.resize(retptr, ptr, img.data.length, img.width, img.height, width, height, filter, 0, 0);
-    const [at, length] = new Int32Array(e.memory.buffer, retptr, 2);
-    out = new Uint8Array(e.memory.buffer, at! >>> 0, length! >>> 0).slice();
+    const ret = new Int32Array(e.memory.buffer, retptr, 2);
+    at = ret[0]! >>> 0;
+    length = ret[1]! >>> 0;
+    out = new Uint8Array(e.memory.buffer, at, length).slice();
     e.__wbindgen_add_to_stack_pointer(16);
-    pool.keep(e, () => e.__wbindgen_free(at! >>> 0, length! >>> 0, 1));
   } finally {
     tracker.end(e.memory);
   }
+  // Kept once the job is over (not counted twice as running and idle).
+  pool.keep(e, () => e.__wbindgen_free(at, length, 1));
   if (out.length !== width * height * 4) throw new Error(`resampler returned ${out.length} bytes for ${width}x${height}`);
   return out;
 }
