@@ -7,8 +7,9 @@ import { readOnnxMetadata } from "./onnx-metadata.ts";
 import { loadModel, runtimeMemory } from "./runtime.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { PipelineOptions, PipelineResult } from "./options.ts";
-import { CODEC_NAMES, codecMemory, codecsClock, codecsIdle, initCodecs, type CodecModules } from "../image/codecs.ts";
+import { CODEC_NAMES, codecMemory, initCodecs, type CodecModules } from "../image/codecs.ts";
 import { initPixels, pixelsMemory } from "../image/pixels.ts";
+import { poolClock, recyclePools } from "../image/instance-pool.ts";
 import { resizeMemory } from "../image/resize.ts";
 import type { WasmMemoryReport } from "../image/wasm-memory.ts";
 import { sha256Hex } from "../shared/hash.ts";
@@ -46,12 +47,12 @@ export async function createEngine(deps: EngineDeps): Promise<Engine> {
   // single-threaded anyway, so overlapping them only stacks memory.
   const serialised = serialQueue();
   const enhance = async (input: Uint8Array, opts: PipelineOptions): Promise<PipelineResult> => {
-    const since = codecsClock();
+    const since = poolClock();
     try {
       return await runPipeline(runner, model, input, opts);
     } finally {
       // The request's decoded pixels are dead now (the result is an encoded copy).
-      codecsIdle(since);
+      recyclePools(since);
     }
   };
   return { model, enhance: (input, opts) => serialised(() => enhance(input, opts)), memory: wasmMemory };

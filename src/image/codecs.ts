@@ -81,16 +81,6 @@ export function initCodecs(m: CodecModules): Promise<void> {
   return initialised;
 }
 
-/**
- * The images decoded since `since` (codecsClock() before them) are no longer used (a request is
- * over): the decoders that hold them may decode again (instance-pool.ts).
- */
-export function codecsIdle(since: number): void {
-  recyclePools(since);
-}
-
-/** Now, for codecsIdle. */
-export const codecsClock = poolClock;
 
 /** Current byte size of each codec's reachable WASM memories (idle instances included), and the largest each has had. */
 export function codecMemory(): Record<CodecName, number> & { peak: Record<CodecName, number> } {

@@ -8,12 +8,11 @@ import { HttpError } from "../shared/errors.ts";
 import { readUpTo } from "../shared/bytes.ts";
 import { isSrgb, parseIcc, profileFromPrimaries, srgbToLinear, type Profile } from "./icc.ts";
 import type { ImageHeader } from "./sniff.ts";
+import { ascii, u32 } from "./header.ts";
 
 /** Larger ICC profiles are refused: real ones are a few KB (LUT-based ones up to a few hundred). */
 const MAX_PROFILE_BYTES = 4 * 1024 * 1024;
 
-const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-const ascii = (b: Uint8Array, o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
 
 /** The profile to convert from, or null for sRGB. Throws 422 for a profile that cannot be converted exactly. */
 export async function embeddedProfile(bytes: Uint8Array, header: ImageHeader): Promise<(Profile & { kind: "rgb" | "gray" }) | null> {

@@ -7,12 +7,12 @@
  */
 import { HttpError } from "../shared/errors.ts";
 import type { InputFormat } from "../shared/image.ts";
+import { u32 } from "./header.ts";
 
 function truncated(what: string): HttpError {
   return new HttpError(422, "undecodable", `the ${what} is truncated (a download cut off?): the image is not complete, so it is not served`);
 }
 
-const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 
 /** Throws 422 when `bytes`, sniffed as `format` and with a valid header, ends before the image does. */
 export function checkComplete(bytes: Uint8Array, format: InputFormat): void {

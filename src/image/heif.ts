@@ -15,12 +15,11 @@
  * instance; its memory starts at 16 MB.
  */
 import type { RgbaImage } from "../shared/image.ts";
+import type { ShrinkFactor } from "./jpeg-turbo.ts";
+import { findMemory, type MemoryWatch } from "./wasm-memory.ts";
 
 /** The largest tile (or non-grid image) decoded: libheif holds it whole, as RGBA and as YCbCr planes. */
 export const MAX_HEIF_TILE_PIXELS = 4 * 1024 * 1024;
-
-/** The scales a HEIC decodes at: 1/1, 1/2, 1/4, 1/8 (each tile averaged over n x n blocks). */
-export type HeifShrink = 1 | 2 | 4 | 8;
 
 /** A decode failure with libheif's message. */
 export class HeifError extends Error {}
@@ -53,7 +52,7 @@ const RGB = 1; // heif_colorspace_RGB
 const RGBA = 11; // heif_chroma_interleaved_RGBA
 const INTERLEAVED = 10; // heif_channel_interleaved
 
-/** Tile size and grid of the primary image, as heifTiling reads it from the header (sniff.ts). */
+/** The tile size of the primary image, as the header gives it (heif-header.ts). */
 export interface HeifLayout {
   tileWidth: number;
   tileHeight: number;
@@ -63,7 +62,7 @@ export interface HeifLayout {
  * The largest scale 1/n at which a `width` x `height` region still has `outWidth` x `outHeight`
  * pixels and n divides the tiles (so every n x n block lies in one tile).
  */
-export function heifShrinkFactor(width: number, height: number, outWidth: number, outHeight: number, tile: HeifLayout): HeifShrink {
+export function heifShrinkFactor(width: number, height: number, outWidth: number, outHeight: number, tile: HeifLayout): ShrinkFactor {
   for (const n of [8, 4, 2] as const) {
     if (tile.tileWidth % n !== 0 || tile.tileHeight % n !== 0) continue;
     if (Math.floor(width / n) >= outWidth && Math.floor(height / n) >= outHeight) return n;
@@ -77,7 +76,7 @@ function instantiate(factory: LibHeifFactory, compiled: WebAssembly.Module): { h
   const heif = factory({
     instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance) => void): WebAssembly.Exports {
       const instance = new WebAssembly.Instance(compiled, imports);
-      for (const v of Object.values(instance.exports)) if (v instanceof WebAssembly.Memory) memory = v;
+      memory = findMemory(instance.exports, imports);
       done(instance);
       return instance.exports;
     },
@@ -88,18 +87,12 @@ function instantiate(factory: LibHeifFactory, compiled: WebAssembly.Module): { h
   return { heif, memory: () => memory };
 }
 
-/** Sees a job's WASM memory when the job starts and when it ends (codecs.ts's accounting). */
-export interface HeifWatch {
-  start(m: WebAssembly.Memory): void;
-  end(m: WebAssembly.Memory): void;
-}
-
 /**
  * Decode the primary image of a HEIC to RGBA at 1/`n` of its size, tile by tile, as stored (its
  * irot/imir are the caller's: sniff.ts maps them to an orientation). Throws HeifError with
  * libheif's message on anything it cannot decode.
  */
-export function decodeHeif(factory: LibHeifFactory, compiled: WebAssembly.Module, bytes: Uint8Array, n: HeifShrink, watch?: HeifWatch): RgbaImage {
+export function decodeHeif(factory: LibHeifFactory, compiled: WebAssembly.Module, bytes: Uint8Array, n: ShrinkFactor, watch?: MemoryWatch): RgbaImage {
   const { heif: h, memory } = instantiate(factory, compiled);
   const mem = memory();
   if (mem) watch?.start(mem);
@@ -110,7 +103,7 @@ export function decodeHeif(factory: LibHeifFactory, compiled: WebAssembly.Module
   }
 }
 
-function decodeWith(h: LibHeif, bytes: Uint8Array, n: HeifShrink): RgbaImage {
+function decodeWith(h: LibHeif, bytes: Uint8Array, n: ShrinkFactor): RgbaImage {
   const err = h._malloc(16), out = h._malloc(8), tiling = h._malloc(64);
   const check = (what: string): void => {
     const code = h.HEAPU32[err >> 2]!;

@@ -14,6 +14,7 @@
  * pool is told they are no longer used.
  */
 import { InstancePool } from "./instance-pool.ts";
+import type { MemoryWatch } from "./wasm-memory.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 interface JpegTurboExports {
@@ -42,12 +43,6 @@ export function jpegPoolBytes(): { decoder: number; encoder: number } {
 function take(compiled: WebAssembly.Module, pool: InstancePool<JpegTurboExports>): JpegTurboExports {
   const e = pool.take();
   return e && modules.get(e) === compiled ? e : instantiate(compiled);
-}
-
-/** Sees a job's WASM memory when the job starts and when it ends (codecs.ts's accounting). */
-export interface MemoryWatch {
-  start(m: WebAssembly.Memory): void;
-  end(m: WebAssembly.Memory): void;
 }
 
 const UNWATCHED: MemoryWatch = { start() {}, end() {} };

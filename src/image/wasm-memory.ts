@@ -25,6 +25,12 @@ export function memoryBytes(m: WebAssembly.Memory | undefined): number {
   return m ? m.buffer.byteLength : 0;
 }
 
+/** Sees a job's WASM memory when the job starts and when it ends (MemoryTracker is one). */
+export interface MemoryWatch {
+  start(m: WebAssembly.Memory): void;
+  end(m: WebAssembly.Memory): void;
+}
+
 /**
  * The memories of one codec's short-lived instances (one per job). A job's memory is held (and
  * counted) from start() to end(); after that the tracker keeps no reference, so it is garbage unless
@@ -32,7 +38,7 @@ export function memoryBytes(m: WebAssembly.Memory | undefined): number {
  * result. (No WeakRef here: V8 keeps a WeakRef's target alive until the current macrotask ends,
  * which would hold every heap of a request until the request is over.)
  */
-export class MemoryTracker {
+export class MemoryTracker implements MemoryWatch {
   private readonly active = new Set<WebAssembly.Memory>();
   private largest = 0;
 

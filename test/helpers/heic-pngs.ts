@@ -6,32 +6,17 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { darkHeicPattern, heicPattern } from "./heic.ts";
+import { PNG_SIGNATURE, pngChunk } from "./hostile-images.ts";
 
-function crc32(b: Uint8Array): number {
-  let c = ~0;
-  for (const v of b) {
-    c ^= v;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
+/** An 8-bit RGB PNG of f over w x h. */
 function png(w: number, h: number, f: (x: number, y: number) => [number, number, number]): Buffer {
   const raw = Buffer.alloc(h * (1 + 3 * w));
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(f(x, y), y * (1 + 3 * w) + 1 + 3 * x);
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from(PNG_SIGNATURE), pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", [])]);
 }
 
 const out = process.argv[2];
