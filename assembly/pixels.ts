@@ -1352,3 +1352,88 @@ export function floorRun(p: usize, pixels: i32): i32 {
   for (; i < pixels; i++) changed += floorPixel(p + (<usize>i << 2), reach);
   return changed;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deep shadows (src/image/shadows.ts, smoothDeepShadows's blend): per output row the cells (low-pass
+// R, G, B and the weight) are interpolated between their two rows, then per pixel between two cells,
+// in one f32 vector, and the pixel moves towards the low-pass by the weight (alpha's lane by 0).
+// f32 where the JS is f64: within a level of it.
+// ---------------------------------------------------------------------------------------------
+
+let shW: i32 = 0;
+let shw: i32 = 0;
+let shRuns: i32 = 0;
+let shCells: usize = 0; // f32 [h][w][4]: R, G, B, weight
+let shStart: usize = 0; // i32 [runs + 1]: output columns in runs between the same two cells...
+let shA: usize = 0; // i32 [runs]: ...the left one...
+let shB: usize = 0; // i32 [runs]: ...and the right one
+let shFx: usize = 0; // f32 [W]: the right cell's share
+let shTyLo: usize = 0; // i32 [H]
+let shTyHi: usize = 0; // i32 [H]
+let shTyF: usize = 0; // f32 [H]
+let shRow: usize = 0; // f32 [w][4]: the cells interpolated for one output row
+let shBand: usize = 0; // RGBA [bandRows][W]
+
+/** Set up a deep-shadow job: W x H px, cells w x h, `runs` column runs, bands of bandRows rows. Returns the band's address. */
+export function shadowsInit(W: i32, H: i32, w: i32, h: i32, runs: i32, bandRows: i32): usize {
+  shW = W; shw = w; shRuns = runs;
+  shCells = alloc((<usize>w * <usize>h) << 4);
+  shStart = alloc(<usize>(runs + 1) << 2);
+  shA = alloc(<usize>runs << 2);
+  shB = alloc(<usize>runs << 2);
+  shFx = alloc(<usize>W << 2);
+  shTyLo = alloc(<usize>H << 2);
+  shTyHi = alloc(<usize>H << 2);
+  shTyF = alloc(<usize>H << 2);
+  shRow = alloc(<usize>w << 4);
+  shBand = alloc(<usize>bandRows * <usize>W * 4);
+  return shBand;
+}
+
+export function shadowsCells(): usize { return shCells; }
+export function shadowsStart(): usize { return shStart; }
+export function shadowsA(): usize { return shA; }
+export function shadowsB(): usize { return shB; }
+export function shadowsFx(): usize { return shFx; }
+export function shadowsTyLo(): usize { return shTyLo; }
+export function shadowsTyHi(): usize { return shTyHi; }
+export function shadowsTyF(): usize { return shTyF; }
+
+/** Blend the band's n rows, image rows y0 .. y0 + n - 1. */
+export function shadowsRun(y0: i32, n: i32): void {
+  const W = shW, w = shw;
+  const zero = f32x4.splat(0);
+  for (let t = 0; t < n; t++) {
+    const y = <usize>(y0 + t);
+    const r0 = <usize>load<i32>(shTyLo + (y << 2)) * <usize>w;
+    const r1 = <usize>load<i32>(shTyHi + (y << 2)) * <usize>w;
+    const fy4 = f32x4.splat(load<f32>(shTyF + (y << 2)));
+    let any = false;
+    for (let i: usize = 0; i < <usize>w; i++) {
+      const c0 = v128.load(shCells + ((r0 + i) << 4)), c1 = v128.load(shCells + ((r1 + i) << 4));
+      const c = f32x4.add(c0, f32x4.mul(f32x4.sub(c1, c0), fy4));
+      v128.store(shRow + (i << 4), c);
+      if (f32x4.extract_lane(c, 3) > 0) any = true;
+    }
+    if (!any) continue;
+    const row = shBand + <usize>t * <usize>W * 4;
+    for (let k = 0; k < shRuns; k++) {
+      const a = <usize>load<i32>(shA + (<usize>k << 2)), b = <usize>load<i32>(shB + (<usize>k << 2));
+      const va = v128.load(shRow + (a << 4)), vb = v128.load(shRow + (b << 4));
+      // The weight is linear along a run: nothing moves when it is 0 at both ends.
+      if (!(f32x4.extract_lane(va, 3) > 0) && !(f32x4.extract_lane(vb, 3) > 0)) continue;
+      const dv = f32x4.sub(vb, va);
+      const x1 = <usize>load<i32>(shStart + (<usize>(k + 1) << 2));
+      for (let x = <usize>load<i32>(shStart + (<usize>k << 2)); x < x1; x++) {
+        const p = row + (x << 2);
+        const v = f32x4.add(va, f32x4.mul(dv, f32x4.splat(load<f32>(shFx + (x << 2)))));
+        // (weight, weight, weight, 0)
+        const kv = i8x16.shuffle(v, zero, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 16, 17, 18, 19);
+        const px = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(p))));
+        // Rounded half to even and clamped to 0..255, as the JS's Uint8ClampedArray stores.
+        const o = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.add(px, f32x4.mul(f32x4.sub(v, px), kv))));
+        v128.store32_lane(p, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(o, o), i16x8.splat(0)), 0);
+      }
+    }
+  }
+}

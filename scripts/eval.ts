@@ -8,7 +8,7 @@ import { createNodeEngine, DEFAULT_MODEL, initNodeCodecs } from "./lib/node-engi
 import { expandInputs, formatOfPath } from "./lib/image-files.ts";
 import { CLI_LIMITS, parseDenoise, parseMode, parseStrength } from "./lib/cli-options.ts";
 import { parseCli, usageError, type Fail } from "./lib/cli.ts";
-import { atReferenceGain, chromaNoiseRatio, grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
+import { atReferenceGain, blockiness, chromaNoiseRatio, grayWorldDeviation, meanBrightness, psnr, ssim } from "./lib/metrics.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { CARD_JSON, readCard, writeCard, type EvaluationEntry } from "./lib/model-card.ts";
 import { decode, encode } from "../src/image/codecs.ts";
@@ -23,7 +23,8 @@ const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
 Scores enhanced images against references (pairs matched by file name; LOL eval15 is
 ../shared/datasets/lol-eval15/{low,high}): PSNR and SSIM on full-resolution RGB in [0,1] (SSIM as
 scikit-image structural_similarity(channel_axis=2, data_range=1)), and mean brightness and gray-world deviation
-("cast", see scripts/lib/metrics.ts), per image and mean (identical images, PSNR infinite, count as 60 dB in means). The input itself (low vs high) is
+("cast", see scripts/lib/metrics.ts) and JPEG blocking ("blocks": the luma step across 8 px block
+boundaries over the step inside blocks, 1 = none), per image and mean (identical images, PSNR infinite, count as 60 dB in means). The input itself (low vs high) is
 scored as a baseline row.
 
 Options:
@@ -64,6 +65,8 @@ interface ImageScore {
   contentMean: number;
   /** Gray-world deviation (grayWorldDeviation). */
   cast: number;
+  /** JPEG blocking of the output (blockiness: 1 = none). */
+  blocks: number;
   ms?: number;
   /** With --at-reference-gain: the scores of the output scaled to the reference's brightness (atReferenceGain). */
   atRefGain?: { gain: number; psnr: number; ssim: number; chroma: number };
@@ -74,7 +77,7 @@ interface RunResult {
   path?: string;
   model?: Record<string, unknown>;
   images: ImageScore[];
-  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number; atRefGain?: { psnr: number; ssim: number; chroma: number } };
+  mean: { psnr: number; ssim: number; mean: number; contentMean: number; ms?: number; minPsnr: number; identical: number; medianPsnr: number; maxMean: number; cast: number; blocks: number; atRefGain?: { psnr: number; ssim: number; chroma: number } };
 }
 
 const CELL = { w: 200, h: 140 };
@@ -106,6 +109,7 @@ function score(file: string, out: RgbaImage, ref: RgbaImage, content: Uint8Array
     mean: meanBrightness(out),
     contentMean: meanBrightness(out, content),
     cast: grayWorldDeviation(out),
+    blocks: blockiness(out),
     ...(ms !== undefined ? { ms } : {}),
   };
 }
@@ -129,6 +133,7 @@ function summarise(images: ImageScore[]): RunResult["mean"] {
     medianPsnr: median(images.map(capped)),
     maxMean: Math.max(...images.map((s) => s.mean)),
     cast: avg((s) => s.cast),
+    blocks: avg((s) => s.blocks),
   };
   if (images.every((s) => s.ms !== undefined)) m.ms = avg((s) => s.ms!);
   if (images.every((s) => s.atRefGain)) {
@@ -284,8 +289,8 @@ async function main(): Promise<void> {
   console.log(`\nSummary (${pairs.length} images; references' mean brightness ${refMean.toFixed(4)})`);
   console.log(
     table(
-      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast", ...(withRefGain ? ["PSNR at ref. gain", "SSIM at ref. gain", "chroma noise (median)"] : [])],
-      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast, ...(r.mean.atRefGain ? [r.mean.atRefGain.psnr, r.mean.atRefGain.ssim, r.mean.atRefGain.chroma] : [])]),
+      ["run", "PSNR dB", "median dB", "SSIM", "mean", "content mean", "max mean", "cast", "blocks", ...(withRefGain ? ["PSNR at ref. gain", "SSIM at ref. gain", "chroma noise (median)"] : [])],
+      runs.map((r) => [r.label, r.mean.psnr, r.mean.medianPsnr, r.mean.ssim, r.mean.mean, r.mean.contentMean, r.mean.maxMean, r.mean.cast, r.mean.blocks, ...(r.mean.atRefGain ? [r.mean.atRefGain.psnr, r.mean.atRefGain.ssim, r.mean.atRefGain.chroma] : [])]),
     ),
   );
 

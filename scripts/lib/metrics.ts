@@ -185,3 +185,30 @@ export function chromaNoiseRatio(img: RgbaImage, ref: RgbaImage): number {
   const clean = chromaNoise(ref);
   return clean > 0 ? chromaNoise(img) / clean : Infinity;
 }
+
+/**
+ * JPEG blocking: the mean absolute luma step between neighbours across 8-pixel block boundaries
+ * (columns and rows 7 | 8, 15 | 16, ...) over the mean step everywhere else. 1 is no more change at
+ * the block grid than inside the blocks; a lifted mosaic of flat 8x8 tiles reads far above it.
+ */
+export function blockiness(img: RgbaImage): number {
+  const { width: W, height: H, data: d } = img;
+  const y = new Float64Array(W * H);
+  for (let p = 0; p < W * H; p++) y[p] = 0.2126 * d[p * 4]! + 0.7152 * d[p * 4 + 1]! + 0.0722 * d[p * 4 + 2]!;
+  let edge = 0, edges = 0, inner = 0, inners = 0;
+  for (let r = 0; r < H; r++) {
+    for (let c = 0; c < W; c++) {
+      const v = y[r * W + c]!;
+      if (c + 1 < W) {
+        const s = Math.abs(y[r * W + c + 1]! - v);
+        if ((c & 7) === 7) { edge += s; edges++; } else { inner += s; inners++; }
+      }
+      if (r + 1 < H) {
+        const s = Math.abs(y[(r + 1) * W + c]! - v);
+        if ((r & 7) === 7) { edge += s; edges++; } else { inner += s; inners++; }
+      }
+    }
+  }
+  if (edges === 0 || edge === 0) return 1;
+  return inner === 0 ? Infinity : edge / edges / (inner / inners);
+}

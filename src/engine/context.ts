@@ -8,6 +8,7 @@ import type { PipelineOptions, OutputFormat } from "./options.ts";
 import type { CurveMaps } from "../image/curves.ts";
 import type { Profile } from "../image/icc.ts";
 import type { LumaGrid } from "../image/gain.ts";
+import type { ShadowLevels } from "../image/shadows.ts";
 import type { FitResult } from "../image/resize.ts";
 import type { ImageHeader } from "../image/sniff.ts";
 import type { ShrinkFactor } from "../image/jpeg-turbo.ts";
@@ -41,8 +42,11 @@ export interface Context {
   /** The image the curves are estimated on: a small copy (fast mode) or `image` itself. */
   estimate?: RgbaImage;
   maps?: CurveMaps;
-  /** Set when the lifted noise is to be smoothed: how much, and the luma grid before the curves. */
-  denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid };
+  /**
+   * Set when the lifted noise is to be smoothed: how much, the luma grid before the curves, and for
+   * lossy sources with deep shadows, their levels (image/shadows.ts).
+   */
+  denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid; shadows?: ShadowLevels };
   /** The encoded result. */
   output?: Uint8Array<ArrayBuffer>;
 }

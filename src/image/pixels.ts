@@ -20,7 +20,7 @@
  * `measureNoise`'s number and `areaDownscaleWasm` `areaDownscale`'s bytes, exactly.
  * The noise floor (`desaturateFloor` in floor.ts) runs inside the curves pass, with its bytes.
  * test/image/pixels-wasm.test.ts and floor.test.ts check them all. The same module's chroma pass
- * has its wrapper in colour-kernels.ts.
+ * has its wrapper in colour-kernels.ts, its deep-shadow blend in shadow-kernels.ts.
  */
 import { applyCurves, curveTable, LUT_STEPS, MAX_STRENGTH, strengthAffine, type CurveMaps } from "./curves.ts";
 import { desaturateFloor, FLOOR_REACH, floorTable } from "./floor.ts";
@@ -84,6 +84,16 @@ export interface PixelExports {
   chromaApplyRows(y0: number, n: number): void;
   floorInit(reach: number): number;
   floorRun(band: number, pixels: number): number;
+  shadowsInit(W: number, H: number, w: number, h: number, runs: number, bandRows: number): number;
+  shadowsCells(): number;
+  shadowsStart(): number;
+  shadowsA(): number;
+  shadowsB(): number;
+  shadowsFx(): number;
+  shadowsTyLo(): number;
+  shadowsTyHi(): number;
+  shadowsTyF(): number;
+  shadowsRun(y0: number, n: number): void;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */

@@ -1,7 +1,8 @@
 /**
  * Night photos as phones make them, through the whole pipeline with the shipped model: the colour
  * blotches a lossy source carries are smoothed as they are lifted, a lossless copy of the same pixels
- * is left to the luma filter, and the noise floor's colour is not lifted into a cast.
+ * is left to the luma filter, the noise floor's colour is not lifted into a cast, and the darkest
+ * shots' JPEG tiles are not lifted into a mosaic.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +12,8 @@ import { drawShot, nightShot } from "../../scripts/lib/phone-night.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
 import type { PipelineOptions } from "../../src/engine/options.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
-import { makePixels } from "../helpers/fixtures.ts";
+import { gaussian, mulberry32 } from "../../src/shared/rng.ts";
+import { makePixels, meanRgb } from "../helpers/fixtures.ts";
 
 const engine = await createNodeEngine();
 const limits = { maxSourcePixels: 4_000_000, maxOutputPixels: 4_000_000, maxFullModePixels: 100_000 };
@@ -106,4 +108,42 @@ test("the colour of the noise floor is not lifted into a cast; colour above it i
   const r = region(out, red);
   const [mr, mg] = [0, 1].map((c) => r.data.reduce((s, v, i) => (i % 4 === c ? s + v : s), 0) / r.width);
   assert.ok(mr! > 1.6 * mg!, `the red object stays red (R ${mr!.toFixed(0)}, G ${mg!.toFixed(0)})`);
+});
+
+/** Mean absolute luma step between neighbours across 8 px block boundaries, over columns x0..x1. */
+function boundaryStep(img: RgbaImage, x0: number, x1: number): number {
+  const { width: W, height: H, data: d } = img;
+  const y = (x: number, r: number) => 0.2126 * d[4 * (r * W + x)]! + 0.7152 * d[4 * (r * W + x) + 1]! + 0.0722 * d[4 * (r * W + x) + 2]!;
+  let sum = 0, n = 0;
+  for (let r = 0; r < H; r++) for (let x = x0 + 7; x + 1 < x1; x += 8) { sum += Math.abs(y(x + 1, r) - y(x, r)); n++; }
+  for (let r = 7; r + 1 < H; r += 8) for (let x = x0; x < x1; x++) { sum += Math.abs(y(x, r + 1) - y(x, r)); n++; }
+  return sum / n;
+}
+
+test("the darkest shots' JPEG blocks are not lifted into a mosaic; a light in them and a lossless copy keep theirs", async () => {
+  // A night shot at 0-3 levels (soft shapes with grain) with a street light on the right: JPEG
+  // keeps such a region as flat 8x8 tiles at 0, 1 and 2.
+  const rand = mulberry32(5);
+  const scene = makePixels(320, 240, (x, y) => {
+    if ((x - 260) ** 2 + (y - 120) ** 2 < 14 ** 2) return [250, 230, 190, 255];
+    const v = Math.max(0, 1.1 + 0.9 * Math.sin(x / 11) * Math.cos(y / 13) + (x / 320) * 0.8 + gaussian(rand) * 0.4);
+    return [v, v, v * 1.1, 255];
+  });
+  const jpeg = await encode(scene, "jpeg", { quality: 85 });
+  const png = await encode(await decode(jpeg, "jpeg"), "png");
+  // strength 1: the scene is mostly under the empty black that `auto` leaves out.
+  const lift = { ...served, strength: 1 };
+  const fromJpeg = await decode((await engine.enhance(jpeg, lift)).bytes, "png");
+  const raw = await decode((await engine.enhance(jpeg, { ...lift, denoise: 0 })).bytes, "png");
+  const fromPng = await decode((await engine.enhance(png, lift)).bytes, "png");
+  const [sJ, sRaw, sP] = [fromJpeg, raw, fromPng].map((img) => boundaryStep(img, 0, 200));
+  assert.ok(sRaw > 1.5, `lifted as they are, the tiles step ${sRaw.toFixed(1)} levels at block boundaries`);
+  assert.ok(sJ < sRaw / 5, `served from the JPEG: ${sJ.toFixed(1)} levels (denoise=0: ${sRaw.toFixed(1)})`);
+  assert.ok(sJ < sP / 2, `the lossless copy keeps its low levels: ${sP.toFixed(1)} levels against the JPEG's ${sJ.toFixed(1)}`);
+  // The light is as bright as without the pass.
+  const light = (img: RgbaImage) => meanRgb(img, 252, 112, 268, 128)[0];
+  assert.ok(Math.abs(light(fromJpeg) - light(raw)) < 3, `the light: ${light(raw).toFixed(0)} -> ${light(fromJpeg).toFixed(0)}`);
+  // Brightness of the shadows stays what the curves gave them.
+  const dark = (img: RgbaImage) => meanRgb(img, 0, 0, 200, 240)[1];
+  assert.ok(Math.abs(dark(fromJpeg) - dark(raw)) < 0.15 * dark(raw) + 1, `the shadows' level: ${dark(raw).toFixed(1)} -> ${dark(fromJpeg).toFixed(1)}`);
 });

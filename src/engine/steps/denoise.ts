@@ -1,13 +1,15 @@
 /**
  * Smooth what the curves lifted, in proportion to the gain: luma-guided noise (image/denoise.ts),
- * then lossily coded colour's blotches (image/chroma.ts). The gain is the estimation copy's luma
+ * then lossily coded colour's blotches (image/chroma.ts), then their deep shadows' blocks
+ * (image/shadows.ts). The gain is the estimation copy's luma
  * after its own curves against before; where the copy is the image itself (full mode, or an image
  * already at estimation size), it is read from the curved image.
  */
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 
 import { lumaGrid } from "../../image/gain.ts";
-import { applyCurvesWasm, denoiseWasm } from "../../image/pixels.ts";
+import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm } from "../../image/pixels.ts";
+import { smoothDeepShadowsWasm } from "../../image/shadow-kernels.ts";
 import { smoothChromaWasm } from "../../image/colour-kernels.ts";
 import { curving, type Step } from "../context.ts";
 
@@ -17,7 +19,7 @@ export const denoise: Step = {
   when: (ctx) => ctx.denoise !== undefined && curving(ctx),
   run(ctx) {
     if (!ctx.denoise || !curving(ctx)) return;
-    const { amount, chroma, cell, before } = ctx.denoise;
+    const { amount, chroma, cell, before, shadows } = ctx.denoise;
     const { estimate, image } = ctx;
     const curvedEstimate = estimate.data === image.data
       ? image
@@ -26,5 +28,6 @@ export const denoise: Step = {
     // f32 window sums: faster than the f64 (bit-exact) ones, within a level on a tiny share of bytes.
     if (amount > 0) denoiseWasm(image, gain, amount, DENOISE_DEFAULTS, { precision: "f32" });
     if (chroma > 0) smoothChromaWasm(image, gain, chroma);
+    if (shadows) smoothDeepShadowsWasm(image, shadows, areaDownscaleWasm(image, shadows.cols, shadows.rows), chroma);
   },
 };

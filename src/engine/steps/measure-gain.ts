@@ -4,11 +4,14 @@
  * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
  * The chroma pass (image/chroma.ts) applies to lossily coded colour only, at the amount asked for
  * ("auto": 1; the quantisation that makes its blotches also hides them from a noise measurement).
+ * For those sources it also reads the deep shadows' levels (image/shadows.ts) on a copy reduced to
+ * their cells, before the curves move them.
  */
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 import { lumaGrid } from "../../image/gain.ts";
 import { denoiseAmount } from "../../image/noise.ts";
-import { measureNoiseWasm } from "../../image/pixels.ts";
+import { areaDownscaleWasm, measureNoiseWasm } from "../../image/pixels.ts";
+import { mayHaveDeepShadows, shadowGrid, shadowLevels, type ShadowLevels } from "../../image/shadows.ts";
 import { curving, type Step } from "../context.ts";
 
 export const measureGain: Step = {
@@ -21,6 +24,12 @@ export const measureGain: Step = {
     if (amount <= 0 && chroma <= 0) return;
     const estimate = ctx.estimate!;
     const cell = Math.max(1, Math.round((DENOISE_DEFAULTS.cell * estimate.width) / ctx.image.width));
-    ctx.denoise = { amount, chroma, cell, before: lumaGrid(estimate, cell) };
+    const before = lumaGrid(estimate, cell);
+    let shadows: ShadowLevels | undefined;
+    if (chroma > 0 && mayHaveDeepShadows(before)) {
+      const grid = shadowGrid(ctx.image.width, ctx.image.height);
+      shadows = shadowLevels(areaDownscaleWasm(ctx.image, grid.cols, grid.rows));
+    }
+    ctx.denoise = { amount, chroma, cell, before, ...(shadows ? { shadows } : {}) };
   },
 };
