@@ -337,6 +337,7 @@ function recordInCard(dir: string, set: string, runs: RunResult[], how: { mode: 
       mean: run.mean.mean,
       minPsnr: run.mean.minPsnr,
       ...(run.mean.atRefGain ? { atRefGain: { psnr: run.mean.atRefGain.psnr, ssim: run.mean.atRefGain.ssim, chroma: run.mean.atRefGain.chroma } } : {}),
+      blocks: run.mean.blocks,
       images: run.images.length,
       command,
     };

@@ -30,6 +30,8 @@ export interface EvaluationEntry {
    * (one gain), and the median chroma noise as a ratio to the reference's own (1 = as clean).
    */
   atRefGain?: { psnr: number; ssim: number; chroma: number };
+  /** JPEG blocking of the outputs (mean of blockiness: 1 = none); absent in entries made before it was measured. */
+  blocks?: number;
   images: number;
   command: string;
 }
@@ -147,15 +149,16 @@ export function renderCard(card: ModelCard): string {
       "",
       "Measured through the serving pipeline (`npm run eval`; PSNR/SSIM as scikit-image on full-resolution RGB; identical images count as 60 dB).",
       "",
-      "| Set | Variant | Mode | strength / denoise | PSNR dB | SSIM | mean brightness | worst PSNR | brightness-matched PSNR / SSIM | chroma noise | images |",
-      "|---|---|---|---|---|---|---|---|---|---|---|",
+      "| Set | Variant | Mode | strength / denoise | PSNR dB | SSIM | mean brightness | worst PSNR | brightness-matched PSNR / SSIM | chroma noise | JPEG blocking | images |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|",
       ...card.evaluation.map((e) => {
         const m = e.atRefGain ? `${e.atRefGain.psnr.toFixed(2)} / ${e.atRefGain.ssim.toFixed(3)}` : "";
         const c = e.atRefGain ? e.atRefGain.chroma.toFixed(2) : "";
-        return `| ${e.set} | ${e.variant} | ${e.mode} | ${e.strength} / ${e.denoise} | ${e.psnr.toFixed(2)} | ${e.ssim.toFixed(3)} | ${e.mean.toFixed(3)} | ${e.minPsnr.toFixed(2)} | ${m} | ${c} | ${e.images} |`;
+        const b = e.blocks !== undefined ? e.blocks.toFixed(2) : "";
+        return `| ${e.set} | ${e.variant} | ${e.mode} | ${e.strength} / ${e.denoise} | ${e.psnr.toFixed(2)} | ${e.ssim.toFixed(3)} | ${e.mean.toFixed(3)} | ${e.minPsnr.toFixed(2)} | ${m} | ${c} | ${b} | ${e.images} |`;
       }),
       "",
-      "Brightness-matched: each output scaled by the one gain that best matches its reference (`--at-reference-gain`), a diagnostic apart from the brightness choice; chroma noise: the median ratio of high-frequency Cb/Cr energy to the reference's own (1 = as clean).",
+      "Brightness-matched: each output scaled by the one gain that best matches its reference (`--at-reference-gain`), a diagnostic apart from the brightness choice; chroma noise: the median ratio of high-frequency Cb/Cr energy to the reference's own (1 = as clean); JPEG blocking: the mean luma step across 8 px block boundaries over the step inside blocks (1 = none).",
       "",
       "Commands:",
       "",

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { atReferenceGain, meanBrightness, psnr, ssim, ssimChannel } from "../../scripts/lib/metrics.ts";
+import { atReferenceGain, blockiness, meanBrightness, psnr, ssim, ssimChannel } from "../../scripts/lib/metrics.ts";
 import { makePixels } from "../helpers/fixtures.ts";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -82,4 +82,16 @@ test("atReferenceGain: an output at half the reference's brightness is scaled ba
   // Structure is not repaired: noise on top of the right gain still costs.
   const noisy = makePixels(8, 6, (x, y) => [10 * x + 5 + ((x + y) % 2 ? 12 : -6), 15 * y + 2.5, 50, 255]);
   assert.ok(psnr(atReferenceGain(noisy, ref).image, ref) < 30);
+});
+
+test("blockiness: 1 for a flat image and for a ramp, far above 1 for 8x8 tiles, Infinity for flat tiles", () => {
+  assert.equal(blockiness(grey(32, 32, () => 40)), 1);
+  close(blockiness(grey(32, 32, (x, y) => x + y)), 1);
+  // Tiles with a little texture inside: the steps at the block grid dominate.
+  const tiles = grey(64, 64, (x, y) => 20 * (((x >> 3) + (y >> 3)) % 3) + ((x + y) % 2));
+  assert.ok(blockiness(tiles) > 10, `tiles read ${blockiness(tiles)}`);
+  // The same texture shifted off the grid (tiles starting at 4): steps inside blocks, no longer at their edges.
+  const shifted = grey(64, 64, (x, y) => 20 * ((((x + 4) >> 3) + ((y + 4) >> 3)) % 3) + ((x + y) % 2));
+  assert.ok(blockiness(shifted) < 0.5, `shifted tiles read ${blockiness(shifted)}`);
+  assert.equal(blockiness(grey(32, 32, (x, y) => 10 * ((x >> 3) % 2))), Infinity);
 });
