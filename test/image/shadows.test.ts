@@ -121,5 +121,6 @@ test("the WASM blend is within a level of the JS, band by band, on every size", 
 
 test("only photos with a region dark enough are read at all", () => {
   assert.equal(mayHaveDeepShadows(lumaGrid(paint(64, 64, () => [40, 40, 40]), 16)), false);
+  assert.equal(mayHaveDeepShadows(lumaGrid(paint(64, 64, (x) => (x < 16 ? [5, 5, 5] : [40, 40, 40])), 16)), false, "5 levels: above half the threshold");
   assert.equal(mayHaveDeepShadows(lumaGrid(paint(64, 64, (x) => (x < 16 ? [3, 3, 3] : [40, 40, 40])), 16)), true);
 });
