@@ -1437,3 +1437,61 @@ export function shadowsRun(y0: i32, n: i32): void {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cell peaks (src/image/shadows.ts cellPeaks): the highest fixed-point luma of each cell's pixels,
+// the same integers as the JS.
+// ---------------------------------------------------------------------------------------------
+
+let pkW: i32 = 0;
+let pkCols: i32 = 0;
+let pkXStart: usize = 0; // i32 [cols + 1]: the first pixel column of each cell column, then W
+let pkYCell: usize = 0; // i32 [H]: the cell row of each pixel row
+let pkOut: usize = 0; // u8 [rows][cols]
+let pkBand: usize = 0; // RGBA [bandRows][W]
+
+/** Set up a cell-peak job: W x H px, cols x rows cells, bands of bandRows rows. Returns the band's address. */
+export function peaksInit(W: i32, H: i32, cols: i32, rows: i32, bandRows: i32): usize {
+  pkW = W; pkCols = cols;
+  pkXStart = alloc(<usize>(cols + 1) << 2);
+  pkYCell = alloc(<usize>H << 2);
+  pkOut = alloc(<usize>cols * <usize>rows);
+  pkBand = alloc(<usize>bandRows * <usize>W * 4);
+  return pkBand;
+}
+
+export function peaksXStart(): usize { return pkXStart; }
+export function peaksYCell(): usize { return pkYCell; }
+export function peaksOut(): usize { return pkOut; }
+
+/** Take the band's n rows, image rows y0 .. y0 + n - 1. */
+export function peaksRun(y0: i32, n: i32): void {
+  const W = <usize>pkW, cols = pkCols;
+  for (let t = 0; t < n; t++) {
+    const o = pkOut + <usize>load<i32>(pkYCell + (<usize>(y0 + t) << 2)) * <usize>cols;
+    const row = pkBand + <usize>t * W * 4;
+    for (let i = 0; i < cols; i++) {
+      const x1 = <usize>load<i32>(pkXStart + (<usize>(i + 1) << 2));
+      let x = <usize>load<i32>(pkXStart + (<usize>i << 2));
+      // Four pixels a step: R, G and B each into the low byte of a 32-bit lane.
+      let mv = i32x4.splat(0);
+      const z = i32x4.splat(0);
+      for (; x + 4 <= x1; x += 4) {
+        const v = v128.load(row + (x << 2));
+        const r = i8x16.shuffle(v, z, 0, 16, 16, 16, 4, 16, 16, 16, 8, 16, 16, 16, 12, 16, 16, 16);
+        const g = i8x16.shuffle(v, z, 1, 16, 16, 16, 5, 16, 16, 16, 9, 16, 16, 16, 13, 16, 16, 16);
+        const b = i8x16.shuffle(v, z, 2, 16, 16, 16, 6, 16, 16, 16, 10, 16, 16, 16, 14, 16, 16, 16);
+        const l = i32x4.shr_u(i32x4.add(i32x4.add(i32x4.mul(r, i32x4.splat(54)), i32x4.mul(g, i32x4.splat(183))), i32x4.add(i32x4.mul(b, i32x4.splat(19)), i32x4.splat(128))), 8);
+        mv = i32x4.max_u(mv, l);
+      }
+      let m: u32 = max(max(<u32>i32x4.extract_lane(mv, 0), <u32>i32x4.extract_lane(mv, 1)), max(<u32>i32x4.extract_lane(mv, 2), <u32>i32x4.extract_lane(mv, 3)));
+      for (; x < x1; x++) {
+        const p = row + (x << 2);
+        const l = (54 * <u32>load<u8>(p) + 183 * <u32>load<u8>(p, 1) + 19 * <u32>load<u8>(p, 2) + 128) >> 8;
+        m = max(m, l);
+      }
+      const k = o + <usize>i;
+      if (<u8>m > load<u8>(k)) store<u8>(k, <u8>m);
+    }
+  }
+}

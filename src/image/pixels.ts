@@ -94,6 +94,11 @@ export interface PixelExports {
   shadowsTyHi(): number;
   shadowsTyF(): number;
   shadowsRun(y0: number, n: number): void;
+  peaksInit(W: number, H: number, cols: number, rows: number, bandRows: number): number;
+  peaksXStart(): number;
+  peaksYCell(): number;
+  peaksOut(): number;
+  peaksRun(y0: number, n: number): void;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */

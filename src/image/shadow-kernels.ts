@@ -1,15 +1,36 @@
 /**
  * The deep-shadow kernel of the pixel module (assembly/pixels.ts, one instance per isolate:
- * pixels.ts): `smoothDeepShadowsWasm` is within a level of shadows.ts's `smoothDeepShadows` (its
- * blend is f32); test/image/shadows.test.ts checks it.
+ * pixels.ts): `cellPeaksWasm` gives shadows.ts's `cellPeaks` exactly, `smoothDeepShadowsWasm` is
+ * within a level of its `smoothDeepShadows` (its blend is f32); test/image/shadows.test.ts checks them.
  */
 import { taps } from "./denoise.ts";
 import { BAND_BYTES, instance, type KernelOptions } from "./pixels.ts";
-import { rowsWithWork, SHADOW_DEFAULTS, smoothDeepShadows, type ShadowLevels, type ShadowSettings, type ShadowTarget } from "./shadows.ts";
+import { cellOf, cellPeaks, rowsWithWork, SHADOW_DEFAULTS, smoothDeepShadows, type CellPeaks, type ShadowLevels, type ShadowSettings, type ShadowTarget } from "./shadows.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 /** Images below this many pixels take shadows.ts's JS blend. */
 export const SHADOWS_WASM_MIN_PIXELS = 16 * 1024;
+
+/** shadows.ts's `cellPeaks` in WASM: the same bytes. */
+export function cellPeaksWasm(img: RgbaImage, cols: number, rows: number, options: KernelOptions = {}): CellPeaks {
+  const { width: W, height: H, data } = img;
+  if (W * H < (options.minPixels ?? SHADOWS_WASM_MIN_PIXELS) || data.length !== W * H * 4) return cellPeaks(img, cols, rows);
+  const rowBytes = W * 4;
+  const bandRows = Math.max(1, Math.min(H, Math.floor((options.bandBytes ?? BAND_BYTES) / rowBytes)));
+  const e = instance();
+  const band = e.peaksInit(W, H, cols, rows, bandRows);
+  const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
+  const xStart = new Int32Array(buf, e.peaksXStart(), cols + 1);
+  for (let i = 0; i <= cols; i++) xStart[i] = Math.floor((i * W) / cols);
+  new Int32Array(buf, e.peaksYCell(), H).set(cellOf(H, rows));
+  const mem = new Uint8Array(buf, band, bandRows * rowBytes);
+  for (let y = 0; y < H; y += bandRows) {
+    const n = Math.min(H, y + bandRows) - y;
+    mem.set(data.subarray(y * rowBytes, (y + n) * rowBytes));
+    e.peaksRun(y, n);
+  }
+  return { cols, rows, peak: new Uint8Array(buf, e.peaksOut(), cols * rows).slice() };
+}
 
 /** shadows.ts's `smoothDeepShadows` with its blend in WASM. */
 export function smoothDeepShadowsWasm(

@@ -6,9 +6,10 @@
  * detail to keep (what the file holds there is quantisation and noise), so where the source's local
  * level is that low the output takes a wide low-pass of itself: shadows that look like shadows.
  *
- * Levels are read before the curves, on a copy reduced by `cell` (block means); each cell stands for
- * the highest level among its 3x3 neighbours, so a light, an edge or any detail above the threshold
- * keeps its surroundings as they are. The low-pass is the curved output reduced by the same cell and
+ * Levels are read before the curves: each cell of `cell` px has the highest luma of its pixels (a
+ * mosaic of 0-2 tiles peaks at 2 or 3, where a dim painting or a face at the same mean has pixels
+ * above the threshold and keeps them), and stands for the highest among its 3x3 neighbours, so a
+ * light, an edge or any detail above the threshold keeps its surroundings too. The low-pass is the curved output reduced by the same cell and
  * box-blurred `passes` times (about 3 cells either way). Each cell's weight is full under `from`
  * levels and none from `to` on (a smoothstep between), scaled by the denoise amount; low-pass and
  * weight are interpolated between cell centres.
@@ -17,7 +18,7 @@
  */
 import { taps } from "./denoise.ts";
 import type { LumaGrid } from "./gain.ts";
-import { luma709 } from "./luma.ts";
+import { lumaFixed } from "./luma.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 export interface ShadowSettings {
@@ -31,9 +32,9 @@ export interface ShadowSettings {
   passes: number;
 }
 
-export const SHADOW_DEFAULTS: ShadowSettings = { cell: 8, from: 1.5, to: 8, passes: 3 };
+export const SHADOW_DEFAULTS: ShadowSettings = { cell: 8, from: 2, to: 8, passes: 3 };
 
-/** Per-cell level of the source before the curves: the highest cell luma among each cell's 3x3 neighbours. */
+/** Per-cell level of the source before the curves: the highest pixel luma among each cell's 3x3 neighbours. */
 export interface ShadowLevels {
   cols: number;
   rows: number;
@@ -50,27 +51,52 @@ export function mayHaveDeepShadows(before: LumaGrid, s: ShadowSettings = SHADOW_
   return before.mean.some((m) => m < s.to / 2);
 }
 
-/** The size of the reduced copies for an image of `width` x `height`. */
+/** The size of the cell grid for an image of `width` x `height` (cells of about `s.cell` px). */
 export function shadowGrid(width: number, height: number, s: ShadowSettings = SHADOW_DEFAULTS): { cols: number; rows: number } {
   return { cols: Math.max(1, Math.round(width / s.cell)), rows: Math.max(1, Math.round(height / s.cell)) };
 }
 
-/**
- * Levels from `copy` (the source before the curves, reduced to `shadowGrid`); undefined when no cell
- * is under `s.to`, so nothing would change.
- */
-export function shadowLevels(copy: RgbaImage, s: ShadowSettings = SHADOW_DEFAULTS): ShadowLevels | undefined {
-  const { width: w, height: h, data } = copy;
-  // Luma per cell, its highest over each row's 3 neighbours, then over each column's 3.
-  const luma = new Float32Array(w * h);
-  for (let i = 0; i < w * h; i++) luma[i] = luma709(data[4 * i]!, data[4 * i + 1]!, data[4 * i + 2]!);
-  const across = new Float32Array(w * h);
+/** The cell each of `size` positions falls in, `cells` cells: cell i spans [floor(i * size / cells), floor((i + 1) * size / cells)). */
+export function cellOf(size: number, cells: number): Int32Array {
+  const of = new Int32Array(size);
+  for (let i = 0; i < cells; i++) of.fill(i, Math.floor((i * size) / cells), Math.floor(((i + 1) * size) / cells));
+  return of;
+}
+
+/** The highest luma (lumaFixed, 0..255) of each cell's pixels, cols x rows cells (shadowGrid). */
+export interface CellPeaks {
+  cols: number;
+  rows: number;
+  peak: Uint8Array;
+}
+
+// Twin on purpose: assembly/pixels.ts ports this (served path) with the same integers.
+export function cellPeaks(img: RgbaImage, cols: number, rows: number): CellPeaks {
+  const { width: W, height: H, data } = img;
+  const cx = cellOf(W, cols), cy = cellOf(H, rows);
+  const peak = new Uint8Array(cols * rows);
+  for (let y = 0, p = 0; y < H; y++) {
+    const o = cy[y]! * cols;
+    for (let x = 0; x < W; x++, p += 4) {
+      const l = lumaFixed(data[p]!, data[p + 1]!, data[p + 2]!);
+      const k = o + cx[x]!;
+      if (l > peak[k]!) peak[k] = l;
+    }
+  }
+  return { cols, rows, peak };
+}
+
+/** Levels from the source's cell peaks (before the curves); undefined when no cell is under `s.to`, so nothing would change. */
+export function shadowLevels(peaks: CellPeaks, s: ShadowSettings = SHADOW_DEFAULTS): ShadowLevels | undefined {
+  const { cols: w, rows: h, peak } = peaks;
+  // The highest over each row's 3 neighbours, then over each column's 3.
+  const across = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     const o = y * w;
     for (let x = 0; x < w; x++) {
-      let m = luma[o + x]!;
-      if (x > 0 && luma[o + x - 1]! > m) m = luma[o + x - 1]!;
-      if (x < w - 1 && luma[o + x + 1]! > m) m = luma[o + x + 1]!;
+      let m = peak[o + x]!;
+      if (x > 0 && peak[o + x - 1]! > m) m = peak[o + x - 1]!;
+      if (x < w - 1 && peak[o + x + 1]! > m) m = peak[o + x + 1]!;
       across[o + x] = m;
     }
   }

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { lumaGrid } from "../../src/image/gain.ts";
 import { areaDownscaleWasm, initPixels } from "../../src/image/pixels.ts";
-import { smoothDeepShadowsWasm } from "../../src/image/shadow-kernels.ts";
-import { mayHaveDeepShadows, SHADOW_DEFAULTS, shadowGrid, shadowLevels, smoothDeepShadows } from "../../src/image/shadows.ts";
+import { cellPeaksWasm, smoothDeepShadowsWasm } from "../../src/image/shadow-kernels.ts";
+import { cellPeaks, mayHaveDeepShadows, SHADOW_DEFAULTS, shadowGrid, shadowLevels, smoothDeepShadows } from "../../src/image/shadows.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 import { blockiness } from "../../scripts/lib/metrics.ts";
@@ -42,7 +42,7 @@ const lifted = (img: RgbaImage, gain: number): RgbaImage => ({ ...img, data: img
 /** Levels of `source`, the blend applied to `out` (its curved copy) by `run`. */
 function smooth(source: RgbaImage, out: RgbaImage, run: typeof smoothDeepShadows = smoothDeepShadows, amount = 1): RgbaImage {
   const g = shadowGrid(source.width, source.height);
-  const levels = shadowLevels(areaDownscaleWasm(source, g.cols, g.rows));
+  const levels = shadowLevels(cellPeaks(source, g.cols, g.rows));
   const result = copy(out);
   if (levels) run(result, levels, areaDownscaleWasm(out, g.cols, g.rows), amount);
   return result;
@@ -64,7 +64,7 @@ test("a lifted mosaic of dark tiles becomes a smooth shadow of the same brightne
 test("a source above the threshold, and amount 0, change nothing", () => {
   const bright = paint(96, 64, (x, y) => [20 + ((x * 7 + y * 3) % 40), 30, 25]);
   const g = shadowGrid(96, 64);
-  assert.equal(shadowLevels(areaDownscaleWasm(bright, g.cols, g.rows)), undefined, "no cell under the threshold: nothing to do");
+  assert.equal(shadowLevels(cellPeaks(bright, g.cols, g.rows)), undefined, "no cell under the threshold: nothing to do");
   const source = mosaic(96, 64, 2);
   const out = lifted(source, 20);
   assert.deepEqual(smooth(source, out, smoothDeepShadows, 0).data, out.data);
@@ -89,6 +89,40 @@ test("a light in the dark, and what is next to it, are kept; the shadow away fro
   // The light and the cells around it (the 3x3 guard: a cell either side) are untouched.
   assert.equal(changed(72, 52, 88, 68), 0, "the light and its neighbourhood keep every pixel");
   assert.ok(changed(0, 0, 40, 40) > 400, "the shadow far from it is smoothed");
+});
+
+test("a dim subject at the same low mean as the mosaic keeps its detail: its pixels peak above the threshold", () => {
+  // Left half: the mosaic; right half: a dim striped subject (0 and 10 levels, mean 3-5) on black.
+  const m = mosaic(160, 96, 4);
+  const source = makePixels(160, 96, (x, y) => {
+    if (x >= 80) return x % 6 < 2 && y > 8 && y < 88 ? [10, 10, 10, 255] : [1, 1, 1, 255];
+    const p = 4 * (y * 160 + x);
+    return [m.data[p]!, m.data[p + 1]!, m.data[p + 2]!, 255];
+  });
+  const out = lifted(source, 20);
+  const smoothed = smooth(source, out);
+  let left = 0, right = 0;
+  for (let y = 16; y < 80; y++) {
+    for (let x = 0; x < 160; x++) {
+      const p = 4 * (y * 160 + x);
+      if (smoothed.data[p] === out.data[p]) continue;
+      if (x < 56) left++;
+      else if (x >= 96) right++;
+    }
+  }
+  assert.equal(right, 0, "the subject's stripes are kept pixel for pixel");
+  assert.ok(left > 1000, `the mosaic is smoothed (${left} pixels changed)`);
+});
+
+test("the WASM cell peaks are the JS's, on every size", () => {
+  const rand = mulberry32(9);
+  for (const [w, h, cols, rows] of [[129, 97, 16, 12], [300, 200, 38, 25], [64, 256, 8, 32], [17, 9, 2, 1]] as const) {
+    const img = paint(w, h, () => [Math.floor(rand() * 256), Math.floor(rand() * 256), Math.floor(rand() * 256)]);
+    const js = cellPeaks(img, cols, rows);
+    for (const bandBytes of [w * 4, 32 * 1024]) {
+      assert.deepEqual(cellPeaksWasm(img, cols, rows, { minPixels: 0, bandBytes }), js, `${w}x${h} in ${cols}x${rows} cells`);
+    }
+  }
 });
 
 test("the WASM blend is within a level of the JS, band by band, on every size", () => {

@@ -4,13 +4,14 @@
  * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
  * The chroma pass (image/chroma.ts) applies to lossily coded colour only, at the amount asked for
  * ("auto": 1; the quantisation that makes its blotches also hides them from a noise measurement).
- * For those sources it also reads the deep shadows' levels (image/shadows.ts) on a copy reduced to
- * their cells, before the curves move them.
+ * For those sources it also reads the deep shadows' levels (image/shadows.ts: each cell's brightest
+ * pixel), before the curves move them.
  */
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 import { lumaGrid } from "../../image/gain.ts";
 import { denoiseAmount } from "../../image/noise.ts";
-import { areaDownscaleWasm, measureNoiseWasm } from "../../image/pixels.ts";
+import { measureNoiseWasm } from "../../image/pixels.ts";
+import { cellPeaksWasm } from "../../image/shadow-kernels.ts";
 import { mayHaveDeepShadows, shadowGrid, shadowLevels, type ShadowLevels } from "../../image/shadows.ts";
 import { curving, type Step } from "../context.ts";
 
@@ -28,7 +29,7 @@ export const measureGain: Step = {
     let shadows: ShadowLevels | undefined;
     if (chroma > 0 && mayHaveDeepShadows(before)) {
       const grid = shadowGrid(ctx.image.width, ctx.image.height);
-      shadows = shadowLevels(areaDownscaleWasm(ctx.image, grid.cols, grid.rows));
+      shadows = shadowLevels(cellPeaksWasm(ctx.image, grid.cols, grid.rows));
     }
     ctx.denoise = { amount, chroma, cell, before, ...(shadows ? { shadows } : {}) };
   },
