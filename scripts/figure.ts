@@ -73,7 +73,9 @@ for (const path of positionals) {
   const format = sniffFormat(bytes) ?? fail(`${path} is not a PNG or JPEG`);
   let input = await decode(bytes, format);
   if (darken) input = darkenImage(input, darken[0], darken[1]);
-  const src = await encode(input, "png");
+  // The file as uploaded, so the served path sees its coding (a JPEG's colour and shadow passes); a
+  // darkened photo is new pixels, losslessly.
+  const src = darken ? await encode(input, "png") : bytes;
   const res = await engine.enhance(src, { fit: "scale-down", format: "png", quality: 90, strength: "auto", mode: "fast", orient: true, limits: CLI_LIMITS });
   const others = await Promise.all((values.compare ?? []).map((dir) => compared(dir, path)));
   rows.push([input, ...others, await decode(res.bytes, "png")].map(crop));
