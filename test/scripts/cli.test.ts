@@ -103,3 +103,29 @@ test("screenshot: the output must be .jpg or .png, and one input is required", a
   await assert.rejects(tsx("scripts/screenshot.ts", [join(low, "a.png"), "--out", join(dir, "shot.gif")]), /--out must end in \.jpg or \.png/);
   await assert.rejects(tsx("scripts/screenshot.ts", ["--out", join(dir, "shot.png")]), /give one INPUT/);
 });
+
+test("phone-night: --clean writes noise-free night shots at --exposure, the same twice; a bad --exposure is a usage error", async () => {
+  const photos = join(dir, "flat");
+  mkdirSync(photos);
+  // A flat grey photo: without noise its night shot is one flat colour (the JPEG keeps a flat block exactly).
+  writeFileSync(join(photos, "grey.png"), await encode({ width: 48, height: 32, data: new Uint8Array(48 * 32 * 4).fill(160) }, "png"));
+  const shots: Uint8Array[] = [];
+  for (const out of ["pn1", "pn2"]) {
+    await tsx("scripts/phone-night.ts", ["--photos", photos, "--out", join(dir, out), "--clean", "--exposure", "0.05"]);
+    shots.push(new Uint8Array(readFileSync(join(dir, out, "low", "grey.jpg"))));
+  }
+  assert.deepEqual(shots[0], shots[1], "reproducible");
+  const shot = await decode(shots[0]!, "jpeg");
+  const greens = new Set<number>();
+  for (let p = 1; p < shot.data.length; p += 4) greens.add(shot.data[p]!);
+  assert.equal(greens.size, 1, `one level, no noise (${[...greens].join(", ")})`);
+  // 5% of 160/255 in linear light: about 0.016 linear, about 34 in sRGB.
+  assert.ok([...greens][0]! > 25 && [...greens][0]! < 45, `the level of a 5% exposure: ${[...greens][0]}`);
+  // Without --clean the same exposure is noisy.
+  await tsx("scripts/phone-night.ts", ["--photos", photos, "--out", join(dir, "pn3"), "--exposure", "0.05"]);
+  const noisy = await decode(new Uint8Array(readFileSync(join(dir, "pn3", "low", "grey.jpg"))), "jpeg");
+  const noisyGreens = new Set<number>();
+  for (let p = 1; p < noisy.data.length; p += 4) noisyGreens.add(noisy.data[p]!);
+  assert.ok(noisyGreens.size > 3, "sensor noise without --clean");
+  await assert.rejects(tsx("scripts/phone-night.ts", ["--photos", photos, "--out", join(dir, "pn4"), "--exposure", "5"]), /--exposure must be a number in 0\.001\.\.1, got "5"/);
+});
