@@ -11,9 +11,10 @@ import { lumaGrid, type LumaGrid } from "../../src/image/gain.ts";
 import { measureNoise } from "../../src/image/noise.ts";
 import type { RgbaImage } from "../../src/shared/image.ts";
 import {
-  applyCurvesWasm, AREA_WASM_MIN_PIXELS, areaDownscaleWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm,
-  NOISE_WASM_MIN_PIXELS, pixelsMemory, type FilterOptions,
+  applyCurvesWasm, CURVES_WASM_MIN_PIXELS, denoiseWasm, initPixels, measureNoiseWasm, NOISE_WASM_MIN_PIXELS, pixelsMemory,
+  type FilterOptions,
 } from "../../src/image/pixels.ts";
+import { AREA_WASM_MIN_PIXELS, areaDownscaleWasm } from "../../src/image/area-kernel.ts";
 import { areaDownscale, estimationDims } from "../../src/image/resize.ts";
 import { mulberry32 } from "../../src/shared/rng.ts";
 

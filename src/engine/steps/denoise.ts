@@ -8,7 +8,8 @@
 import { DENOISE_DEFAULTS } from "../../image/denoise.ts";
 
 import { lumaGrid } from "../../image/gain.ts";
-import { applyCurvesWasm, areaDownscaleWasm, denoiseWasm } from "../../image/pixels.ts";
+import { areaDownscaleWasm } from "../../image/area-kernel.ts";
+import { applyCurvesWasm, denoiseWasm } from "../../image/pixels.ts";
 import { smoothDeepShadowsWasm } from "../../image/shadow-kernels.ts";
 import { smoothChromaWasm } from "../../image/colour-kernels.ts";
 import { curving, type Step } from "../context.ts";

@@ -2,7 +2,7 @@
  * The image the curves are estimated on: in fast mode a copy of the model's estimation size
  * (Zero-DCE++: the curve maps survive downscaling), in full mode the output image itself.
  */
-import { areaDownscaleWasm } from "../../image/pixels.ts";
+import { areaDownscaleWasm } from "../../image/area-kernel.ts";
 import { ESTIMATION_FILTER, estimationDims, resizeImage } from "../../image/resize.ts";
 import type { RgbaImage } from "../../shared/image.ts";
 import type { Step } from "../context.ts";

@@ -4,7 +4,7 @@
  */
 import { sourceRect } from "../../image/orient.ts";
 import { cropImage, OUTPUT_FILTER, resizeImage } from "../../image/resize.ts";
-import { areaDownscaleWasm } from "../../image/pixels.ts";
+import { areaDownscaleWasm } from "../../image/area-kernel.ts";
 import type { Step } from "../context.ts";
 
 /** `r` scaled by sx, sy onto a smaller image: whole pixels that cover it, at least one. */
