@@ -1,15 +1,15 @@
 /**
- * The one owner of the image codecs: PNG, JPEG, WebP and AVIF decoding/encoding with jSquash (Squoosh's
- * WASM codecs, single-thread builds). The WASM arrives as precompiled `WebAssembly.Module`s (workerd
- * refuses to compile bytes at run time; Node compiles them once).
+ * The one owner of the image codecs: PNG, WebP and AVIF with jSquash (Squoosh's WASM codecs,
+ * single-thread builds; PNG through png-codec.ts's glue), JPEG with libjpeg-turbo (jpeg-turbo.ts),
+ * HEIC with libheif (heif.ts), GIF with omggif. The WASM arrives as precompiled `WebAssembly.Module`s
+ * (workerd refuses to compile bytes at run time; Node compiles them once).
  *
- * Every decode and encode runs in a fresh instance of its codec, dropped when the job is done: WASM
- * memories grow and never shrink, so a long-lived instance would keep the largest heap it ever
- * needed (tens of MB after one large photo) for the isolate's lifetime, while instantiating a
- * compiled module costs a few milliseconds. A fresh instance also means a decoder that trapped
- * on a hostile file never serves another request. The JPEG and WebP decoders hand their pixels
- * over without a copy: the decoded image is a view into the dropped instance's memory (input + RGBA,
- * little else), which then lives exactly as long as the image.
+ * WASM memories grow and never shrink, so an instance that served one large photo would keep tens of
+ * MB for the isolate's lifetime: a job runs in the instance the last job of its kind left only when
+ * that stayed small (instance-pool.ts: at most 16 MB each, 32 MB in all, none kept through a large
+ * request), else in a fresh one, dropped when the job is done. An instance that threw (a trap on a
+ * hostile file) is never reused. The JPEG and WebP decoders hand their pixels over without a copy: the
+ * decoded image is a view into the instance's memory, which is not lent again until the request ends.
  */
 import webpDecFactory from "@jsquash/webp/codec/dec/webp_dec.js";
 import webpEncFactory from "@jsquash/webp/codec/enc/webp_enc_simd.js";
@@ -27,6 +27,7 @@ import { InstancePool, poolClock, recyclePools } from "./instance-pool.ts";
 import { decodeHeif, type LibHeifFactory } from "./heif.ts";
 import libheifFactory from "libheif-js/libheif-wasm/libheif.js";
 import { checkGifLzw } from "./gif-lzw.ts";
+import { checkPng, decodePng, encodePng } from "./png-codec.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
@@ -71,7 +72,7 @@ export function initCodecs(m: CodecModules): Promise<void> {
       const { memory } = await emscriptenInstance(m[name], name);
       trackers[name].end(memory);
     }
-    trackers.png.end(pngInstance(m.png).exports.memory);
+    checkPng(m.png, trackers.png);
     // A 1x1 JPEG through the decoder and back through the encoder: the imports match the module.
     const since = poolClock();
     encodeJpeg(m.jpeg, decodeJpeg(m.jpeg, ONE_PIXEL_JPEG, 1), 85);
@@ -199,85 +200,6 @@ function decodeCopy(inst: EmscriptenInstance, bytes: Uint8Array, option: number)
   return { data: asBytes(img.data), width: img.width, height: img.height };
 }
 
-// ---- PNG: jSquash's wasm-bindgen build, driven by a minimal glue of our own ----
-// jSquash's glue keeps one instance per process (module-level state), which would keep its largest
-// heap forever; the few imports it needs are simple enough to provide per instance.
-
-interface PngExports {
-  memory: WebAssembly.Memory;
-  decode(ptr: number, len: number): number;
-  encode(retptr: number, ptr: number, len: number, width: number, height: number, bitDepth: number): void;
-  __wbindgen_malloc(size: number, align: number): number;
-  __wbindgen_add_to_stack_pointer(delta: number): number;
-}
-
-interface PngInstance {
-  exports: PngExports;
-  /** Objects handed to the WASM side by index (wasm-bindgen's heap). */
-  objects: unknown[];
-}
-
-function pngInstance(compiled: WebAssembly.Module): PngInstance {
-  const objects: unknown[] = [];
-  let exports: PngExports | undefined;
-  const add = (o: unknown): number => objects.push(o) - 1;
-  const bytes = (ptr: number, len: number): Uint8Array => new Uint8Array(exports!.memory.buffer, ptr >>> 0, len >>> 0);
-  // Import names carry a hash per build; match them by prefix.
-  const byPrefix: Record<string, (...a: number[]) => unknown> = {
-    __wbindgen_memory: () => add(exports!.memory),
-    __wbg_buffer_: (o) => add((objects[o] as WebAssembly.Memory).buffer),
-    __wbg_newwithbyteoffsetandlength_: (buf, off, len) => add(new Uint16Array(objects[buf] as ArrayBuffer, off! >>> 0, len! >>> 0)),
-    __wbindgen_object_drop_ref: (o) => void (objects[o] = undefined),
-    // The decoded RGBA, copied out: the PNG decoder's heap is about 4x the image (input, raw
-    // scanlines, conversions), so keeping a view would keep all of it.
-    __wbg_newwithownedu8clampedarrayandsh_: (ptr, len, w, h) =>
-      add({ data: new Uint8ClampedArray(exports!.memory.buffer, ptr! >>> 0, len! >>> 0).slice(), width: w! >>> 0, height: h! >>> 0 }),
-    __wbindgen_throw: (ptr, len) => {
-      throw new Error(new TextDecoder().decode(bytes(ptr!, len!)));
-    },
-  };
-  const wbg: Record<string, (...a: number[]) => unknown> = {};
-  for (const imp of WebAssembly.Module.imports(compiled)) {
-    const prefix = Object.keys(byPrefix).find((p) => imp.name.startsWith(p));
-    if (imp.module !== "wbg" || prefix === undefined) throw new Error(`png codec: unexpected import ${imp.module}.${imp.name}`);
-    wbg[imp.name] = byPrefix[prefix]!;
-  }
-  exports = new WebAssembly.Instance(compiled, { wbg }).exports as unknown as PngExports;
-  trackers.png.start(exports.memory);
-  return { exports, objects };
-}
-
-function passBytes(e: PngExports, data: Uint8Array): number {
-  const ptr = e.__wbindgen_malloc(data.length, 1) >>> 0;
-  new Uint8Array(e.memory.buffer).set(data, ptr);
-  return ptr;
-}
-
-function decodePng(compiled: WebAssembly.Module, data: Uint8Array): { data: Uint8Array; width: number; height: number } {
-  const { exports: e, objects } = pngInstance(compiled);
-  let img: { data: Uint8ClampedArray; width: number; height: number } | undefined;
-  try {
-    img = objects[e.decode(passBytes(e, data), data.length)] as typeof img;
-  } finally {
-    trackers.png.end(e.memory);
-  }
-  if (!img || !(img.data instanceof Uint8ClampedArray)) throw new Error("the PNG decoder returned nothing");
-  return { data: asBytes(img.data), width: img.width, height: img.height };
-}
-
-function encodePng(compiled: WebAssembly.Module, img: RgbaImage): Uint8Array<ArrayBuffer> {
-  const { exports: e } = pngInstance(compiled);
-  try {
-    const retptr = e.__wbindgen_add_to_stack_pointer(-16);
-    const ptr = passBytes(e, img.data);
-    e.encode(retptr, ptr, img.data.length, img.width, img.height, 8);
-    const ret = new Int32Array(e.memory.buffer, retptr, 2);
-    return new Uint8Array(e.memory.buffer, ret[0]! >>> 0, ret[1]! >>> 0).slice();
-  } finally {
-    trackers.png.end(e.memory);
-  }
-}
-
 /**
  * Decode to 8-bit RGBA. PNGs of every colour type and bit depth come out as RGBA8 (grey expanded,
  * 16-bit reduced to 8 by the decoder); WebP (lossy, lossless, alpha) as RGBA8; AVIF at 8 bits (10/12-bit
@@ -290,7 +212,7 @@ export async function decode(bytes: Uint8Array, format: InputFormat, shrink: Shr
   if (format === "gif") return decodeGif(bytes);
   const m = await ready();
   let img: { data: Uint8Array; width: number; height: number };
-  if (format === "png") img = decodePng(m.png, bytes);
+  if (format === "png") img = decodePng(m.png, bytes, trackers.png);
   else if (format === "jpeg") img = decodeJpeg(m.jpeg, bytes, shrink, trackers.jpegDec);
   else if (format === "heic") img = decodeHeif(libheifFactory as LibHeifFactory, m.heif, bytes, shrink, trackers.heifDec);
   else if (format === "webp") img = decodeZeroCopy(await emscriptenJob(m.webpDec, "webpDec"), bytes);
@@ -360,7 +282,7 @@ async function runEncoder(m: CodecModules, name: "webpEnc" | "avifEnc", img: Rgb
 export async function encode(img: RgbaImage, format: ImageFormat, opts: EncodeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const m = await ready();
   if (img.data.length !== img.width * img.height * 4) throw new Error(`image data must be ${img.width}x${img.height}x4 bytes`);
-  if (format === "png") return encodePng(m.png, img);
+  if (format === "png") return encodePng(m.png, img, trackers.png);
   const quality = opts.quality ?? DEFAULT_QUALITY[format];
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new Error(`${format} quality must be 1-100, got ${quality}`);
   if (format === "webp") return runEncoder(m, "webpEnc", img, { ...webpDefaults, ...FAST_WEBP, quality });
