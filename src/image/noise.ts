@@ -14,12 +14,24 @@ export const NOISE_CELL = 32;
  */
 export const AUTO_FULL_NOISE = 1.5;
 
-/** Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from the noise. */
-export function denoiseAmount(option: number | "auto" | undefined, noise: number): number {
+/**
+ * `denoise: "auto"` on a lossily coded source never goes under this amount. The codec quantised away
+ * the pixel-level differences the measurement reads (a phone night JPEG measures 0.01-0.18 of the full
+ * amount), while what it kept, lifted, is noise all the same: its blocks' quantisation and the
+ * sensor noise in their means. On the phone-night set 0.35 scored best without costing the same
+ * photos taken without noise (docs/quality.md).
+ */
+export const LOSSY_MIN_AMOUNT = 0.35;
+
+/**
+ * Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from
+ * the noise, at least LOSSY_MIN_AMOUNT for a `lossy` source.
+ */
+export function denoiseAmount(option: number | "auto" | undefined, noise: number, lossy = false): number {
   if (typeof option === "number") return option;
   // Too small to measure: assume the level "auto" was calibrated on.
   const n = Number.isFinite(noise) ? noise : AUTO_FULL_NOISE;
-  return Math.min(1, n / AUTO_FULL_NOISE);
+  return Math.max(Math.min(1, n / AUTO_FULL_NOISE), lossy ? LOSSY_MIN_AMOUNT : 0);
 }
 
 /** `measureNoise` looks at every k-th cell row and column, k as large as keeps at least this many cells. */

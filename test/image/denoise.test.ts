@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cellEps, denoise, DENOISE_DEFAULTS } from "../../src/image/denoise.ts";
 import { lumaGrid, type Gain, type LumaGrid } from "../../src/image/gain.ts";
-import { AUTO_FULL_NOISE, denoiseAmount, measureNoise, NOISE_MIN_CELLS } from "../../src/image/noise.ts";
+import { AUTO_FULL_NOISE, denoiseAmount, LOSSY_MIN_AMOUNT, measureNoise, NOISE_MIN_CELLS } from "../../src/image/noise.ts";
 import { createNodeEngine } from "../../scripts/lib/node-engine.ts";
 import { decode, encode } from "../../src/image/codecs.ts";
 import { HttpError } from "../../src/shared/errors.ts";
@@ -242,6 +242,11 @@ test("measureNoise: grey Gaussian noise of std 2 reads about 2, a clean gradient
   // auto: more smoothing for the noisy input, and at most 1.
   assert.ok(denoiseAmount("auto", measured) === Math.min(1, measured / AUTO_FULL_NOISE));
   assert.ok(denoiseAmount("auto", measureNoise(clean)) < 0.2);
+  // A lossy source's auto amount has a floor (its codec hid the noise from the measurement); a
+  // noisier reading, and an explicit amount, are taken as they are.
+  assert.equal(denoiseAmount("auto", measureNoise(clean), true), LOSSY_MIN_AMOUNT);
+  assert.equal(denoiseAmount("auto", measured, true), Math.min(1, measured / AUTO_FULL_NOISE));
+  assert.equal(denoiseAmount(0.1, measured, true), 0.1);
 });
 
 test("measureNoise samples large images evenly: the same reading as every cell, at a fraction of the work", () => {

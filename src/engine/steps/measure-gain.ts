@@ -1,7 +1,8 @@
 /**
  * Before the curves: how noisy the input is (measured at full size, sampled) and so how much
- * to smooth, and the luma grid the gain will be read against. Cells of about DENOISE_DEFAULTS.cell
- * output pixels, measured on the estimation copy: gain is regional, and the copy is a few thousand pixels.
+ * to smooth (for a lossy source at least noise.ts's LOSSY_MIN_AMOUNT), and the luma grid the gain
+ * will be read against. Cells of about DENOISE_DEFAULTS.cell output pixels, measured on the
+ * estimation copy: gain is regional, and the copy is a few thousand pixels.
  * The chroma pass (image/chroma.ts) applies to lossily coded colour only, at the amount asked for
  * ("auto": 1; the quantisation that makes its blotches also hides them from a noise measurement).
  * For those sources it also reads the deep shadows' levels (image/shadows.ts: each cell's brightest
@@ -20,7 +21,7 @@ export const measureGain: Step = {
   stage: "denoise",
   when: (ctx) => curving(ctx) && ctx.opts.denoise !== 0,
   run(ctx) {
-    const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image));
+    const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image), ctx.header.lossyColour === true);
     const chroma = ctx.header.lossyColour ? (typeof ctx.opts.denoise === "number" ? ctx.opts.denoise : 1) : 0;
     if (amount <= 0 && chroma <= 0) return;
     const estimate = ctx.estimate!;
