@@ -15,6 +15,7 @@ export const CODEC_WASM = {
   png: require.resolve("@jsquash/png/codec/pkg/squoosh_png_bg.wasm"),
   jpeg: fileURLToPath(new URL("../../src/image/jpeg-turbo.wasm", import.meta.url)),
   webpDec: require.resolve("@jsquash/webp/codec/dec/webp_dec.wasm"),
+  webpScaled: fileURLToPath(new URL("../../src/image/webp-dec.wasm", import.meta.url)),
   webpEnc: require.resolve("@jsquash/webp/codec/enc/webp_enc_simd.wasm"),
   avifDec: require.resolve("@jsquash/avif/codec/dec/avif_dec.wasm"),
   avifEnc: require.resolve("@jsquash/avif/codec/enc/avif_enc.wasm"),

@@ -16,6 +16,7 @@ import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import modelBytes from "../../model/lowlight.onnx";
 import pixelsWasm from "../image/pixels.wasm";
 import jpegWasm from "../image/jpeg-turbo.wasm";
+import webpScaledWasm from "../image/webp-dec.wasm";
 import heifWasm from "libheif-js/libheif-wasm/libheif.wasm";
 import { createEngine, type Engine } from "./engine.ts";
 
@@ -27,7 +28,7 @@ let engine: Promise<Engine> | undefined;
 /** The isolate's engine (memoised; a failed start is retried on the next call). */
 export function getEngine(): Promise<Engine> {
   engine ??= createEngine({
-    codecs: { png: pngWasm, jpeg: jpegWasm, webpDec: webpDecWasm, webpEnc: webpEncWasm, avifDec: avifDecWasm, avifEnc: avifEncWasm, resize: resizeWasm, heif: heifWasm },
+    codecs: { png: pngWasm, jpeg: jpegWasm, webpDec: webpDecWasm, webpScaled: webpScaledWasm, webpEnc: webpEncWasm, avifDec: avifDecWasm, avifEnc: avifEncWasm, resize: resizeWasm, heif: heifWasm },
     ortWasm,
     model: new Uint8Array(modelBytes),
     pixels: pixelsWasm,

@@ -1,6 +1,7 @@
 /**
  * The one owner of the image codecs: PNG, WebP and AVIF with jSquash (Squoosh's WASM codecs,
- * single-thread builds; PNG through png-codec.ts's glue), JPEG with libjpeg-turbo (jpeg-turbo.ts),
+ * single-thread builds; PNG through png-codec.ts's glue; WebP thumbnails with libwebp's own build,
+ * webp-dec.ts), JPEG with libjpeg-turbo (jpeg-turbo.ts),
  * HEIC with libheif (heif.ts), GIF with omggif. The WASM arrives as precompiled `WebAssembly.Module`s
  * (workerd refuses to compile bytes at run time; Node compiles them once).
  *
@@ -28,11 +29,13 @@ import { decodeHeif, type LibHeifFactory } from "./heif.ts";
 import libheifFactory from "libheif-js/libheif-wasm/libheif.js";
 import { checkGifLzw } from "./gif-lzw.ts";
 import { checkPng, decodePng, encodePng } from "./png-codec.ts";
+import { decodeWebpScaled } from "./webp-dec.ts";
 
 export interface CodecModules {
   png: WebAssembly.Module; // @jsquash/png/codec/pkg/squoosh_png_bg.wasm
   jpeg: WebAssembly.Module; // src/image/jpeg-turbo.wasm (libjpeg-turbo, built by scripts/wasm/jpeg-turbo/build.sh)
   webpDec: WebAssembly.Module; // @jsquash/webp/codec/dec/webp_dec.wasm
+  webpScaled: WebAssembly.Module; // src/image/webp-dec.wasm (libwebp, built by scripts/wasm/webp/build.sh): thumbnails
   webpEnc: WebAssembly.Module; // @jsquash/webp/codec/enc/webp_enc_simd.wasm
   avifDec: WebAssembly.Module; // @jsquash/avif/codec/dec/avif_dec.wasm
   avifEnc: WebAssembly.Module; // @jsquash/avif/codec/enc/avif_enc.wasm (single-thread)
@@ -203,8 +206,8 @@ function decodeCopy(inst: EmscriptenInstance, bytes: Uint8Array, option: number)
 /**
  * Decode to 8-bit RGBA. PNGs of every colour type and bit depth come out as RGBA8 (grey expanded,
  * 16-bit reduced to 8 by the decoder); WebP (lossy, lossless, alpha) as RGBA8; AVIF at 8 bits (10/12-bit
- * sources reduced by libavif); JPEG (libjpeg-turbo, jpeg-turbo.ts) at 1/`shrink` of its size
- * (default 1: full size; other formats ignore it). JPEG orientation is NOT applied here (see
+ * sources reduced by libavif); JPEG (libjpeg-turbo, jpeg-turbo.ts), HEIC (heif.ts) and WebP (libwebp's
+ * own build, webp-dec.ts) at 1/`shrink` of their size (default 1: full size; PNG, AVIF and GIF ignore it). JPEG orientation is NOT applied here (see
  * orient.ts). Animated files are refused by the header reader before they get here. Throws whatever
  * the decoder throws on corrupt data; the pipeline maps that to 422.
  */
@@ -215,6 +218,7 @@ export async function decode(bytes: Uint8Array, format: InputFormat, shrink: Shr
   if (format === "png") img = decodePng(m.png, bytes, trackers.png);
   else if (format === "jpeg") img = decodeJpeg(m.jpeg, bytes, shrink, trackers.jpegDec);
   else if (format === "heic") img = decodeHeif(libheifFactory as LibHeifFactory, m.heif, bytes, shrink, trackers.heifDec);
+  else if (format === "webp" && shrink > 1) img = decodeWebpScaled(m.webpScaled, bytes, shrink, trackers.webpDec);
   else if (format === "webp") img = decodeZeroCopy(await emscriptenJob(m.webpDec, "webpDec"), bytes);
   else img = decodeCopy(await emscriptenJob(m.avifDec, "avifDec"), bytes, 8);
   if (img.data.length !== img.width * img.height * 4) throw new Error("decoder returned a malformed image");

@@ -88,6 +88,9 @@ export const admit: Step = {
     ctx.target = target;
     if (header.format === "jpeg") ctx.shrink = admitShrinking(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels, JPEG_SCALES);
     if (header.format === "heic") ctx.shrink = admitShrinking(ctx, limits.maxHeicDecodePixels ?? limits.maxSourcePixels, heicScales(header));
+    // A WebP within its source limit decodes at the scale the output needs (webp-dec.ts), for speed:
+    // its limit stays the source's, as a lossless WebP's decoder holds the full-size image whatever the scale.
+    if (header.format === "webp") ctx.shrink = webpShrink(ctx);
     const decoded = ctx.shrink ? scaledSize(header.width, header.height, ctx.shrink) : header;
     makeRoomFor(Math.max(decoded.width * decoded.height, ctx.target.width * ctx.target.height));
 
@@ -132,6 +135,14 @@ function heicScales(header: ImageHeader): Scales {
     factors: ([2, 4, 8] as const).filter((n) => tile.tileWidth % n === 0 && tile.tileHeight % n === 0),
     factor: (w, h, ow, oh) => heifShrinkFactor(w, h, ow, oh, tile),
   };
+}
+
+/** The scale a WebP decodes at for this output: the smallest 1/n that still covers it (no limit of its own). */
+function webpShrink(ctx: Context): ShrinkFactor {
+  const { orientation, header, target } = ctx;
+  const crop = sourceRect(target.crop, orientation, header.width, header.height);
+  const swap = orientation >= 5 && orientation <= 8;
+  return swap ? shrinkFactor(crop.width, crop.height, target.height, target.width) : shrinkFactor(crop.width, crop.height, target.width, target.height);
 }
 
 /**
