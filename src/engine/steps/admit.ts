@@ -91,7 +91,8 @@ export const admit: Step = {
     // A WebP within its source limit decodes at the scale the output needs (webp-dec.ts), for speed:
     // its limit stays the source's, as a lossless WebP's decoder holds the full-size image whatever the scale.
     if (header.format === "webp") ctx.shrink = webpShrink(ctx);
-    const decoded = ctx.shrink ? scaledSize(header.width, header.height, ctx.shrink) : header;
+    // (A WebP counts whole: a lossless one's decoder holds the full-size image at any scale.)
+    const decoded = ctx.shrink && header.format !== "webp" ? scaledSize(header.width, header.height, ctx.shrink) : header;
     makeRoomFor(Math.max(decoded.width * decoded.height, ctx.target.width * ctx.target.height));
 
     const maxAvif = limits.maxAvifPixels ?? limits.maxOutputPixels;
