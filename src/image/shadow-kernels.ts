@@ -5,7 +5,7 @@
  */
 import { taps } from "./denoise.ts";
 import { BAND_BYTES, instance, type KernelOptions } from "./pixels.ts";
-import { cellOf, cellPeaks, rowsWithWork, SHADOW_DEFAULTS, smoothDeepShadows, type CellPeaks, type ShadowLevels, type ShadowSettings, type ShadowTarget } from "./shadows.ts";
+import { cellOf, cellPeaks, cellStarts, rowsWithWork, SHADOW_DEFAULTS, smoothDeepShadows, type CellPeaks, type ShadowLevels, type ShadowSettings, type ShadowTarget } from "./shadows.ts";
 import type { RgbaImage } from "../shared/image.ts";
 
 /** Images below this many pixels take shadows.ts's JS blend. */
@@ -20,8 +20,7 @@ export function cellPeaksWasm(img: RgbaImage, cols: number, rows: number, option
   const e = instance();
   const band = e.peaksInit(W, H, cols, rows, bandRows);
   const buf = e.memory.buffer; // the memory has all it needs now: no view below goes stale
-  const xStart = new Int32Array(buf, e.peaksXStart(), cols + 1);
-  for (let i = 0; i <= cols; i++) xStart[i] = Math.floor((i * W) / cols);
+  new Int32Array(buf, e.peaksXStart(), cols + 1).set(cellStarts(W, cols));
   new Int32Array(buf, e.peaksYCell(), H).set(cellOf(H, rows));
   const mem = new Uint8Array(buf, band, bandRows * rowBytes);
   for (let y = 0; y < H; y += bandRows) {

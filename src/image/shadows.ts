@@ -56,10 +56,18 @@ export function shadowGrid(width: number, height: number, s: ShadowSettings = SH
   return { cols: Math.max(1, Math.round(width / s.cell)), rows: Math.max(1, Math.round(height / s.cell)) };
 }
 
-/** The cell each of `size` positions falls in, `cells` cells: cell i spans [floor(i * size / cells), floor((i + 1) * size / cells)). */
+/** Where each of `cells` cells over `size` positions starts, then `size`: cell i spans [floor(i * size / cells), floor((i + 1) * size / cells)). */
+export function cellStarts(size: number, cells: number): Int32Array {
+  const starts = new Int32Array(cells + 1);
+  for (let i = 0; i <= cells; i++) starts[i] = Math.floor((i * size) / cells);
+  return starts;
+}
+
+/** The cell each of `size` positions falls in (the cells of `cellStarts`). */
 export function cellOf(size: number, cells: number): Int32Array {
+  const starts = cellStarts(size, cells);
   const of = new Int32Array(size);
-  for (let i = 0; i < cells; i++) of.fill(i, Math.floor((i * size) / cells), Math.floor(((i + 1) * size) / cells));
+  for (let i = 0; i < cells; i++) of.fill(i, starts[i], starts[i + 1]);
   return of;
 }
 

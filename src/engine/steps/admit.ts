@@ -88,10 +88,10 @@ export const admit: Step = {
     ctx.target = target;
     if (header.format === "jpeg") ctx.shrink = admitShrinking(ctx, limits.maxJpegDecodePixels ?? limits.maxSourcePixels, JPEG_SCALES);
     if (header.format === "heic") ctx.shrink = admitShrinking(ctx, limits.maxHeicDecodePixels ?? limits.maxSourcePixels, heicScales(header));
-    // A WebP within its source limit decodes at the scale the output needs (webp-dec.ts), for speed:
-    // its limit stays the source's, as a lossless WebP's decoder holds the full-size image whatever the scale.
-    if (header.format === "webp") ctx.shrink = webpShrink(ctx);
-    // (A WebP counts whole: a lossless one's decoder holds the full-size image at any scale.)
+    // A WebP within its source limit decodes at the scale the output needs (webp-dec.ts), for speed.
+    // Its limit, and the room made for it, stay its full size: a lossless WebP's decoder holds the
+    // full-size image at any scale.
+    if (header.format === "webp") ctx.shrink = coveringScale(ctx, ctx.target, shrinkFactor).n;
     const decoded = ctx.shrink && header.format !== "webp" ? scaledSize(header.width, header.height, ctx.shrink) : header;
     makeRoomFor(Math.max(decoded.width * decoded.height, ctx.target.width * ctx.target.height));
 
@@ -138,12 +138,17 @@ function heicScales(header: ImageHeader): Scales {
   };
 }
 
-/** The scale a WebP decodes at for this output: the smallest 1/n that still covers it (no limit of its own). */
-function webpShrink(ctx: Context): ShrinkFactor {
-  const { orientation, header, target } = ctx;
-  const crop = sourceRect(target.crop, orientation, header.width, header.height);
+/**
+ * The scale `factor` picks for `target`: the smallest that still covers the part of the source it
+ * comes from (in the stored orientation); what the whole source decodes into at that scale.
+ */
+function coveringScale(ctx: Context, target: FitResult, factor: Scales["factor"]): { n: ShrinkFactor; pixels: number; crop: { width: number; height: number } } {
+  const { orientation, header } = ctx;
   const swap = orientation >= 5 && orientation <= 8;
-  return swap ? shrinkFactor(crop.width, crop.height, target.height, target.width) : shrinkFactor(crop.width, crop.height, target.width, target.height);
+  const crop = sourceRect(target.crop, orientation, header.width, header.height);
+  const n = swap ? factor(crop.width, crop.height, target.height, target.width) : factor(crop.width, crop.height, target.width, target.height);
+  const d = scaledSize(header.width, header.height, n);
+  return { n, pixels: d.width * d.height, crop };
 }
 
 /**
@@ -155,12 +160,7 @@ function webpShrink(ctx: Context): ShrinkFactor {
 function admitShrinking(ctx: Context, limit: number, scales: Scales): ShrinkFactor {
   const { orientation, header, opts } = ctx;
   const swap = orientation >= 5 && orientation <= 8;
-  const scaleFor = (target: FitResult): { n: ShrinkFactor; pixels: number; crop: { width: number; height: number } } => {
-    const crop = sourceRect(target.crop, orientation, header.width, header.height);
-    const n = swap ? scales.factor(crop.width, crop.height, target.height, target.width) : scales.factor(crop.width, crop.height, target.width, target.height);
-    const d = scaledSize(header.width, header.height, n);
-    return { n, pixels: d.width * d.height, crop };
-  };
+  const scaleFor = (target: FitResult) => coveringScale(ctx, target, scales.factor);
   const at = scaleFor(ctx.target);
   if (at.pixels <= limit) return at.n;
   const fits = scales.factors.find((m) => {
