@@ -13,20 +13,16 @@ sha256=254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c
 work="${TMPDIR:-/tmp}/lowlight-jpeg-turbo-build"
 out="$root/src/image/jpeg-turbo.wasm"
 
-command -v emcc >/dev/null || { echo "emcc not found: apt-get install emscripten node-acorn cmake" >&2; exit 1; }
-# Debian's emcc runs its JS tools with the system node and needs acorn from node-acorn.
-export NODE_PATH=/usr/share/nodejs
-
-mkdir -p "$work"
-tarball="$work/libjpeg-turbo_${version}.orig.tar.gz"
-[ -f "$tarball" ] || curl -fsSL -o "$tarball" "$url"
-echo "$sha256  $tarball" | sha256sum -c - >/dev/null || { echo "checksum mismatch for $tarball" >&2; exit 1; }
-rm -rf "$work/src" "$work/build"
-mkdir -p "$work/src" "$work/build"
-tar -xzf "$tarball" -C "$work/src" --strip-components=1
+. "$here/../lib.sh"
+require_emcc "emscripten node-acorn cmake"
+fetch_source "$url" "$sha256" "$work"
+rm -rf "$work/build"
+mkdir -p "$work/build"
 
 cd "$work/build"
-emcmake cmake "$work/src" -DCMAKE_BUILD_TYPE=Release -DWITH_SIMD=0 -DENABLE_SHARED=0 -DENABLE_STATIC=1 \
+# BUILD: libjpeg-turbo stamps the day of the build into its version string; pinned (the day the
+# committed .wasm was first built) so that the same script gives the same bytes on any day.
+emcmake cmake "$work/src" -DBUILD=20261207 -DCMAKE_BUILD_TYPE=Release -DWITH_SIMD=0 -DENABLE_SHARED=0 -DENABLE_STATIC=1 \
   -DWITH_TURBOJPEG=0 -DWITH_JPEG8=0 -DWITH_ARITH_DEC=1 -DWITH_ARITH_ENC=0 -DREQUIRE_SIMD=0 >/dev/null
 # CMake's size_t probe fails under emcc (it reads 9): wasm32's size_t is 4 bytes.
 sed -i 's/#define SIZEOF_SIZE_T .*/#define SIZEOF_SIZE_T  4/' jconfigint.h
@@ -37,17 +33,4 @@ emcc -O3 -I"$work/src" -I"$work/build" "$here/decode.c" "$here/encode.c" "$work/
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -sFILESYSTEM=0 \
   -sEXPORTED_FUNCTIONS=_ll_decode,_ll_width,_ll_height,_ll_encode,_ll_encoded_size,_ll_malloc,_ll_free
 
-emcc_version="$(emcc --version | head -1)"
-wasm_sha256="$(sha256sum "$out" | cut -d' ' -f1)"
-cat > "$here/build.json" <<JSON
-{
-  "source": "$url",
-  "sourceSha256": "$sha256",
-  "libjpegTurbo": "$version",
-  "emcc": "$emcc_version",
-  "output": "src/image/jpeg-turbo.wasm",
-  "outputBytes": $(stat -c %s "$out"),
-  "outputSha256": "$wasm_sha256"
-}
-JSON
-echo "built $out ($(stat -c %s "$out") bytes, sha256 $wasm_sha256)"
+record_build "$here" "$out" "$root" "$url" "$sha256" libjpegTurbo "$version"

@@ -13,17 +13,9 @@ sha256=7d6fab70cf844bf6769077bd5d7a74893f8ffd4dfb42861745750c63c2a5c92c
 work="${TMPDIR:-/tmp}/lowlight-webp-build"
 out="$root/src/image/webp-dec.wasm"
 
-command -v emcc >/dev/null || { echo "emcc not found: apt-get install emscripten node-acorn" >&2; exit 1; }
-# Debian's emcc runs its JS tools with the system node and needs acorn from node-acorn.
-export NODE_PATH=/usr/share/nodejs
-
-mkdir -p "$work"
-tarball="$work/libwebp_${version}.orig.tar.gz"
-[ -f "$tarball" ] || curl -fsSL -o "$tarball" "$url"
-echo "$sha256  $tarball" | sha256sum -c - >/dev/null || { echo "checksum mismatch for $tarball" >&2; exit 1; }
-rm -rf "$work/src"
-mkdir -p "$work/src"
-tar -xzf "$tarball" -C "$work/src" --strip-components=1
+. "$here/../lib.sh"
+require_emcc "emscripten node-acorn"
+fetch_source "$url" "$sha256" "$work"
 src="$work/src"
 
 # The decoder and what it uses (dsp, utils, sharpyuv for the shared colour code); one thread, WASM SIMD.
@@ -32,17 +24,4 @@ emcc -O3 -msimd128 -I"$src" "$here/decode.c" "$src"/src/dec/*.c "$src"/src/dsp/*
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -sFILESYSTEM=0 \
   -sEXPORTED_FUNCTIONS=_ll_decode,_ll_status,_ll_width,_ll_height,_ll_malloc,_ll_free 2>/dev/null
 
-emcc_version="$(emcc --version | head -1)"
-wasm_sha256="$(sha256sum "$out" | cut -d' ' -f1)"
-cat > "$here/build.json" <<JSON
-{
-  "source": "$url",
-  "sourceSha256": "$sha256",
-  "libwebp": "$version",
-  "emcc": "$emcc_version",
-  "output": "src/image/webp-dec.wasm",
-  "outputBytes": $(stat -c %s "$out"),
-  "outputSha256": "$wasm_sha256"
-}
-JSON
-echo "built $out ($(stat -c %s "$out") bytes, sha256 $wasm_sha256)"
+record_build "$here" "$out" "$root" "$url" "$sha256" libwebp "$version"
