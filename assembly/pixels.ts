@@ -1495,3 +1495,315 @@ export function peaksRun(y0: i32, n: i32): void {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Strong denoiser: sliding 8x8 DCT shrinkage, hard threshold then Wiener (port of dctDenoise,
+// src/image/dct-denoise.ts; the same algorithm in f32, four coefficients per vector)
+// ---------------------------------------------------------------------------------------------
+//
+// Layout per band of R rows: three opponent planes and a pilot (R x W f32); row-transformed
+// segments of a plane and of the pilot, and the accumulator (R x nx x 8 f32: segment i of row r at
+// (r * nx + i) * 8); the accumulated weights (R x nx). A patch's 8 row segments are 8 rows of two
+// vectors (coefficients l 0-3 and 4-7), so its column transforms run on four columns at a time.
+
+const DCT_MARGIN = 14;
+const DCT_C1: f32 = 0.9238795325112867;
+const DCT_C3: f32 = 0.3826834323650898;
+const DCT_HS: f32 = 0.35355339059327373; // cos(pi/4) / 2
+let dW: i32 = 0, dH: i32 = 0, dNx: i32 = 0, dRows: i32 = 0, dCols: i32 = 0, dK: f32 = 0;
+let dXs: usize = 0, dXLo: usize = 0, dXHi: usize = 0, dXF: usize = 0, dYLo: usize = 0, dYHi: usize = 0, dYF: usize = 0;
+let dEps: usize = 0, dEpsRow: usize = 0, dSigma: usize = 0, dOdd: usize = 0;
+let dBand: usize = 0, dPlanes: usize = 0, dPilot: usize = 0, dHs: usize = 0, dHp: usize = 0, dAcc: usize = 0, dWt: usize = 0;
+let dSum: usize = 0, dWsum: usize = 0, dBlk: usize = 0, dPblk: usize = 0, dWin: usize = 0;
+
+/**
+ * Set up a strong-denoise job: image W x H (each at least 8), bands of up to `rows` rows (output
+ * rows plus both margins), eps grid cols x rows of cells stepX x stepY pixels (to dctEps()),
+ * threshold multiple K. Returns the band's RGBA rows' address.
+ */
+export function dctInit(W: i32, H: i32, rows: i32, cols: i32, gridRows: i32, stepX: f64, stepY: f64, K: f64): usize {
+  dW = W; dH = H; dRows = rows; dCols = cols; dK = <f32>K;
+  let nx = 0;
+  for (let x = 0; x + 8 <= W; x += 2) nx++;
+  const flush = ((W - 8) & 1) != 0;
+  if (flush) nx++;
+  dNx = nx;
+  dXs = alloc(<usize>nx << 2);
+  for (let i = 0; i < nx; i++) store<i32>(dXs + (<usize>i << 2), flush && i == nx - 1 ? W - 8 : 2 * i);
+  // Taps at every pixel; a patch reads those of its centre.
+  dXLo = alloc(<usize>W << 2); dXHi = alloc(<usize>W << 2); dXF = alloc(<usize>W << 2);
+  dYLo = alloc(<usize>H << 2); dYHi = alloc(<usize>H << 2); dYF = alloc(<usize>H << 2);
+  epsTaps(W, cols, stepX, dXLo, dXHi, dXF);
+  epsTaps(H, gridRows, stepY, dYLo, dYHi, dYF);
+  dEps = alloc(<usize>(cols * gridRows) << 2);
+  dEpsRow = alloc(<usize>cols << 2);
+  dSigma = alloc(<usize>nx << 2);
+  dOdd = alloc(64);
+  // The Kaiser window (beta 2) of dct-denoise.ts's WINDOW, from the same series.
+  dWin = alloc(32);
+  let i0b: f64 = 1, t: f64 = 1;
+  for (let k = 1; k < 20; k++) { t *= (2 / <f64>(2 * k)) ** 2; i0b += t; }
+  for (let n = 0; n < 8; n++) {
+    const x: f64 = 2 * Math.sqrt(1 - ((<f64>(2 * n) / 7 - 1) ** 2));
+    let s: f64 = 1, u: f64 = 1;
+    for (let k = 1; k < 20; k++) { u *= (x / <f64>(2 * k)) ** 2; s += u; }
+    store<f32>(dWin + (<usize>n << 2), <f32>(s / i0b));
+  }
+  for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) {
+    const c: f64 = 0.5 * Math.cos((Math.PI * <f64>(2 * n + 1) * <f64>(2 * j + 1)) / 16);
+    store<f32>(dOdd + (<usize>(j * 4 + n) << 2), <f32>c);
+  }
+  const plane = <usize>rows * <usize>W << 2;
+  const seg = <usize>rows * <usize>nx << 5;
+  dBand = alloc(<usize>rows * <usize>W * 4);
+  dPlanes = alloc(3 * plane);
+  dPilot = alloc(plane);
+  dHs = alloc(seg); dHp = alloc(seg); dAcc = alloc(seg);
+  dWt = alloc(<usize>rows * <usize>nx << 2);
+  dSum = alloc(<usize>W << 2); dWsum = alloc(<usize>W << 2);
+  dBlk = alloc(256); dPblk = alloc(256);
+  return dBand;
+}
+
+export function dctEps(): usize { return dEps; }
+
+/** Scalar 8-point DCT of x[p + n * s] into y[q + k * t] (byte strides). */
+@inline function dct8s(p: usize, s: usize, q: usize, t: usize): void {
+  const x0 = load<f32>(p), x1 = load<f32>(p + s), x2 = load<f32>(p + 2 * s), x3 = load<f32>(p + 3 * s);
+  const x4 = load<f32>(p + 4 * s), x5 = load<f32>(p + 5 * s), x6 = load<f32>(p + 6 * s), x7 = load<f32>(p + 7 * s);
+  const e0 = x0 + x7, e1 = x1 + x6, e2 = x2 + x5, e3 = x3 + x4;
+  const o0 = x0 - x7, o1 = x1 - x6, o2 = x2 - x5, o3 = x3 - x4;
+  const ee0 = e0 + e3, ee1 = e1 + e2, eo0 = e0 - e3, eo1 = e1 - e2;
+  store<f32>(q, DCT_HS * (ee0 + ee1));
+  store<f32>(q + 4 * t, DCT_HS * (ee0 - ee1));
+  store<f32>(q + 2 * t, <f32>0.5 * (DCT_C1 * eo0 + DCT_C3 * eo1));
+  store<f32>(q + 6 * t, <f32>0.5 * (DCT_C3 * eo0 - DCT_C1 * eo1));
+  const m = dOdd;
+  for (let j: usize = 0; j < 4; j++) {
+    const r = m + (j << 4);
+    store<f32>(q + (2 * j + 1) * t, load<f32>(r) * o0 + load<f32>(r, 4) * o1 + load<f32>(r, 8) * o2 + load<f32>(r, 12) * o3);
+  }
+}
+
+/** Scalar inverse of dct8s, times the window, added to y[q + n * t]. */
+@inline function idct8sAdd(p: usize, s: usize, q: usize, t: usize): void {
+  const X0 = load<f32>(p), X1 = load<f32>(p + s), X2 = load<f32>(p + 2 * s), X3 = load<f32>(p + 3 * s);
+  const X4 = load<f32>(p + 4 * s), X5 = load<f32>(p + 5 * s), X6 = load<f32>(p + 6 * s), X7 = load<f32>(p + 7 * s);
+  const a = DCT_HS * (X0 + X4), b = DCT_HS * (X0 - X4);
+  const d0 = <f32>0.5 * (DCT_C1 * X2 + DCT_C3 * X6), d1 = <f32>0.5 * (DCT_C3 * X2 - DCT_C1 * X6);
+  const m = dOdd;
+  for (let n: usize = 0; n < 4; n++) {
+    const E = n == 0 ? a + d0 : n == 1 ? b + d1 : n == 2 ? b - d1 : a - d0;
+    const O = load<f32>(m + (n << 2)) * X1 + load<f32>(m + ((4 + n) << 2)) * X3 + load<f32>(m + ((8 + n) << 2)) * X5 + load<f32>(m + ((12 + n) << 2)) * X7;
+    const u = q + n * t, v = q + (7 - n) * t, k = load<f32>(dWin + (n << 2));
+    store<f32>(u, load<f32>(u) + k * (E + O));
+    store<f32>(v, load<f32>(v) + k * (E - O));
+  }
+}
+
+/** Column DCT of four columns: 8 vectors `s` bytes apart from p, into 8 vectors `t` bytes apart from q. */
+@inline function dct8v(p: usize, s: usize, q: usize, t: usize): void {
+  const x0 = v128.load(p), x1 = v128.load(p + s), x2 = v128.load(p + 2 * s), x3 = v128.load(p + 3 * s);
+  const x4 = v128.load(p + 4 * s), x5 = v128.load(p + 5 * s), x6 = v128.load(p + 6 * s), x7 = v128.load(p + 7 * s);
+  const e0 = f32x4.add(x0, x7), e1 = f32x4.add(x1, x6), e2 = f32x4.add(x2, x5), e3 = f32x4.add(x3, x4);
+  const o0 = f32x4.sub(x0, x7), o1 = f32x4.sub(x1, x6), o2 = f32x4.sub(x2, x5), o3 = f32x4.sub(x3, x4);
+  const ee0 = f32x4.add(e0, e3), ee1 = f32x4.add(e1, e2), eo0 = f32x4.sub(e0, e3), eo1 = f32x4.sub(e1, e2);
+  const hs = f32x4.splat(DCT_HS);
+  const c1 = f32x4.splat(DCT_C1 * <f32>0.5), c3 = f32x4.splat(DCT_C3 * <f32>0.5);
+  v128.store(q, f32x4.mul(hs, f32x4.add(ee0, ee1)));
+  v128.store(q + 4 * t, f32x4.mul(hs, f32x4.sub(ee0, ee1)));
+  v128.store(q + 2 * t, f32x4.add(f32x4.mul(c1, eo0), f32x4.mul(c3, eo1)));
+  v128.store(q + 6 * t, f32x4.sub(f32x4.mul(c3, eo0), f32x4.mul(c1, eo1)));
+  const m = dOdd;
+  for (let j: usize = 0; j < 4; j++) {
+    const r = m + (j << 4);
+    const y = f32x4.add(
+      f32x4.add(f32x4.mul(v128.load32_splat(r), o0), f32x4.mul(v128.load32_splat(r + 4), o1)),
+      f32x4.add(f32x4.mul(v128.load32_splat(r + 8), o2), f32x4.mul(v128.load32_splat(r + 12), o3)));
+    v128.store(q + (2 * j + 1) * t, y);
+  }
+}
+
+/** Inverse column DCT of four columns (8 vectors t bytes apart from p), times w and the window, added at q (s apart). */
+@inline function idct8vAdd(p: usize, t: usize, q: usize, s: usize, w: f32): void {
+  const X0 = v128.load(p), X1 = v128.load(p + t), X2 = v128.load(p + 2 * t), X3 = v128.load(p + 3 * t);
+  const X4 = v128.load(p + 4 * t), X5 = v128.load(p + 5 * t), X6 = v128.load(p + 6 * t), X7 = v128.load(p + 7 * t);
+  const hs = f32x4.splat(DCT_HS);
+  const c1 = f32x4.splat(DCT_C1 * <f32>0.5), c3 = f32x4.splat(DCT_C3 * <f32>0.5);
+  const a = f32x4.mul(hs, f32x4.add(X0, X4)), b = f32x4.mul(hs, f32x4.sub(X0, X4));
+  const d0 = f32x4.add(f32x4.mul(c1, X2), f32x4.mul(c3, X6)), d1 = f32x4.sub(f32x4.mul(c3, X2), f32x4.mul(c1, X6));
+  const m = dOdd;
+  for (let n: usize = 0; n < 4; n++) {
+    const E = n == 0 ? f32x4.add(a, d0) : n == 1 ? f32x4.add(b, d1) : n == 2 ? f32x4.sub(b, d1) : f32x4.sub(a, d0);
+    const O = f32x4.add(
+      f32x4.add(f32x4.mul(v128.load32_splat(m + (n << 2)), X1), f32x4.mul(v128.load32_splat(m + ((4 + n) << 2)), X3)),
+      f32x4.add(f32x4.mul(v128.load32_splat(m + ((8 + n) << 2)), X5), f32x4.mul(v128.load32_splat(m + ((12 + n) << 2)), X7)));
+    const u = q + n * s, v = q + (7 - n) * s;
+    const wk = f32x4.splat(w * load<f32>(dWin + (n << 2))); // the window is symmetric: row 7 - n's too
+    v128.store(u, f32x4.add(v128.load(u), f32x4.mul(wk, f32x4.add(E, O))));
+    v128.store(v, f32x4.add(v128.load(v), f32x4.mul(wk, f32x4.sub(E, O))));
+  }
+}
+
+/** sigma of each patch whose rows start at y0, at its centre. */
+function dctSigmas(y0: i32): void {
+  const yc = <usize>(y0 + 4) << 2;
+  const cols = dCols;
+  const j0 = <usize>load<i32>(dYLo + yc) * <usize>cols, j1 = <usize>load<i32>(dYHi + yc) * <usize>cols, fy = load<f32>(dYF + yc);
+  for (let i = 0; i < cols; i++) {
+    const a = load<f32>(dEps + ((j0 + <usize>i) << 2)), b = load<f32>(dEps + ((j1 + <usize>i) << 2));
+    store<f32>(dEpsRow + (<usize>i << 2), a + (b - a) * fy);
+  }
+  for (let i = 0; i < dNx; i++) {
+    const xc = <usize>(load<i32>(dXs + (<usize>i << 2)) + 4) << 2;
+    const lo = load<f32>(dEpsRow + (<usize>load<i32>(dXLo + xc) << 2));
+    const e = lo + (load<f32>(dEpsRow + (<usize>load<i32>(dXHi + xc) << 2)) - lo) * load<f32>(dXF + xc);
+    store<f32>(dSigma + (<usize>i << 2), e > 0 ? Mathf.sqrt(e) : 0);
+  }
+}
+
+/** Row transform of band rows [a, b) of the plane at p into the segments at h. */
+function dctRows(p: usize, a: i32, b: i32, h: usize): void {
+  const W = <usize>dW, nx = <usize>dNx;
+  for (let r = <usize>a; r < <usize>b; r++) {
+    const row = p + (r * W << 2);
+    const out = h + (r * nx << 5);
+    for (let i: usize = 0; i < nx; i++) dct8s(row + (<usize>load<i32>(dXs + (i << 2)) << 2), 4, out + (i << 5), 4);
+  }
+}
+
+/** Band rows [a, b): inverse row transform of the accumulator over the summed weights, into the plane at p. */
+function dctRowsInverse(a: i32, b: i32, p: usize): void {
+  const W = <usize>dW, nx = <usize>dNx;
+  for (let r = <usize>a; r < <usize>b; r++) {
+    memory.fill(dSum, 0, W << 2);
+    memory.fill(dWsum, 0, W << 2);
+    const acc = dAcc + (r * nx << 5);
+    for (let i: usize = 0; i < nx; i++) {
+      const x = <usize>load<i32>(dXs + (i << 2));
+      idct8sAdd(acc + (i << 5), 4, dSum + (x << 2), 4);
+      const w = f32x4.splat(load<f32>(dWt + ((r * nx + i) << 2)));
+      const q = dWsum + (x << 2);
+      v128.store(q, f32x4.add(v128.load(q), f32x4.mul(w, v128.load(dWin))));
+      v128.store(q + 16, f32x4.add(v128.load(q + 16), f32x4.mul(w, v128.load(dWin + 16))));
+    }
+    const out = p + (r * W << 2);
+    for (let x: usize = 0; x < W; x++) store<f32>(out + (x << 2), load<f32>(dSum + (x << 2)) / load<f32>(dWsum + (x << 2)));
+  }
+}
+
+/** One pass over the patches whose origins y0 satisfy lo <= y0 < hi (band rows from r0): pilot 0 = hard threshold, 1 = Wiener. */
+function dctPass(r0: i32, lo: i32, hi: i32, wiener: bool): void {
+  const nx = <usize>dNx, H = dH;
+  const stride = nx << 5;
+  memory.fill(dAcc, 0, <usize>dRows * stride);
+  memory.fill(dWt, 0, <usize>dRows * nx << 2);
+  const K = dK;
+  for (let y0 = lo; y0 < hi; y0++) {
+    // Origins: even rows, and the last row flush with the edge.
+    if ((y0 & 1) != 0 && y0 != H - 8) continue;
+    if (y0 + 8 > H) break;
+    dctSigmas(y0);
+    const rb = <usize>(y0 - r0);
+    for (let i: usize = 0; i < nx; i++) {
+      const s = load<f32>(dSigma + (i << 2));
+      const base = (rb * nx + i) << 5;
+      let w: f32;
+      if (s <= 0) {
+        // Unchanged patch: its inverse column transform is its row transform.
+        w = <f32>1 / <f32>64;
+        for (let v: usize = 0; v < 8; v++) {
+          const q = dAcc + base + v * stride, h = dHs + base + v * stride;
+          const wv = f32x4.splat(w * load<f32>(dWin + (v << 2)));
+          v128.store(q, f32x4.add(v128.load(q), f32x4.mul(wv, v128.load(h))));
+          v128.store(q + 16, f32x4.add(v128.load(q + 16), f32x4.mul(wv, v128.load(h + 16))));
+        }
+      } else {
+        dct8v(dHs + base, stride, dBlk, 32);
+        dct8v(dHs + base + 16, stride, dBlk + 16, 32);
+        const dc = load<f32>(dBlk);
+        if (!wiener) {
+          const T = f32x4.splat(K * s);
+          let kept: i32 = 0;
+          for (let k: usize = 0; k < 16; k++) {
+            const q = dBlk + (k << 4);
+            const v = v128.load(q);
+            const keep = f32x4.ge(f32x4.abs(v), T);
+            v128.store(q, v128.and(v, keep));
+            kept += <i32>popcnt(i32x4.bitmask(keep));
+          }
+          if (Mathf.abs(dc) < K * s) kept++;
+          store<f32>(dBlk, dc);
+          w = <f32>1 / <f32>kept;
+        } else {
+          dct8v(dHp + base, stride, dPblk, 32);
+          dct8v(dHp + base + 16, stride, dPblk + 16, 32);
+          const s2 = f32x4.splat(s * s);
+          let e = f32x4.splat(0);
+          for (let k: usize = 0; k < 16; k++) {
+            const p = v128.load(dPblk + (k << 4));
+            const p2 = f32x4.mul(p, p);
+            const g = f32x4.div(p2, f32x4.add(p2, s2));
+            const q = dBlk + (k << 4);
+            v128.store(q, f32x4.mul(v128.load(q), g));
+            e = f32x4.add(e, f32x4.mul(g, g));
+          }
+          const p0 = load<f32>(dPblk), p02 = p0 * p0;
+          const g0 = p02 / (p02 + s * s);
+          store<f32>(dBlk, dc);
+          w = <f32>1 / (f32x4.extract_lane(e, 0) + f32x4.extract_lane(e, 1) + f32x4.extract_lane(e, 2) + f32x4.extract_lane(e, 3) - g0 * g0 + 1);
+        }
+        idct8vAdd(dBlk, 32, dAcc + base, stride, w);
+        idct8vAdd(dBlk + 16, 32, dAcc + base + 16, stride, w);
+      }
+      for (let v: usize = 0; v < 8; v++) {
+        const q = dWt + (((rb + v) * nx + i) << 2);
+        store<f32>(q, load<f32>(q) + w * load<f32>(dWin + (v << 2)));
+      }
+    }
+  }
+}
+
+/**
+ * Denoise output rows [ya, yb) from the band's RGBA rows [r0, r1) (row r0 first, in dctInit's
+ * buffer); the output rows are written over their own source rows in the buffer.
+ */
+export function dctRun(ya: i32, yb: i32, r0: i32, r1: i32): void {
+  const W = <usize>dW, R = r1 - r0;
+  const plane = <usize>dRows * W << 2;
+  const i3: f32 = <f32>(1 / Math.sqrt(3)), i2: f32 = <f32>Math.SQRT1_2, i6: f32 = <f32>(1 / Math.sqrt(6));
+  const n = <usize>R * W;
+  for (let k: usize = 0; k < n; k++) {
+    const p = dBand + (k << 2);
+    const r = <f32>load<u8>(p), g = <f32>load<u8>(p, 1), b = <f32>load<u8>(p, 2);
+    store<f32>(dPlanes + (k << 2), (r + g + b) * i3);
+    store<f32>(dPlanes + plane + (k << 2), (r - b) * i2);
+    store<f32>(dPlanes + 2 * plane + (k << 2), (r - g - g + b) * i6);
+  }
+  const p0 = max(r0, ya - 7), p1 = min(r1, yb + 7);
+  for (let c: usize = 0; c < 3; c++) {
+    const pl = dPlanes + c * plane;
+    dctRows(pl, 0, R, dHs);
+    dctPass(r0, r0, r1 - 7, false);
+    dctRowsInverse(p0 - r0, p1 - r0, dPilot);
+    dctRows(dPilot, p0 - r0, p1 - r0, dHp);
+    dctPass(r0, max(r0, ya - 7), yb, true);
+    dctRowsInverse(ya - r0, yb - r0, pl);
+  }
+  for (let y = ya; y < yb; y++) {
+    for (let x: usize = 0; x < W; x++) {
+      const k = <usize>(y - r0) * W + x;
+      const Y = load<f32>(dPlanes + (k << 2)) * i3;
+      const a = load<f32>(dPlanes + plane + (k << 2)) * i2;
+      const b = load<f32>(dPlanes + 2 * plane + (k << 2)) * i6;
+      const p = dBand + (k << 2);
+      store<u8>(p, dctByte(Y + a + b));
+      store<u8>(p, dctByte(Y - b - b), 1);
+      store<u8>(p, dctByte(Y - a + b), 2);
+    }
+  }
+}
+
+@inline function dctByte(v: f32): u8 {
+  return v <= 0 ? 0 : v >= 255 ? 255 : <u8>(<i32>(v + <f32>0.5));
+}

@@ -26,8 +26,9 @@ Options:
   --strength S|auto      0..1 scales the curves, 0 = no enhancement, 1..2 goes past them towards the
                          strongest brightening curve, capped at a content brightness of 0.7;
                          auto (default) adapts to darkness
-  --denoise D|auto       0..1 smooths the noise the curves lift where they brightened, 0 = off;
-                         auto (default) = the calibrated level
+  --denoise D|auto|strong 0..1 smooths the noise the curves lift where they brightened, 0 = off;
+                         auto (default) = the calibrated level, strong = auto's level with the
+                         DCT denoiser (cleaner, several times the cost)
   --format F             jpeg, png, webp or avif (default: the input's if JPEG/PNG, else PNG with
                          alpha or JPEG)
   --quality Q            quality 1-100 for jpeg, webp, avif (default: the format's own, as the Worker)

@@ -16,6 +16,7 @@ import { fitSize, resizeImage } from "../src/image/resize.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
 import { contentMask } from "../src/image/auto-strength.ts";
 import { MAX_STRENGTH } from "../src/image/curves.ts";
+import type { DenoiseOption } from "../src/image/noise.ts";
 import type { RgbaImage } from "../src/shared/image.ts";
 
 const HELP = `Usage: npm run eval -- --low DIR --high DIR [options]
@@ -36,7 +37,7 @@ Options:
                          repeatable
   --mode fast|full       how curves are estimated (default: fast)
   --strength S|auto      curve strength 0..1 or auto (default: auto, as served)
-  --denoise D|auto       noise smoothing after the curves, 0..1 or auto (default: auto, as served)
+  --denoise D|auto|strong noise smoothing after the curves, 0..1, auto or strong (default: auto, as served)
   --auto-max-mean X      strength=auto brightens to at most this content mean, 1 = off (default: the
                          served AUTO_MAX_MEAN); for scoring configurations
   --auto-min-mean X      strength=auto lifts content the model's curves leave darker than this, 0 = off
@@ -319,7 +320,7 @@ async function main(): Promise<void> {
 }
 
 /** Writes each model run whose file lives in `dir` into that model card's quality table. */
-function recordInCard(dir: string, set: string, runs: RunResult[], how: { mode: string; strength: number | "auto"; denoise: number | "auto" }): void {
+function recordInCard(dir: string, set: string, runs: RunResult[], how: { mode: string; strength: number | "auto"; denoise: DenoiseOption }): void {
   const card = readCard(dir);
   if (!card) fail(`--card ${dir}: no ${CARD_JSON} there`);
   const command = ["npm run eval --", ...process.argv.slice(2).map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a))].join(" ");

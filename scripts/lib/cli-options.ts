@@ -1,6 +1,7 @@
 /** Option values shared by the enhance and eval CLIs. */
 import type { PipelineLimits } from "../../src/engine/options.ts";
 import { MAX_STRENGTH } from "../../src/image/curves.ts";
+import type { DenoiseOption } from "../../src/image/noise.ts";
 
 /**
  * Local runs have no edge memory limit. mode=full is capped at 4 MP: at full resolution DCE-Net keeps
@@ -16,11 +17,11 @@ export function parseStrength(v: string, fail: (m: string) => never): number | "
   return s;
 }
 
-/** --denoise: "auto" or a number in 0..1 (0 = off); calls `fail` otherwise. */
-export function parseDenoise(v: string, fail: (m: string) => never): number | "auto" {
-  if (v === "auto") return "auto";
+/** --denoise: "auto", "strong" or a number in 0..1 (0 = off); calls `fail` otherwise. */
+export function parseDenoise(v: string, fail: (m: string) => never): DenoiseOption {
+  if (v === "auto" || v === "strong") return v;
   const s = Number(v);
-  if (v.trim() === "" || !Number.isFinite(s) || s < 0 || s > 1) fail(`--denoise must be a number in 0..1 or auto, got "${v}"`);
+  if (v.trim() === "" || !Number.isFinite(s) || s < 0 || s > 1) fail(`--denoise must be a number in 0..1, auto or strong, got "${v}"`);
   return s;
 }
 

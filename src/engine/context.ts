@@ -46,7 +46,8 @@ export interface Context {
    * Set when the lifted noise is to be smoothed: how much, the luma grid before the curves, and for
    * lossy sources with deep shadows, their levels (image/shadows.ts).
    */
-  denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid; shadows?: ShadowLevels };
+  /** What the denoise step will do: `strong` picks the DCT denoiser, `lossy` its noise scale. */
+  denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid; strong: boolean; lossy: boolean; shadows?: ShadowLevels };
   /** The encoded result. */
   output?: Uint8Array<ArrayBuffer>;
 }

@@ -1,4 +1,5 @@
 /** What a caller asks of the pipeline and what it gets back (the Worker, the CLIs and the tests). */
+import type { DenoiseOption } from "../image/noise.ts";
 import type { Fit, ImageFormat, RgbaImage } from "../shared/image.ts";
 
 export interface PipelineLimits {
@@ -46,9 +47,10 @@ export interface PipelineOptions {
   strength: number | "auto";
   /**
    * Smoothing of the noise the curves lift (image/denoise.ts): 0 = off, 0..1 = assumed noise level,
-   * "auto" (default) = from the measured noise. Regions that were not brightened are never touched.
+   * "auto" (default) = from the measured noise, "strong" = as auto with the DCT denoiser
+   * (image/dct-denoise.ts: cleaner, several times the cost). Regions not brightened are never touched.
    */
-  denoise?: number | "auto";
+  denoise?: DenoiseOption;
   /** strength=auto's ceiling on the content's brightness (default AUTO_MAX_MEAN); 1 turns the cap off. */
   autoMaxMean?: number;
   /** strength=auto's floor (default AUTO_MIN_MEAN), reached by going past the model's curves... */

@@ -13,6 +13,7 @@ import { HttpError } from "../shared/errors.ts";
 import type { Fit, ImageFormat } from "../shared/image.ts";
 import { DEFAULT_QUALITY } from "../image/encoder-settings.ts";
 import { MAX_STRENGTH } from "../image/curves.ts";
+import type { DenoiseOption } from "../image/noise.ts";
 
 export type RequestedFormat = ImageFormat | "auto";
 
@@ -27,8 +28,8 @@ export interface EnhanceParams {
   /** Quality 1-100 for jpeg, webp and avif (ignored for PNG); undefined = the format's default. */
   quality?: number;
   strength: number | "auto";
-  /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto (see src/image/denoise.ts). */
-  denoise: number | "auto";
+  /** Smoothing of the noise the curves lift: 0 = off, 0..1, auto, strong (see src/image/denoise.ts, dct-denoise.ts). */
+  denoise: DenoiseOption;
   mode: "fast" | "full";
   orient: boolean;
   /** GET only: on a failure to fetch or enhance the source, redirect to it instead of an error. */
@@ -83,7 +84,6 @@ const hundredths = (min: number, max: number) =>
 /** "auto" or hundredths from 0 to `max`, spelled as `pattern`. */
 const hundredthsOrAuto = (pattern: RegExp, max: number) =>
   z.preprocess(numberIf(pattern), z.union([z.literal("auto"), hundredths(0, max)])).default("auto");
-const unitOrAuto = () => hundredthsOrAuto(UNIT_2, 1);
 /** strength: past 1 the curves go on towards the strongest brightening one (src/image/curves.ts). */
 const strengthOrAuto = () => hundredthsOrAuto(STRENGTH_2, MAX_STRENGTH);
 
@@ -112,9 +112,9 @@ const SHARED = {
   ),
   denoise: param(
     "denoise",
-    unitOrAuto(),
-    "auto or a number from 0 to 1 with at most 2 decimals",
-    "Smoothing of the noise that brightening lifts: 0 = off; auto follows the lift.",
+    z.preprocess(numberIf(UNIT_2), z.union([z.literal("auto"), z.literal("strong"), hundredths(0, 1)])).default("auto"),
+    "auto, strong or a number from 0 to 1 with at most 2 decimals",
+    "Smoothing of the noise that brightening lifts: 0 = off; auto follows the lift; strong follows it with a DCT denoiser that removes more noise and JPEG blocking, at several times the cost (docs/api.md).",
   ),
   mode: param("mode", z.enum(MODES).default(PARAM_DEFAULTS.mode), `one of: ${MODES.join(", ")}`, "fast estimates the curves on a small copy (Zero-DCE++); full runs the model at output size (small outputs only)."),
   orient: param(

@@ -24,14 +24,26 @@ export const AUTO_FULL_NOISE = 1.5;
 export const LOSSY_MIN_AMOUNT = 0.35;
 
 /**
- * Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from
- * the noise, at least LOSSY_MIN_AMOUNT for a `lossy` source.
+ * `denoise: "strong"` (the DCT denoiser, dct-denoise.ts) on a lossily coded source never goes under
+ * this amount: it separates a block's quantisation from its content where the guided filter
+ * could only blur both, so it is given the full amount (docs/quality.md).
  */
-export function denoiseAmount(option: number | "auto" | undefined, noise: number, lossy = false): number {
+export const STRONG_LOSSY_MIN_AMOUNT = 1;
+
+/** The `denoise` option: 0..1 (0 = off), "auto", or "strong" (as auto, with the DCT denoiser). */
+export type DenoiseOption = number | "auto" | "strong";
+
+/**
+ * Amount for `option` given the input's measured noise: a number as given; "auto" (or absent) from
+ * the noise, at least LOSSY_MIN_AMOUNT for a `lossy` source; "strong" the same, at least
+ * STRONG_LOSSY_MIN_AMOUNT for a lossy source.
+ */
+export function denoiseAmount(option: DenoiseOption | undefined, noise: number, lossy = false): number {
   if (typeof option === "number") return option;
   // Too small to measure: assume the level "auto" was calibrated on.
   const n = Number.isFinite(noise) ? noise : AUTO_FULL_NOISE;
-  return Math.max(Math.min(1, n / AUTO_FULL_NOISE), lossy ? LOSSY_MIN_AMOUNT : 0);
+  const floor = !lossy ? 0 : option === "strong" ? STRONG_LOSSY_MIN_AMOUNT : LOSSY_MIN_AMOUNT;
+  return Math.max(Math.min(1, n / AUTO_FULL_NOISE), floor);
 }
 
 /** `measureNoise` looks at every k-th cell row and column, k as large as keeps at least this many cells. */

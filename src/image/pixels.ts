@@ -99,6 +99,9 @@ export interface PixelExports {
   peaksYCell(): number;
   peaksOut(): number;
   peaksRun(y0: number, n: number): void;
+  dctInit(W: number, H: number, rows: number, cols: number, gridRows: number, stepX: number, stepY: number, K: number): number;
+  dctEps(): number;
+  dctRun(ya: number, yb: number, r0: number, r1: number): void;
 }
 
 /** Bytes of image rows a job moves through its instance at a time (smaller was no slower). */

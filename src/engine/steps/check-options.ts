@@ -9,8 +9,8 @@ export const checkOptions: Step = {
     if (typeof opts.strength === "number" && !(opts.strength >= 0 && opts.strength <= MAX_STRENGTH)) {
       throw new HttpError(400, "bad_parameter", `strength must be between 0 and ${MAX_STRENGTH} or "auto", got ${opts.strength}`);
     }
-    if (typeof opts.denoise === "number" && !(opts.denoise >= 0 && opts.denoise <= 1)) {
-      throw new HttpError(400, "bad_parameter", `denoise must be between 0 and 1 or "auto", got ${opts.denoise}`);
+    if (opts.denoise !== undefined && opts.denoise !== "auto" && opts.denoise !== "strong" && !(typeof opts.denoise === "number" && opts.denoise >= 0 && opts.denoise <= 1)) {
+      throw new HttpError(400, "bad_parameter", `denoise must be between 0 and 1, "auto" or "strong", got ${String(opts.denoise)}`);
     }
     if (opts.quality !== undefined && (!Number.isInteger(opts.quality) || opts.quality < 1 || opts.quality > 100)) {
       throw new HttpError(400, "bad_parameter", `quality must be an integer from 1 to 100, got ${opts.quality}`);

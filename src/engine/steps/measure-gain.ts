@@ -3,6 +3,7 @@
  * to smooth (for a lossy source at least noise.ts's LOSSY_MIN_AMOUNT), and the luma grid the gain
  * will be read against. Cells of about DENOISE_DEFAULTS.cell output pixels, measured on the
  * estimation copy: gain is regional, and the copy is a few thousand pixels.
+ * `denoise: "strong"` asks for the DCT denoiser (image/dct-denoise.ts) in the luma filter's place.
  * The chroma pass (image/chroma.ts) applies to lossily coded colour only, at the amount asked for
  * ("auto": 1; the quantisation that makes its blotches also hides them from a noise measurement).
  * For those sources it also reads the deep shadows' levels (image/shadows.ts: each cell's brightest
@@ -32,6 +33,7 @@ export const measureGain: Step = {
       const grid = shadowGrid(ctx.image.width, ctx.image.height);
       shadows = shadowLevels(cellPeaksWasm(ctx.image, grid.cols, grid.rows));
     }
-    ctx.denoise = { amount, chroma, cell, before, ...(shadows ? { shadows } : {}) };
+    const strong = ctx.opts.denoise === "strong", lossy = ctx.header.lossyColour === true;
+    ctx.denoise = { amount, chroma, cell, before, strong, lossy, ...(shadows ? { shadows } : {}) };
   },
 };
