@@ -49,6 +49,7 @@ test("every parameter parses", () => {
     assert.equal(parseQuery(q(`${URL_}&denoise=${s}`), "GET").params.denoise, v);
   }
   assert.equal(parseQuery(q(URL_), "GET").params.denoise, "auto");
+  assert.equal(parseQuery(q(`${URL_}&denoise=strong`), "GET").params.denoise, "strong");
 });
 
 test("refusals name the parameter and what is allowed", () => {
@@ -66,8 +67,8 @@ test("refusals name the parameter and what is allowed", () => {
     assert.match(refusal(`${URL_}&h=${encodeURIComponent(bad)}`), /h=.* from 1 to 8192/, bad);
   }
   for (const bad of ["0", "101", "50.5", ""]) assert.match(refusal(`${URL_}&q=${bad}`), /q=.* from 1 to 100/, bad);
-  for (const bad of ["1.01", "2", "-0.1", "0.333", "", "AUTO", "1e-1", "0."]) {
-    assert.match(refusal(`${URL_}&denoise=${encodeURIComponent(bad)}`), /denoise=.*auto or a number from 0 to 1 /, bad);
+  for (const bad of ["1.01", "2", "-0.1", "0.333", "", "AUTO", "1e-1", "0.", "STRONG", "strongest"]) {
+    assert.match(refusal(`${URL_}&denoise=${encodeURIComponent(bad)}`), /denoise=.*auto, strong or a number from 0 to 1 /, bad);
   }
   for (const bad of ["2.01", "3", "-0.1", "0.333", "", "AUTO", "1e-1", "0.", "02"]) {
     assert.match(refusal(`${URL_}&strength=${encodeURIComponent(bad)}`), /strength=.*auto or a number from 0 to 2 /, bad);
