@@ -1514,7 +1514,7 @@ let dW: i32 = 0, dH: i32 = 0, dNx: i32 = 0, dRows: i32 = 0, dCols: i32 = 0, dK: 
 let dXs: usize = 0, dXLo: usize = 0, dXHi: usize = 0, dXF: usize = 0, dYLo: usize = 0, dYHi: usize = 0, dYF: usize = 0;
 let dEps: usize = 0, dEpsRow: usize = 0, dSigma: usize = 0, dOdd: usize = 0;
 let dBand: usize = 0, dPlanes: usize = 0, dPilot: usize = 0, dHs: usize = 0, dHp: usize = 0, dAcc: usize = 0, dWt: usize = 0;
-let dSum: usize = 0, dWsum: usize = 0, dBlk: usize = 0, dPblk: usize = 0, dWin: usize = 0;
+let dSum: usize = 0, dWsum: usize = 0, dBlk: usize = 0, dPblk: usize = 0, dWin: usize = 0, dS: usize = 0, dT: usize = 0, dReg: i32 = 0;
 
 /**
  * Set up a strong-denoise job: image W x H (each at least 8), bands of up to `rows` rows (output
@@ -1562,6 +1562,8 @@ export function dctInit(W: i32, H: i32, rows: i32, cols: i32, gridRows: i32, ste
   dWt = alloc(<usize>rows * <usize>nx << 2);
   dSum = alloc(<usize>W << 2); dWsum = alloc(<usize>W << 2);
   dBlk = alloc(256); dPblk = alloc(256);
+  dS = alloc(128); dT = alloc(128);
+  dReg = ((W - 8) >> 1) + 1; // segments at 2i: all but a flush last one
   return dBand;
 }
 
@@ -1662,33 +1664,89 @@ function dctSigmas(y0: i32): void {
   }
 }
 
-/** Row transform of band rows [a, b) of the plane at p into the segments at h. */
+/** 4x4 transpose of f32 lanes: 4 vectors `sa` bytes apart from a, to 4 vectors `so` bytes apart from o. */
+@inline function transpose4(a: usize, sa: usize, o: usize, so: usize): void {
+  const v0 = v128.load(a), v1 = v128.load(a + sa), v2 = v128.load(a + 2 * sa), v3 = v128.load(a + 3 * sa);
+  const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(v2, v3, 0, 4, 1, 5), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  v128.store(o, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(o + so, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(o + 2 * so, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(o + 3 * so, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Row transform of band rows [a, b) of the plane at p into the segments at h. Four segments 8 px
+ * apart (x0, x0 + 8, x0 + 16, x0 + 24: 32 contiguous pixels) go through the vector transform
+ * together, one per lane; segments 16t + r + 4j (r, j 0..3) are those at x0 = 32t + 2r.
+ */
 function dctRows(p: usize, a: i32, b: i32, h: usize): void {
-  const W = <usize>dW, nx = <usize>dNx;
+  const W = <usize>dW, nx = <usize>dNx, groups = <usize>(dReg >> 4);
+  const S = dS, T = dT;
   for (let r = <usize>a; r < <usize>b; r++) {
     const row = p + (r * W << 2);
     const out = h + (r * nx << 5);
-    for (let i: usize = 0; i < nx; i++) dct8s(row + (<usize>load<i32>(dXs + (i << 2)) << 2), 4, out + (i << 5), 4);
+    for (let t: usize = 0; t < groups; t++) {
+      for (let q: usize = 0; q < 4; q++) {
+        const x0 = row + (((t << 5) + (q << 1)) << 2);
+        // Lane j of vector n: pixel x0 + 8j + n.
+        transpose4(x0, 32, S, 16);
+        transpose4(x0 + 16, 32, S + 64, 16);
+        dct8v(S, 16, T, 16);
+        // Vector k's lane j is coefficient k of segment i + 4j.
+        const o = out + (((t << 4) + q) << 5);
+        transpose4(T, 16, o, 128);
+        transpose4(T + 64, 16, o + 16, 128);
+      }
+    }
+    for (let i: usize = groups << 4; i < nx; i++) dct8s(row + (<usize>load<i32>(dXs + (i << 2)) << 2), 4, out + (i << 5), 4);
   }
 }
 
 /** Band rows [a, b): inverse row transform of the accumulator over the summed weights, into the plane at p. */
 function dctRowsInverse(a: i32, b: i32, p: usize): void {
-  const W = <usize>dW, nx = <usize>dNx;
+  const W = <usize>dW, nx = <usize>dNx, groups = <usize>(dReg >> 4);
+  const S = dS, T = dT;
+  const k0 = v128.load(dWin), k1 = v128.load(dWin + 16);
   for (let r = <usize>a; r < <usize>b; r++) {
     memory.fill(dSum, 0, W << 2);
     memory.fill(dWsum, 0, W << 2);
     const acc = dAcc + (r * nx << 5);
-    for (let i: usize = 0; i < nx; i++) {
+    const wt = dWt + (r * nx << 2);
+    for (let t: usize = 0; t < groups; t++) {
+      for (let q: usize = 0; q < 4; q++) {
+        const i = (t << 4) + q;
+        // Lane j of vector k: coefficient k of segment i + 4j.
+        transpose4(acc + (i << 5), 128, S, 16);
+        transpose4(acc + (i << 5) + 16, 128, S + 64, 16);
+        memory.fill(T, 0, 128);
+        idct8vAdd(S, 16, T, 16, 1);
+        // Vector n's lane j is pixel n of segment i + 4j (times the window): pixel x0 + 8j + n.
+        transpose4(T, 16, S, 32);
+        transpose4(T + 64, 16, S + 16, 32);
+        const x = (t << 5) + (q << 1);
+        for (let j: usize = 0; j < 4; j++) {
+          const o = dSum + ((x + (j << 3)) << 2), ow = dWsum + ((x + (j << 3)) << 2);
+          v128.store(o, f32x4.add(v128.load(o), v128.load(S + (j << 5))));
+          v128.store(o + 16, f32x4.add(v128.load(o + 16), v128.load(S + (j << 5) + 16)));
+          const w = f32x4.splat(load<f32>(wt + ((i + (j << 2)) << 2)));
+          v128.store(ow, f32x4.add(v128.load(ow), f32x4.mul(w, k0)));
+          v128.store(ow + 16, f32x4.add(v128.load(ow + 16), f32x4.mul(w, k1)));
+        }
+      }
+    }
+    for (let i: usize = groups << 4; i < nx; i++) {
       const x = <usize>load<i32>(dXs + (i << 2));
       idct8sAdd(acc + (i << 5), 4, dSum + (x << 2), 4);
-      const w = f32x4.splat(load<f32>(dWt + ((r * nx + i) << 2)));
+      const w = f32x4.splat(load<f32>(wt + (i << 2)));
       const q = dWsum + (x << 2);
-      v128.store(q, f32x4.add(v128.load(q), f32x4.mul(w, v128.load(dWin))));
-      v128.store(q + 16, f32x4.add(v128.load(q + 16), f32x4.mul(w, v128.load(dWin + 16))));
+      v128.store(q, f32x4.add(v128.load(q), f32x4.mul(w, k0)));
+      v128.store(q + 16, f32x4.add(v128.load(q + 16), f32x4.mul(w, k1)));
     }
     const out = p + (r * W << 2);
-    for (let x: usize = 0; x < W; x++) store<f32>(out + (x << 2), load<f32>(dSum + (x << 2)) / load<f32>(dWsum + (x << 2)));
+    let x: usize = 0;
+    for (; x + 4 <= W; x += 4) v128.store(out + (x << 2), f32x4.div(v128.load(dSum + (x << 2)), v128.load(dWsum + (x << 2))));
+    for (; x < W; x++) store<f32>(out + (x << 2), load<f32>(dSum + (x << 2)) / load<f32>(dWsum + (x << 2)));
   }
 }
 
