@@ -196,6 +196,15 @@ describe("demo page", () => {
     assert.equal(await o.page.textContent("#strength-out"), "0.20");
     assert.match(await o.page.getAttribute("#download", "download") ?? "", /-enhanced\.jpg$/);
     assert.ok((await imageLuma(o.page, "#after")) < autoLuma, "strength 0.2 is darker than what auto chose");
+    // denoise=strong stands for the denoise range while it is checked.
+    o.calls.length = 0;
+    await o.page.check("#denoise-strong");
+    for (let t = 0; t < 300 && o.calls.length === 0; t++) await o.page.waitForTimeout(50);
+    await waitDone(o.page);
+    assert.equal(o.calls.length, 1, o.calls.join("; "));
+    assert.match(o.calls[0]!, /denoise=strong/);
+    assert.equal(await o.page.textContent("#denoise-out"), "strong");
+    assert.equal(await o.page.isDisabled("#denoise"), true);
     assert.deepEqual(o.problems, []);
     await o.context.close();
   });

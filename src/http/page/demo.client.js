@@ -104,11 +104,14 @@ for (const name of ["strength", "denoise"]) {
   const range = /** @type {HTMLInputElement} */ ($(name));
   const auto = /** @type {HTMLInputElement} */ ($(`${name}-auto`));
   const out = /** @type {HTMLOutputElement} */ ($(`${name}-out`));
+  // denoise=strong: auto's level with the DCT denoiser; it stands for the range while checked.
+  const strong = /** @type {HTMLInputElement | null} */ (document.getElementById(`${name}-strong`));
   const sync = () => {
-    range.disabled = auto.checked;
-    out.value = auto.checked ? "auto" : Number(range.value).toFixed(2);
+    range.disabled = auto.checked || !!strong?.checked;
+    out.value = strong?.checked ? "strong" : auto.checked ? "auto" : Number(range.value).toFixed(2);
   };
   auto.addEventListener("change", () => (sync(), request(DEBOUNCE_MS)));
+  strong?.addEventListener("change", () => (sync(), request(DEBOUNCE_MS)));
   range.addEventListener("input", () => (sync(), request(DEBOUNCE_MS)));
   sync();
 }
@@ -122,7 +125,9 @@ function controlQuery() {
   for (const name of ["strength", "denoise"]) {
     const auto = /** @type {HTMLInputElement} */ ($(`${name}-auto`));
     const range = /** @type {HTMLInputElement} */ ($(name));
-    if (!auto.checked) q.set(name, Number(range.value).toFixed(2));
+    const strong = /** @type {HTMLInputElement | null} */ (document.getElementById(`${name}-strong`));
+    if (strong?.checked) q.set(name, "strong");
+    else if (!auto.checked) q.set(name, Number(range.value).toFixed(2));
   }
   const w = /** @type {HTMLInputElement} */ ($("w"));
   // The raw text, so what the service refuses (0, 1e3, 99999) is shown as it says it.

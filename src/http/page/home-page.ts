@@ -46,7 +46,7 @@ export function homePage(origin: string): string {
 <h2 id="controls-h">Parameters</h2>
 <form id="controls">
 ${autoRange("strength", "Strength", 0.7, MAX_STRENGTH)}
-${autoRange("denoise", "Denoise", 0.5, 1)}
+${autoRange("denoise", "Denoise", 0.5, 1, '<label class="auto"><input type="checkbox" id="denoise-strong"> strong</label>')}
 <div class="control">
 <label for="w">Width (px)</label>
 <input type="number" id="w" min="1" max="8192" step="1" inputmode="numeric" placeholder="original">
@@ -103,10 +103,11 @@ POST ${o}/enhance?format=png   (body: the image, or multipart/form-data with a "
 }
 
 /** A parameter from 0 to `max` that is either auto (the checkbox) or the range's value. */
-function autoRange(name: string, label: string, value: number, max: number): string {
+/** A range with an "auto" checkbox (and `extra`, more choices beside it). */
+function autoRange(name: string, label: string, value: number, max: number, extra = ""): string {
   return `<div class="control">
 <label for="${name}">${label}</label>
-<span class="row"><label class="auto"><input type="checkbox" id="${name}-auto" checked> auto</label>
+<span class="row"><label class="auto"><input type="checkbox" id="${name}-auto" checked> auto</label>${extra}
 <input type="range" id="${name}" min="0" max="${max}" step="0.01" value="${value}" disabled>
 <output id="${name}-out" for="${name}">auto</output></span>
 <p id="error-${name}" class="error" role="alert" hidden></p>
