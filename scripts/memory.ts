@@ -162,6 +162,8 @@ const MIX: Job[] = [
   { name: `12 MP -> ${outW} wide JPEG`, input: big, opts: { width: outW, format: "jpeg" } },
   { name: "largest PNG -> PNG", input: maxPng, opts: { format: "png" } },
   { name: "largest PNG -> JPEG", input: maxPng, opts: { format: "jpeg" } },
+  { name: "largest PNG -> PNG denoise=strong", input: maxPng, opts: { format: "png", denoise: "strong" } },
+  { name: "largest JPEG -> JPEG denoise=strong", input: maxOut, opts: { format: "jpeg", denoise: "strong" } },
   { name: "largest JPEG -> PNG", input: maxOut, opts: { format: "png" } },
   { name: `largest WebP ${webpW}x${webpH} (${fmt(bigWebp.length)} MB) -> 512 WebP`, input: bigWebp, opts: { width: 512, format: "webp" } },
   { name: `largest AVIF ${avifSrcW}x${avifSrcH} (${fmt(bigAvif.length)} MB) -> 512 AVIF`, input: bigAvif, opts: { width: 512, format: "avif" } },
