@@ -1510,9 +1510,27 @@ const DCT_MARGIN = 14;
 const DCT_C1: f32 = 0.9238795325112867;
 const DCT_C3: f32 = 0.3826834323650898;
 const DCT_HS: f32 = 0.35355339059327373; // cos(pi/4) / 2
+// The odd rows of the DCT matrix (k = 1, 3, 5, 7) times 1/2, as dct-denoise.ts's ODD: literals, so the
+// vector transforms splat them from constants rather than memory.
+const DCT_O00: f32 = 0.4903926402016152;
+const DCT_O01: f32 = 0.4157348061512726;
+const DCT_O02: f32 = 0.27778511650980114;
+const DCT_O03: f32 = 0.09754516100806417;
+const DCT_O10: f32 = 0.4157348061512726;
+const DCT_O11: f32 = -0.0975451610080641;
+const DCT_O12: f32 = -0.4903926402016152;
+const DCT_O13: f32 = -0.2777851165098011;
+const DCT_O20: f32 = 0.27778511650980114;
+const DCT_O21: f32 = -0.4903926402016152;
+const DCT_O22: f32 = 0.09754516100806415;
+const DCT_O23: f32 = 0.41573480615127273;
+const DCT_O30: f32 = 0.09754516100806417;
+const DCT_O31: f32 = -0.2777851165098011;
+const DCT_O32: f32 = 0.41573480615127273;
+const DCT_O33: f32 = -0.4903926402016153;
 let dW: i32 = 0, dH: i32 = 0, dNx: i32 = 0, dRows: i32 = 0, dCols: i32 = 0, dK: f32 = 0;
 let dXs: usize = 0, dXLo: usize = 0, dXHi: usize = 0, dXF: usize = 0, dYLo: usize = 0, dYHi: usize = 0, dYF: usize = 0;
-let dEps: usize = 0, dEpsRow: usize = 0, dSigma: usize = 0, dOdd: usize = 0;
+let dEps: usize = 0, dEpsRow: usize = 0, dSigma: usize = 0;
 let dBand: usize = 0, dPlanes: usize = 0, dPilot: usize = 0, dHs: usize = 0, dHp: usize = 0, dAcc: usize = 0, dWt: usize = 0;
 let dSum: usize = 0, dWsum: usize = 0, dBlk: usize = 0, dPblk: usize = 0, dWin: usize = 0, dS: usize = 0, dT: usize = 0, dReg: i32 = 0;
 
@@ -1538,7 +1556,6 @@ export function dctInit(W: i32, H: i32, rows: i32, cols: i32, gridRows: i32, ste
   dEps = alloc(<usize>(cols * gridRows) << 2);
   dEpsRow = alloc(<usize>cols << 2);
   dSigma = alloc(<usize>nx << 2);
-  dOdd = alloc(64);
   // The Kaiser window (beta 2) of dct-denoise.ts's WINDOW, from the same series.
   dWin = alloc(32);
   let i0b: f64 = 1, t: f64 = 1;
@@ -1548,10 +1565,6 @@ export function dctInit(W: i32, H: i32, rows: i32, cols: i32, gridRows: i32, ste
     let s: f64 = 1, u: f64 = 1;
     for (let k = 1; k < 20; k++) { u *= (x / <f64>(2 * k)) ** 2; s += u; }
     store<f32>(dWin + (<usize>n << 2), <f32>(s / i0b));
-  }
-  for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) {
-    const c: f64 = 0.5 * Math.cos((Math.PI * <f64>(2 * n + 1) * <f64>(2 * j + 1)) / 16);
-    store<f32>(dOdd + (<usize>(j * 4 + n) << 2), <f32>c);
   }
   const plane = <usize>rows * <usize>W << 2;
   const seg = <usize>rows * <usize>nx << 5;
@@ -1580,11 +1593,10 @@ export function dctEps(): usize { return dEps; }
   store<f32>(q + 4 * t, DCT_HS * (ee0 - ee1));
   store<f32>(q + 2 * t, <f32>0.5 * (DCT_C1 * eo0 + DCT_C3 * eo1));
   store<f32>(q + 6 * t, <f32>0.5 * (DCT_C3 * eo0 - DCT_C1 * eo1));
-  const m = dOdd;
-  for (let j: usize = 0; j < 4; j++) {
-    const r = m + (j << 4);
-    store<f32>(q + (2 * j + 1) * t, load<f32>(r) * o0 + load<f32>(r, 4) * o1 + load<f32>(r, 8) * o2 + load<f32>(r, 12) * o3);
-  }
+  store<f32>(q + t, DCT_O00 * o0 + DCT_O01 * o1 + DCT_O02 * o2 + DCT_O03 * o3);
+  store<f32>(q + 3 * t, DCT_O10 * o0 + DCT_O11 * o1 + DCT_O12 * o2 + DCT_O13 * o3);
+  store<f32>(q + 5 * t, DCT_O20 * o0 + DCT_O21 * o1 + DCT_O22 * o2 + DCT_O23 * o3);
+  store<f32>(q + 7 * t, DCT_O30 * o0 + DCT_O31 * o1 + DCT_O32 * o2 + DCT_O33 * o3);
 }
 
 /** Scalar inverse of dct8s, times the window, added to y[q + n * t]. */
@@ -1593,14 +1605,29 @@ export function dctEps(): usize { return dEps; }
   const X4 = load<f32>(p + 4 * s), X5 = load<f32>(p + 5 * s), X6 = load<f32>(p + 6 * s), X7 = load<f32>(p + 7 * s);
   const a = DCT_HS * (X0 + X4), b = DCT_HS * (X0 - X4);
   const d0 = <f32>0.5 * (DCT_C1 * X2 + DCT_C3 * X6), d1 = <f32>0.5 * (DCT_C3 * X2 - DCT_C1 * X6);
-  const m = dOdd;
-  for (let n: usize = 0; n < 4; n++) {
-    const E = n == 0 ? a + d0 : n == 1 ? b + d1 : n == 2 ? b - d1 : a - d0;
-    const O = load<f32>(m + (n << 2)) * X1 + load<f32>(m + ((4 + n) << 2)) * X3 + load<f32>(m + ((8 + n) << 2)) * X5 + load<f32>(m + ((12 + n) << 2)) * X7;
-    const u = q + n * t, v = q + (7 - n) * t, k = load<f32>(dWin + (n << 2));
-    store<f32>(u, load<f32>(u) + k * (E + O));
-    store<f32>(v, load<f32>(v) + k * (E - O));
-  }
+  addPairS(q, 0, 7 * t, a + d0, DCT_O00 * X1 + DCT_O10 * X3 + DCT_O20 * X5 + DCT_O30 * X7, load<f32>(dWin));
+  addPairS(q, t, 6 * t, b + d1, DCT_O01 * X1 + DCT_O11 * X3 + DCT_O21 * X5 + DCT_O31 * X7, load<f32>(dWin, 4));
+  addPairS(q, 2 * t, 5 * t, b - d1, DCT_O02 * X1 + DCT_O12 * X3 + DCT_O22 * X5 + DCT_O32 * X7, load<f32>(dWin, 8));
+  addPairS(q, 3 * t, 4 * t, a - d0, DCT_O03 * X1 + DCT_O13 * X3 + DCT_O23 * X5 + DCT_O33 * X7, load<f32>(dWin, 12));
+}
+
+/** Adds k (E + O) at q + u and k (E - O) at q + v. */
+@inline function addPairS(q: usize, u: usize, v: usize, E: f32, O: f32, k: f32): void {
+  store<f32>(q + u, load<f32>(q + u) + k * (E + O));
+  store<f32>(q + v, load<f32>(q + v) + k * (E - O));
+}
+
+/** c0 o0 + c1 o1 + c2 o2 + c3 o3, four lanes. */
+@inline function oddRow(c0: f32, c1: f32, c2: f32, c3: f32, o0: v128, o1: v128, o2: v128, o3: v128): v128 {
+  return f32x4.add(
+    f32x4.add(f32x4.mul(f32x4.splat(c0), o0), f32x4.mul(f32x4.splat(c1), o1)),
+    f32x4.add(f32x4.mul(f32x4.splat(c2), o2), f32x4.mul(f32x4.splat(c3), o3)));
+}
+
+/** Adds wk (E + O) at q + u and wk (E - O) at q + v. */
+@inline function addPair(q: usize, u: usize, v: usize, E: v128, O: v128, wk: v128): void {
+  v128.store(q + u, f32x4.add(v128.load(q + u), f32x4.mul(wk, f32x4.add(E, O))));
+  v128.store(q + v, f32x4.add(v128.load(q + v), f32x4.mul(wk, f32x4.sub(E, O))));
 }
 
 /** Column DCT of four columns: 8 vectors `s` bytes apart from p, into 8 vectors `t` bytes apart from q. */
@@ -1616,14 +1643,10 @@ export function dctEps(): usize { return dEps; }
   v128.store(q + 4 * t, f32x4.mul(hs, f32x4.sub(ee0, ee1)));
   v128.store(q + 2 * t, f32x4.add(f32x4.mul(c1, eo0), f32x4.mul(c3, eo1)));
   v128.store(q + 6 * t, f32x4.sub(f32x4.mul(c3, eo0), f32x4.mul(c1, eo1)));
-  const m = dOdd;
-  for (let j: usize = 0; j < 4; j++) {
-    const r = m + (j << 4);
-    const y = f32x4.add(
-      f32x4.add(f32x4.mul(v128.load32_splat(r), o0), f32x4.mul(v128.load32_splat(r + 4), o1)),
-      f32x4.add(f32x4.mul(v128.load32_splat(r + 8), o2), f32x4.mul(v128.load32_splat(r + 12), o3)));
-    v128.store(q + (2 * j + 1) * t, y);
-  }
+  v128.store(q + t, oddRow(DCT_O00, DCT_O01, DCT_O02, DCT_O03, o0, o1, o2, o3));
+  v128.store(q + 3 * t, oddRow(DCT_O10, DCT_O11, DCT_O12, DCT_O13, o0, o1, o2, o3));
+  v128.store(q + 5 * t, oddRow(DCT_O20, DCT_O21, DCT_O22, DCT_O23, o0, o1, o2, o3));
+  v128.store(q + 7 * t, oddRow(DCT_O30, DCT_O31, DCT_O32, DCT_O33, o0, o1, o2, o3));
 }
 
 /** Inverse column DCT of four columns (8 vectors t bytes apart from p), times w and the window, added at q (s apart). */
@@ -1634,17 +1657,11 @@ export function dctEps(): usize { return dEps; }
   const c1 = f32x4.splat(DCT_C1 * <f32>0.5), c3 = f32x4.splat(DCT_C3 * <f32>0.5);
   const a = f32x4.mul(hs, f32x4.add(X0, X4)), b = f32x4.mul(hs, f32x4.sub(X0, X4));
   const d0 = f32x4.add(f32x4.mul(c1, X2), f32x4.mul(c3, X6)), d1 = f32x4.sub(f32x4.mul(c3, X2), f32x4.mul(c1, X6));
-  const m = dOdd;
-  for (let n: usize = 0; n < 4; n++) {
-    const E = n == 0 ? f32x4.add(a, d0) : n == 1 ? f32x4.add(b, d1) : n == 2 ? f32x4.sub(b, d1) : f32x4.sub(a, d0);
-    const O = f32x4.add(
-      f32x4.add(f32x4.mul(v128.load32_splat(m + (n << 2)), X1), f32x4.mul(v128.load32_splat(m + ((4 + n) << 2)), X3)),
-      f32x4.add(f32x4.mul(v128.load32_splat(m + ((8 + n) << 2)), X5), f32x4.mul(v128.load32_splat(m + ((12 + n) << 2)), X7)));
-    const u = q + n * s, v = q + (7 - n) * s;
-    const wk = f32x4.splat(w * load<f32>(dWin + (n << 2))); // the window is symmetric: row 7 - n's too
-    v128.store(u, f32x4.add(v128.load(u), f32x4.mul(wk, f32x4.add(E, O))));
-    v128.store(v, f32x4.add(v128.load(v), f32x4.mul(wk, f32x4.sub(E, O))));
-  }
+  // Output rows n and 7 - n (the window is symmetric: both take row n's weight).
+  addPair(q, 0, 7 * s, f32x4.add(a, d0), oddRow(DCT_O00, DCT_O10, DCT_O20, DCT_O30, X1, X3, X5, X7), f32x4.splat(w * load<f32>(dWin)));
+  addPair(q, s, 6 * s, f32x4.add(b, d1), oddRow(DCT_O01, DCT_O11, DCT_O21, DCT_O31, X1, X3, X5, X7), f32x4.splat(w * load<f32>(dWin, 4)));
+  addPair(q, 2 * s, 5 * s, f32x4.sub(b, d1), oddRow(DCT_O02, DCT_O12, DCT_O22, DCT_O32, X1, X3, X5, X7), f32x4.splat(w * load<f32>(dWin, 8)));
+  addPair(q, 3 * s, 4 * s, f32x4.sub(a, d0), oddRow(DCT_O03, DCT_O13, DCT_O23, DCT_O33, X1, X3, X5, X7), f32x4.splat(w * load<f32>(dWin, 12)));
 }
 
 /** sigma of each patch whose rows start at y0, at its centre. */

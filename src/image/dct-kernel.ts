@@ -13,7 +13,7 @@ import type { RgbaImage } from "../shared/image.ts";
 /** Bytes of band state per image pixel of a band row: RGBA, 3 planes and a pilot, 3 segment buffers, weights. */
 const BYTES_PER_PIXEL = 4 + 16 + 3 * 16 + 2;
 /** A band's state stays under about this many bytes (at least 16 output rows a band). */
-export const DCT_BAND_BYTES = 8 * 1024 * 1024;
+export const DCT_BAND_BYTES = 6 * 1024 * 1024;
 
 /** Output rows per band for an image `width` pixels wide. */
 export function dctBandRows(width: number, bandBytes = DCT_BAND_BYTES): number {
