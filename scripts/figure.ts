@@ -1,6 +1,7 @@
 /**
  * npm run figure -- INPUT... --out FILE.jpg: the README's before/after picture, produced by the same
- * pipeline the Worker runs (default parameters: fast mode, strength auto, denoise auto). One row per
+ * pipeline the Worker runs (default parameters: fast mode, strength auto, denoise auto unless
+ * --denoise says otherwise). One row per
  * input: input | [each --compare DIR's output of it] | enhanced. `--darken G,GAMMA` first turns a
  * well-exposed photo into a synthetic low-light one (x -> G * x^GAMMA, plus mild sensor-like noise),
  * for photos whose licence allows it. `--crop WxH[+X+Y]` shows a 100% crop (default: centred) instead
@@ -9,7 +10,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { createNodeEngine, DEFAULT_MODEL } from "./lib/node-engine.ts";
-import { CLI_LIMITS } from "./lib/cli-options.ts";
+import { CLI_LIMITS, parseDenoise } from "./lib/cli-options.ts";
 import { contactSheet } from "./lib/contact-sheet.ts";
 import { decode, encode } from "../src/image/codecs.ts";
 import { sniffFormat } from "../src/image/sniff.ts";
@@ -18,11 +19,12 @@ import { darkenFlag, darkenImage } from "./lib/darken.ts";
 import { parseCli, readInput, usageError, type Fail } from "./lib/cli.ts";
 
 const HELP = `Usage: npm run figure -- INPUT... --out FILE.jpg|FILE.png [--model F] [--darken G,GAMMA] [--cell WxH]
-                      [--crop WxH[+X+Y]] [--compare DIR]...
+                      [--crop WxH[+X+Y]] [--compare DIR]... [--denoise D|auto|strong]
 
   --compare DIR   outputs of the same inputs made elsewhere (another build, another tool), same file
                   names with any of .png/.jpg: a column each, between the input and this build's output
-  --crop WxH+X+Y  a 100% crop of every column at X,Y (default: centred)`;
+  --crop WxH+X+Y  a 100% crop of every column at X,Y (default: centred)
+  --denoise D     this build's denoise (default auto, as served; strong for the DCT denoiser)`;
 
 const fail: Fail = usageError("figure");
 const { values, positionals } = parseCli("figure", HELP, {
@@ -34,6 +36,7 @@ const { values, positionals } = parseCli("figure", HELP, {
     cell: { type: "string", default: "420x300" },
     crop: { type: "string" },
     compare: { type: "string", multiple: true, default: [] },
+    denoise: { type: "string", default: "auto" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -41,6 +44,7 @@ if (!values.out || positionals.length === 0) fail("give at least one INPUT and -
 const cell = /^(\d+)x(\d+)$/.exec(values.cell);
 if (!cell) fail(`--cell must be WxH, got "${values.cell}"`);
 const darken = darkenFlag(values.darken, fail);
+const denoise = parseDenoise(values.denoise, fail);
 const cropFlag = values.crop === undefined ? undefined : /^(\d+)x(\d+)(?:\+(\d+)\+(\d+))?$/.exec(values.crop) ?? fail(`--crop must be WxH or WxH+X+Y, got "${values.crop}"`);
 
 /** The --crop region of `img` (clamped to it), or `img` itself. */
@@ -76,7 +80,7 @@ for (const path of positionals) {
   // The file as uploaded, so the served path sees its coding (a JPEG's colour and shadow passes); a
   // darkened photo is new pixels, losslessly.
   const src = darken ? await encode(input, "png") : bytes;
-  const res = await engine.enhance(src, { fit: "scale-down", format: "png", quality: 90, strength: "auto", mode: "fast", orient: true, limits: CLI_LIMITS });
+  const res = await engine.enhance(src, { fit: "scale-down", format: "png", quality: 90, strength: "auto", denoise, mode: "fast", orient: true, limits: CLI_LIMITS });
   const others = await Promise.all((values.compare ?? []).map((dir) => compared(dir, path)));
   rows.push([input, ...others, await decode(res.bytes, "png")].map(crop));
   console.log(`${path}: strength ${res.strength.toFixed(2)}`);

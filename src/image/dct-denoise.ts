@@ -14,7 +14,8 @@
  *
  * Why: the guided filter (denoise.ts) smooths flat areas but keeps noise that has structure, like a
  * JPEG's blocks of quantised noise; DCT shrinkage separates what is coherent over a patch from what
- * is not. On LOL it lifts SSIM from 0.760 to 0.779 (docs/quality.md), at several times the cost.
+ * is not. It scores higher than the guided filter on LOL and on phone-style night JPEGs, at
+ * several times the cost (docs/quality.md, docs/performance.md).
  *
  * Speed: the 2-D transform is separable, so each 8-pixel row segment is transformed once (not once
  * per patch that holds it) and the patches' inverse transforms are summed in that row-transformed
@@ -48,7 +49,7 @@ export const ODD = (() => {
   return m;
 })();
 
-/** Orthonormal 8-point DCT-II of x[i0 + n * stride] into y[o0 + k * ostride]. */
+/** Orthonormal 8-point DCT-II of x[i0 + n * stride] into y[at + k * ostride]. */
 export function dct8(x: ArrayLike<number>, i0: number, stride: number, y: Float32Array | Float64Array, at: number, ostride: number): void {
   const x0 = x[i0]!, x1 = x[i0 + stride]!, x2 = x[i0 + 2 * stride]!, x3 = x[i0 + 3 * stride]!;
   const x4 = x[i0 + 4 * stride]!, x5 = x[i0 + 5 * stride]!, x6 = x[i0 + 6 * stride]!, x7 = x[i0 + 7 * stride]!;
@@ -64,8 +65,8 @@ export function dct8(x: ArrayLike<number>, i0: number, stride: number, y: Float3
   }
 }
 
-/** Inverse of dct8 (its transpose), into y[o0 + n * ostride], added times `w` when `add`. */
-export function idct8(X: ArrayLike<number>, i0: number, stride: number, y: Float32Array | Float64Array, o0: number, ostride: number, w = 1, add = false): void {
+/** Inverse of dct8 (its transpose), into y[o0 + n * ostride]. */
+export function idct8(X: ArrayLike<number>, i0: number, stride: number, y: Float32Array | Float64Array, o0: number, ostride: number): void {
   const X0 = X[i0]!, X2 = X[i0 + 2 * stride]!, X4 = X[i0 + 4 * stride]!, X6 = X[i0 + 6 * stride]!;
   const X1 = X[i0 + stride]!, X3 = X[i0 + 3 * stride]!, X5 = X[i0 + 5 * stride]!, X7 = X[i0 + 7 * stride]!;
   const a = 0.5 * S * (X0 + X4), b = 0.5 * S * (X0 - X4);
@@ -74,14 +75,8 @@ export function idct8(X: ArrayLike<number>, i0: number, stride: number, y: Float
   const E = [E0, E1, E2, E3];
   for (let n = 0; n < 4; n++) {
     const O = ODD[n]! * X1 + ODD[4 + n]! * X3 + ODD[8 + n]! * X5 + ODD[12 + n]! * X7;
-    const p = E[n]! + O, q = E[n]! - O;
-    if (add) {
-      y[o0 + n * ostride]! += w * p;
-      y[o0 + (7 - n) * ostride]! += w * q;
-    } else {
-      y[o0 + n * ostride] = p;
-      y[o0 + (7 - n) * ostride] = q;
-    }
+    y[o0 + n * ostride] = E[n]! + O;
+    y[o0 + (7 - n) * ostride] = E[n]! - O;
   }
 }
 
@@ -282,7 +277,7 @@ function colTransform(h: Float32Array, base: number, stride: number, blk: Float6
   for (let l = 0; l < 8; l++) dct8(h, base + l, stride, blk, l, 8);
 }
 
-/** Inverse column transform of blk, times w, added to the row-transformed accumulator. */
+/** Inverse column transform of blk, times w and the window, added to the row-transformed accumulator. */
 function colInverseAdd(blk: Float64Array, tmp: Float64Array, acc: Float32Array, base: number, stride: number, w: number): void {
   for (let l = 0; l < 8; l++) idct8(blk, l, 8, tmp, l, 8);
   for (let v = 0; v < 8; v++) for (let l = 0; l < 8; l++) acc[base + v * stride + l]! += w * WINDOW[v]! * tmp[v * 8 + l]!;
