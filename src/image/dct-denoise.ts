@@ -156,9 +156,11 @@ export function dctDenoise(img: RgbaImage, grid: EpsGrid): void {
   const kept = new Uint8Array(MARGIN * W * 4);
   const invSqrt3 = 1 / Math.sqrt(3), invSqrt2 = Math.SQRT1_2, invSqrt6 = 1 / Math.sqrt(6);
 
+  let r0 = 0; // the band's first row
   for (let ya = 0; ya < H; ya += BAND_ROWS) {
     const yb = Math.min(H, ya + BAND_ROWS);
-    const r0 = Math.max(0, ya - MARGIN), r1 = Math.min(H, yb + MARGIN);
+    r0 = Math.max(0, ya - MARGIN);
+    const r1 = Math.min(H, yb + MARGIN);
     const R = r1 - r0;
     // Opponent planes of rows [r0, r1): rows above ya were written by the last band, their source is in `kept`.
     for (let y = r0; y < r1; y++) {
@@ -175,62 +177,13 @@ export function dctDenoise(img: RgbaImage, grid: EpsGrid): void {
       const plane = planes[c]!;
       rowTransform(plane, 0, R, W, xs, hs);
       // Pass 1: every patch inside the band's rows.
-      acc.fill(0, 0, R * nx * 8); wt.fill(0, 0, R * nx);
-      for (const y0 of ys) {
-        if (y0 < r0 || y0 + PATCH > r1) continue;
-        patchSigmas(y0);
-        for (let i = 0; i < nx; i++) {
-          const s = sigma[i]!;
-          const base = ((y0 - r0) * nx + i) * 8;
-          colTransform(hs, base, nx * 8, blk);
-          let w: number;
-          if (s <= 0) {
-            w = 1 / 64;
-          } else {
-            const T = HARD_K * s;
-            let kept = 1;
-            for (let k = 1; k < 64; k++) {
-              if (Math.abs(blk[k]!) < T) blk[k] = 0;
-              else kept++;
-            }
-            w = 1 / kept;
-          }
-          colInverseAdd(blk, tmp, acc, base, nx * 8, w);
-          for (let v = 0; v < PATCH; v++) wt[(y0 - r0 + v) * nx + i]! += w * WINDOW[v]!;
-        }
-      }
+      pass(r0, r1 - PATCH, false);
       // Pilot rows that pass 2 reads: [ya - 7, yb + 7) within the band.
       const p0 = Math.max(r0, ya - (PATCH - 1)), p1 = Math.min(r1, yb + PATCH - 1);
       rowInverse(acc, wt, p0 - r0, p1 - r0, W, xs, pilot);
       rowTransform(pilot, p0 - r0, p1 - r0, W, xs, hp);
       // Pass 2: the patches that hold an output row.
-      acc.fill(0, 0, R * nx * 8); wt.fill(0, 0, R * nx);
-      for (const y0 of ys) {
-        if (y0 + PATCH <= ya || y0 >= yb) continue;
-        patchSigmas(y0);
-        for (let i = 0; i < nx; i++) {
-          const s = sigma[i]!;
-          const base = ((y0 - r0) * nx + i) * 8;
-          colTransform(hs, base, nx * 8, blk);
-          let w: number;
-          if (s <= 0) {
-            w = 1 / 64;
-          } else {
-            colTransform(hp, base, nx * 8, pblk);
-            const s2 = s * s;
-            let e = 1;
-            for (let k = 1; k < 64; k++) {
-              const p2 = pblk[k]! * pblk[k]!;
-              const g = p2 / (p2 + s2);
-              blk[k] = blk[k]! * g;
-              e += g * g;
-            }
-            w = 1 / e;
-          }
-          colInverseAdd(blk, tmp, acc, base, nx * 8, w);
-          for (let v = 0; v < PATCH; v++) wt[(y0 - r0 + v) * nx + i]! += w * WINDOW[v]!;
-        }
-      }
+      pass(ya - (PATCH - 1), yb - 1, true);
       // The plane's output rows, over its own input (its other rows are not read again).
       rowInverse(acc, wt, ya - r0, yb - r0, W, xs, plane);
     }
@@ -242,6 +195,46 @@ export function dctDenoise(img: RgbaImage, grid: EpsGrid): void {
         data[p] = clamp(Y + a + b);
         data[p + 1] = clamp(Y - 2 * b);
         data[p + 2] = clamp(Y - a + b);
+      }
+    }
+  }
+
+  /**
+   * One pass over the patches whose first row y0 is in [from, to] (band rows from r0), into acc and
+   * wt: hard threshold (pass 1) or Wiener shrinkage by the pilot's coefficients (pass 2).
+   */
+  function pass(from: number, to: number, wiener: boolean): void {
+    acc.fill(0); wt.fill(0);
+    for (const y0 of ys) {
+      if (y0 < from || y0 > to) continue;
+      patchSigmas(y0);
+      for (let i = 0; i < nx; i++) {
+        const s = sigma[i]!;
+        const base = ((y0 - r0) * nx + i) * 8;
+        colTransform(hs, base, nx * 8, blk);
+        let w = 1 / 64; // no noise: the patch as it is
+        if (s > 0 && !wiener) {
+          const T = HARD_K * s;
+          let kept = 1;
+          for (let k = 1; k < 64; k++) {
+            if (Math.abs(blk[k]!) < T) blk[k] = 0;
+            else kept++;
+          }
+          w = 1 / kept;
+        } else if (s > 0) {
+          colTransform(hp, base, nx * 8, pblk);
+          const s2 = s * s;
+          let e = 1;
+          for (let k = 1; k < 64; k++) {
+            const p2 = pblk[k]! * pblk[k]!;
+            const g = p2 / (p2 + s2);
+            blk[k] = blk[k]! * g;
+            e += g * g;
+          }
+          w = 1 / e;
+        }
+        colInverseAdd(blk, tmp, acc, base, nx * 8, w);
+        for (let v = 0; v < PATCH; v++) wt[(y0 - r0 + v) * nx + i]! += w * WINDOW[v]!;
       }
     }
   }
