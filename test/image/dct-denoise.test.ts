@@ -261,3 +261,31 @@ test("pipeline: denoise=strong through the engine", async () => {
   const mean = (img: RgbaImage) => lumaGrid(img, 1 << 20).mean[0]!;
   assert.ok(Math.abs(mean(strong) - mean(off)) < 1.5, `mean ${mean(strong).toFixed(1)} vs ${mean(off).toFixed(1)}`);
 });
+
+test("pipeline: denoise=strong on a lossy source, and on images too small for a patch", async () => {
+  const engine = await createNodeEngine();
+  const limits = { maxSourcePixels: 1e6, maxOutputPixels: 1e6, maxFullModePixels: 1e6 };
+  const base: PipelineOptions = { fit: "scale-down", format: "png", quality: 85, strength: 1, mode: "fast", orient: true, limits };
+  const { noisy } = scene(128, 96, 6, 11);
+  const low = makePixels(128, 96, (x, y) => {
+    const p = (y * 128 + x) * 4;
+    return [noisy.data[p]! / 6, noisy.data[p + 1]! / 6, noisy.data[p + 2]! / 6, 255];
+  });
+  // A JPEG: the lossy floor and scale apply; the result is still smoother than auto's.
+  const jpeg = await encode(low, "jpeg", { quality: 85 });
+  const run = async (bytes: Uint8Array, denoise: PipelineOptions["denoise"], o: Partial<PipelineOptions> = {}): Promise<RgbaImage> =>
+    decode((await engine.enhance(bytes, { ...base, ...o, denoise })).bytes, "png");
+  const step = (img: RgbaImage): number => {
+    let s = 0, k = 0;
+    for (let y = 0; y < img.height; y++) for (let x = 1; x < img.width; x++, k++) s += Math.abs(img.data[(y * img.width + x) * 4 + 1]! - img.data[(y * img.width + x - 1) * 4 + 1]!);
+    return s / k;
+  };
+  const [auto, strong] = [await run(jpeg, "auto"), await run(jpeg, "strong")];
+  assert.ok(step(strong) < step(auto), `neighbour steps: strong ${step(strong).toFixed(2)}, auto ${step(auto).toFixed(2)}`);
+  // Too small for an 8x8 patch on a side: served all the same.
+  for (const [w, h] of [[1, 1], [7, 40], [40, 7], [8, 8], [9, 300]] as const) {
+    const tiny = await encode(makePixels(w, h, (x, y) => [(x * 7 + y * 3) % 40, (x + y) % 30, 10, 255]), "png");
+    const out = await run(tiny, "strong");
+    assert.deepEqual([out.width, out.height], [w, h]);
+  }
+});
