@@ -44,9 +44,9 @@ export interface Context {
   maps?: CurveMaps;
   /**
    * Set when the lifted noise is to be smoothed: how much, the luma grid before the curves, and for
-   * lossy sources with deep shadows, their levels (image/shadows.ts).
+   * lossy sources with deep shadows, their levels (image/shadows.ts); `strong` picks the DCT denoiser
+   * (image/dct-denoise.ts) and `lossy` its noise scale.
    */
-  /** What the denoise step will do: `strong` picks the DCT denoiser, `lossy` its noise scale. */
   denoise?: { amount: number; chroma: number; cell: number; before: LumaGrid; strong: boolean; lossy: boolean; shadows?: ShadowLevels };
   /** The encoded result. */
   output?: Uint8Array<ArrayBuffer>;
