@@ -1767,7 +1767,7 @@ function dctRowsInverse(a: i32, b: i32, p: usize): void {
   }
 }
 
-/** One pass over the patches whose origins y0 satisfy lo <= y0 < hi (band rows from r0): pilot 0 = hard threshold, 1 = Wiener. */
+/** One pass over the patches whose origins y0 satisfy lo <= y0 < hi (band rows from r0): hard threshold, or Wiener shrinkage by the pilot. */
 function dctPass(r0: i32, lo: i32, hi: i32, wiener: bool): void {
   const nx = <usize>dNx, H = dH;
   const stride = nx << 5;
