@@ -1506,7 +1506,10 @@ export function peaksRun(y0: i32, n: i32): void {
 // (r * nx + i) * 8); the accumulated weights (R x nx). A patch's 8 row segments are 8 rows of two
 // vectors (coefficients l 0-3 and 4-7), so its column transforms run on four columns at a time.
 
-const DCT_MARGIN = 14;
+// A band reads 7 rows above its output rows (pass 2's patches) and 14 below (pass 1's patches under
+// pass 2's pilot rows); the pilot's 14 rows around the band's end are kept for the next band, whose
+// pass 1 then starts at its first output row instead of 14 rows above it.
+const DCT_CARRY = 14;
 const DCT_C1: f32 = 0.9238795325112867;
 const DCT_C3: f32 = 0.3826834323650898;
 const DCT_HS: f32 = 0.35355339059327373; // cos(pi/4) / 2
@@ -1532,6 +1535,7 @@ let dW: i32 = 0, dH: i32 = 0, dNx: i32 = 0, dRows: i32 = 0, dCols: i32 = 0, dK: 
 let dXs: usize = 0, dXLo: usize = 0, dXHi: usize = 0, dXF: usize = 0, dYLo: usize = 0, dYHi: usize = 0, dYF: usize = 0;
 let dEps: usize = 0, dEpsRow: usize = 0, dSigma: usize = 0;
 let dBand: usize = 0, dPlanes: usize = 0, dPilot: usize = 0, dHs: usize = 0, dHp: usize = 0, dAcc: usize = 0, dWt: usize = 0;
+let dCarry: usize = 0;
 let dSum: usize = 0, dWsum: usize = 0, dBlk: usize = 0, dPblk: usize = 0, dWin: usize = 0, dS: usize = 0, dT: usize = 0, dReg: i32 = 0;
 
 /**
@@ -1573,6 +1577,7 @@ export function dctInit(W: i32, H: i32, rows: i32, cols: i32, gridRows: i32, ste
   dPilot = alloc(plane);
   dHs = alloc(seg); dHp = alloc(seg); dAcc = alloc(seg);
   dWt = alloc(<usize>rows * <usize>nx << 2);
+  dCarry = alloc(3 * (<usize>W * DCT_CARRY << 2));
   dSum = alloc(<usize>W << 2); dWsum = alloc(<usize>W << 2);
   dBlk = alloc(256); dPblk = alloc(256);
   dS = alloc(128); dT = alloc(128);
@@ -1840,8 +1845,10 @@ function dctPass(r0: i32, lo: i32, hi: i32, wiener: bool): void {
 }
 
 /**
- * Denoise output rows [ya, yb) from the band's RGBA rows [r0, r1) (row r0 first, in dctInit's
- * buffer); the output rows are written over their own source rows in the buffer.
+ * Denoise output rows [ya, yb) from the band's RGBA rows [r0, r1) = [ya - 7, yb + 14) within the
+ * image (row r0 first, in dctInit's buffer); the output rows are written over their own source rows
+ * in the buffer. Bands come in order: each takes the pilot's rows [ya - 7, ya + 7) from the band
+ * before.
  */
 export function dctRun(ya: i32, yb: i32, r0: i32, r1: i32): void {
   const W = <usize>dW, R = r1 - r0;
@@ -1856,13 +1863,20 @@ export function dctRun(ya: i32, yb: i32, r0: i32, r1: i32): void {
     store<f32>(dPlanes + 2 * plane + (k << 2), (r - g - g + b) * i6);
   }
   const p0 = max(r0, ya - 7), p1 = min(r1, yb + 7);
+  // Pilot rows this band computes: all of them in the first band, else those below the carried ones.
+  const c0 = ya == 0 ? 0 : min(p1, ya + 7);
+  const rowBytes = W << 2, carried = <usize>(c0 - p0) * rowBytes;
+  const k0 = max(0, yb - 7), k1 = min(dH, yb + 7); // rows the next band takes
   for (let c: usize = 0; c < 3; c++) {
     const pl = dPlanes + c * plane;
+    const carry = dCarry + c * (W * DCT_CARRY << 2);
     dctRows(pl, 0, R, dHs);
-    dctPass(r0, r0, r1 - 7, false);
-    dctRowsInverse(p0 - r0, p1 - r0, dPilot);
+    dctPass(r0, ya, r1 - 7, false);
+    dctRowsInverse(c0 - r0, p1 - r0, dPilot);
+    if (carried > 0) memory.copy(dPilot + <usize>(p0 - r0) * rowBytes, carry, carried);
     dctRows(dPilot, p0 - r0, p1 - r0, dHp);
-    dctPass(r0, max(r0, ya - 7), yb, true);
+    if (k1 > k0) memory.copy(carry, dPilot + <usize>(k0 - r0) * rowBytes, <usize>(k1 - k0) * rowBytes);
+    dctPass(r0, p0, yb, true);
     dctRowsInverse(ya - r0, yb - r0, pl);
   }
   for (let y = ya; y < yb; y++) {
