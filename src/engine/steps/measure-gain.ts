@@ -22,8 +22,9 @@ export const measureGain: Step = {
   stage: "denoise",
   when: (ctx) => curving(ctx) && ctx.opts.denoise !== 0,
   run(ctx) {
-    const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image), ctx.header.lossyColour === true);
-    const chroma = ctx.header.lossyColour ? (typeof ctx.opts.denoise === "number" ? ctx.opts.denoise : 1) : 0;
+    const lossy = ctx.header.lossyColour === true;
+    const amount = denoiseAmount(ctx.opts.denoise, measureNoiseWasm(ctx.image), lossy);
+    const chroma = lossy ? (typeof ctx.opts.denoise === "number" ? ctx.opts.denoise : 1) : 0;
     if (amount <= 0 && chroma <= 0) return;
     const estimate = ctx.estimate!;
     const cell = Math.max(1, Math.round((DENOISE_DEFAULTS.cell * estimate.width) / ctx.image.width));
@@ -33,7 +34,6 @@ export const measureGain: Step = {
       const grid = shadowGrid(ctx.image.width, ctx.image.height);
       shadows = shadowLevels(cellPeaksWasm(ctx.image, grid.cols, grid.rows));
     }
-    const strong = ctx.opts.denoise === "strong", lossy = ctx.header.lossyColour === true;
-    ctx.denoise = { amount, chroma, cell, before, strong, lossy, ...(shadows ? { shadows } : {}) };
+    ctx.denoise = { amount, chroma, cell, before, strong: ctx.opts.denoise === "strong", lossy, ...(shadows ? { shadows } : {}) };
   },
 };
